@@ -1,0 +1,64 @@
+"""detect: every face a person sees in the committed real photos is found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vcam.pipeline.detect import Detect, nms, tile_grid
+from vcam.types import Faces, Frame
+
+
+@pytest.fixture(scope="module")
+def detect():
+    d = Detect()
+    yield d
+    d.close()
+
+
+def test_every_face_in_the_committed_photos_is_found(detect, load_image, face_counts):
+    found = {name: len(detect.find(load_image(name))) for name in face_counts}
+    assert found == face_counts
+
+
+def test_a_frame_with_no_face_gives_no_detections(detect):
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    assert len(detect.find(noise)) == 0
+    assert len(detect.find(np.zeros((1, 1, 3), np.uint8))) == 0
+
+
+def test_tiles_cover_a_1080p_frame_with_overlap():
+    tiles = tile_grid(1920, 1080, 640, 0.25)
+    covered = np.zeros((1080, 1920), bool)
+    for x, y, w, h in tiles:
+        covered[y:y + h, x:x + w] = True
+    assert covered.all()
+    assert all(w == 640 and h == 640 for _, _, w, h in tiles)
+
+
+def test_a_small_frame_is_searched_whole_only():
+    assert tile_grid(640, 480, 640, 0.25) == []
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes_and_drops_contained_parts():
+    boxes = np.array([[0, 0, 100, 100], [5, 5, 100, 100], [300, 300, 50, 50], [10, 10, 40, 40]], np.float32)
+    scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
+    assert nms(boxes, scores).tolist() == [0, 2]
+
+
+def test_detection_runs_on_a_cadence_not_every_frame():
+    d = Detect(min_interval=0.2, max_interval=0.5)
+    tracked = Faces.from_boxes(np.array([[0, 0, 10, 10]], np.float32), np.ones(1, np.float32))
+    assert d.due(0.0, tracked)
+    d._last_t = 0.0
+    assert not d.due(0.3, tracked)
+    assert d.due(0.5, tracked)
+    assert d.due(0.2, Faces.empty()), "with no faces it searches sooner"
+    d.close()
+
+
+def test_detect_stage_appends_fresh_detections_with_no_track_id(detect, load_image):
+    frame = Frame(load_image("obama.jpg"), 0, 0.0)
+    faces = Detect()(frame, Faces.empty())
+    assert len(faces) == 1 and faces.track_id.tolist() == [-1]

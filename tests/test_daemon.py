@@ -1,0 +1,133 @@
+"""The daemon end to end: demo source → analysis → overlay → a virtual camera.
+
+The camera device is the one fake (v4l2loopback cannot exist here): a backend
+registered through ``pyvirtualcam.register_backend`` (tests/conftest.py).
+Everything above it is real.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import pyvirtualcam
+from fakecam import make_backend
+
+from vcam.config import Config
+from vcam.daemon import Daemon, Mailbox
+from vcam.errors import OutputError, SourceError
+
+
+def run(config: Config) -> Daemon:
+    daemon = Daemon(config).start()
+    try:
+        assert daemon.wait(60), "the run should end by itself"
+    finally:
+        daemon.stop()
+    assert daemon.error is None
+    return daemon
+
+
+def red_mask(region: np.ndarray) -> np.ndarray:
+    b, g, r = (region[..., i].astype(int) for i in range(3))
+    return (r > 150) & (r > g + 60) & (r > b + 60)
+
+
+def red_pixels(region: np.ndarray) -> int:
+    return int(red_mask(region).sum())
+
+
+@pytest.fixture(scope="module")
+def demo_run():
+    """Five seconds of the demo into a fake camera, shared by the tests that only look at the result."""
+    devices: list = []
+    pyvirtualcam.register_backend("vcam-test-demo-run", make_backend(devices))
+    try:
+        daemon = run(Config(source="demo", output="vcam:vcam-test-demo-run", seconds=5.0))
+    finally:
+        pyvirtualcam.camera.BACKENDS.pop("vcam-test-demo-run")
+    return daemon, devices[-1]
+
+
+def test_frames_reach_the_virtual_camera_at_1280x720_and_the_source_rate(demo_run):
+    daemon, cam = demo_run
+    assert (cam.width, cam.height, cam.fps) == (1280, 720, 30)
+    assert all(f.shape == (720, 1280, 3) for f in cam.frames)
+    gaps = np.diff(cam.stamps)
+    assert np.median(gaps) == pytest.approx(1 / 30, rel=0.3)
+    assert len(cam.frames) == daemon.stats.sent >= 60
+
+
+def test_every_outgoing_frame_says_analysis_is_on(demo_run):
+    _, cam = demo_run
+    assert all(red_pixels(f[:60, :300]) > 300 for f in cam.frames[::10])
+
+
+def test_outgoing_frames_carry_the_face_annotations(demo_run):
+    daemon, cam = demo_run
+    assert daemon.stats.analysed >= 3
+    assert max(daemon.stats.faces_per_analysis) == 9
+    late = cam.frames[-1]
+    assert daemon.latest is not None and len(daemon.latest.faces) == 9
+    box = daemon.latest.faces.bbox[0] * (1280 / 1920)
+    x, y = int(box[0]), int(box[1])
+    ring = late[max(0, y - 6):y + 6, max(0, x - 6):x + int(box[2])]
+    assert (ring.max(axis=2).astype(int) - ring.min(axis=2) > 80).any(), "a coloured box edge at the face"
+
+
+def test_the_mirror_option_flips_the_outgoing_video(fake_cam, demo_run):
+    name, devices = fake_cam
+    run(Config(source="demo", output=f"vcam:{name}", frames=15, mirror=True))
+    mirrored, plain = devices[-1].frames[-1], demo_run[1].frames[-1]
+    badge, flipped_back = red_mask(plain[:60, :300]), red_mask(np.fliplr(mirrored)[:60, :300])
+    assert badge.sum() > 300
+    assert (badge & flipped_back).sum() / (badge | flipped_back).sum() > 0.9, "the badge sits mirrored at the top right"
+
+
+def test_a_missing_virtual_camera_falls_back_in_auto_mode(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    out = tmp_path / "fallback.mp4"
+    daemon = run(Config(source="demo", output="auto", frames=10, fallback_file=str(out)))
+    assert daemon.output.name == f"file:{out}" and out.stat().st_size > 0
+
+
+def test_a_missing_virtual_camera_named_explicitly_is_one_error_and_releases_the_source():
+    daemon = Daemon(Config(source="demo", output="vcam", frames=10))
+    with pytest.raises(OutputError, match="v4l2loopback"):
+        daemon.start()
+    assert daemon.source._closed
+
+
+def test_a_bad_source_fails_at_start_with_one_message():
+    with pytest.raises(SourceError, match="no camera at index 7"):
+        Daemon(Config(source="webcam:7", output="none")).start()
+
+
+def test_output_does_not_wait_for_slow_analysis(fake_cam, monkeypatch):
+    """With analysis taking 0.5 s a frame, the video still flows at the source's rate."""
+    from vcam.pipeline import Analyzer
+
+    real = Analyzer.process
+    monkeypatch.setattr(Analyzer, "process", lambda self, frame: (time.sleep(0.5), real(self, frame))[1])
+    name, devices = fake_cam
+    daemon = run(Config(source="demo", output=f"vcam:{name}", seconds=2.0))
+    sent = len(devices[-1].frames)
+    assert daemon.stats.analysed <= 5
+    assert sent >= 30 and sent >= 6 * daemon.stats.analysed, "the video ran ahead of analysis instead of waiting"
+
+
+def test_toggles_switch_features_and_reject_unknown_names():
+    daemon = Daemon(Config(source="demo", output="none"))
+    assert daemon.toggle("gaze") is False and daemon.features.gaze is False
+    assert daemon.toggle("overlay", on=False) is False
+    with pytest.raises(Exception, match="unknown feature 'emotion'"):
+        daemon.toggle("emotion")
+
+
+def test_a_mailbox_keeps_only_the_newest_item():
+    box = Mailbox()
+    box.put(1)
+    box.put(2)
+    assert box.get(0.01) == 2 and box.dropped == 1
+    assert box.get(0.01) is None

@@ -1,0 +1,106 @@
+"""``vcam analyze``: run the pipeline over a recording and describe every frame.
+
+The JSON it writes is a contract (``vcam/schemas/analyze.schema.json``): later
+versions add fields, never rename them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+import vcam
+from vcam.errors import VcamError
+from vcam.pipeline import Analyzer, Features
+from vcam.sources.video import VideoSource
+from vcam.types import Analysis, Faces
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1.0"
+
+
+def _num(value: float, digits: int = 2) -> float | None:
+    """A JSON number rounded to ``digits``, or None for NaN."""
+    return None if not math.isfinite(value) else round(float(value), digits)
+
+
+def face_records(faces: Faces) -> list[dict]:
+    """One JSON-ready dict per face (see the schema's ``face``)."""
+    return [{
+        "track_id": int(faces.track_id[i]),
+        "bbox": [_num(v, 1) for v in faces.bbox[i]],
+        "head_pose": dict(zip(("yaw", "pitch", "roll"), (_num(v, 1) for v in faces.pose[i]))),
+        "gaze": {"on_screen": bool(faces.on_screen[i]), "h_ratio": _num(faces.gaze[i, 0], 3),
+                 "v_ratio": _num(faces.gaze[i, 1], 3), "confidence": _num(faces.on_screen_conf[i], 3)},
+    } for i in range(len(faces))]
+
+
+class TrackSummary:
+    """Accumulates per-track totals: first/last time seen, frames, share of frames on screen."""
+
+    def __init__(self) -> None:
+        self._tracks: dict[int, dict] = {}
+
+    def add(self, analysis: Analysis) -> None:
+        """Count every face in one analysed frame."""
+        for tid, on in zip(analysis.faces.track_id.tolist(), analysis.faces.on_screen.tolist()):
+            track = self._tracks.setdefault(tid, {"track_id": tid, "first_t": analysis.t, "frames": 0, "on": 0})
+            track["last_t"] = analysis.t
+            track["frames"] += 1
+            track["on"] += bool(on)
+
+    def records(self) -> list[dict]:
+        """One JSON-ready dict per track, by id."""
+        return [{"track_id": t["track_id"], "first_t": round(t["first_t"], 3), "last_t": round(t["last_t"], 3),
+                 "frames": t["frames"], "on_screen_pct": round(100.0 * t["on"] / t["frames"], 1)}
+                for t in sorted(self._tracks.values(), key=lambda t: t["track_id"])]
+
+
+def analyze(path: str | Path, *, progress: bool = True, features: Features | None = None) -> dict:
+    """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
+
+    Raises:
+        SourceError: the file is missing or unreadable.
+    """
+    started = time.monotonic()
+    frames, summary = [], TrackSummary()
+    with VideoSource(Path(path), realtime=False) as source, Analyzer(features) as analyzer:
+        for analysis in _run(source, analyzer, progress):
+            frames.append({"index": analysis.frame_index, "t": round(analysis.t, 3), "faces": face_records(analysis.faces)})
+            summary.add(analysis)
+        info = {"path": str(path), "fps": round(source.fps, 3), "width": source.size[0], "height": source.size[1],
+                "frames": len(frames)}
+    elapsed = time.monotonic() - started
+    log.info("analysed %d frames in %.1f s (%.1f frames/s)", len(frames), elapsed, len(frames) / max(elapsed, 1e-9))
+    return {"schema_version": SCHEMA_VERSION, "generator": f"vcam {vcam.__version__}", "source": info,
+            "frames": frames, "tracks": summary.records()}
+
+
+def _run(source: VideoSource, analyzer: Analyzer, progress: bool) -> Iterator[Analysis]:
+    total = source.frame_count or None
+    with tqdm(total=total, unit="frame", desc="analyzing", disable=not progress, leave=False) as bar:
+        for frame in source:
+            yield analyzer.process(frame)
+            bar.update(1)
+
+
+def write_json(document: dict, path: str | Path) -> None:
+    """Write ``document`` to ``path`` atomically: a crash leaves the old file or the new one, never half."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(document, f, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError as err:
+        raise VcamError(f"cannot write {path}: {err.strerror}; choose a writable location with --json") from err

@@ -1,0 +1,1 @@
+"""Package data: demo portraits (see portraits/SOURCES.md)."""

@@ -1,0 +1,143 @@
+"""The ``vcam`` command: a thin shell that turns arguments into calls on the daemon.
+
+::
+
+    vcam run [--source SRC] [--output OUT] [--frames N] [--seconds S] [--mirror] ...
+    vcam analyze VIDEO --json OUT.json
+
+Every error a user can cause is one line on stderr and exit status 2; an
+unexpected error is one line too, with the traceback in the log file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+# Quiet MediaPipe/TFLite's C++ logging before it is imported anywhere.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import vcam  # noqa: E402
+from vcam.errors import VcamError  # noqa: E402
+
+log = logging.getLogger("vcam")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="vcam", description="Read the room while you present.")
+    parser.add_argument("--version", action="version", version=f"vcam {vcam.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub.add_parser("run", help="analyse a live source and send annotated video out"))
+    _add_analyze(sub.add_parser("analyze", help="analyse a recording as fast as possible and write JSON"))
+    return parser
+
+
+def _add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", default="demo", help="demo, webcam[:N], screen[:MONITOR], screen:X,Y,W,H or a video file (default: demo)")
+    p.add_argument("--output", default="auto", help="auto, vcam, window, file:PATH.mp4 or none (default: auto = "
+                   "virtual camera, else a window, else vcam-out.mp4)")
+    p.add_argument("--frames", type=int, help="stop after N frames")
+    p.add_argument("--seconds", type=float, help="stop after S seconds")
+    p.add_argument("--size", default="1280x720", help="outgoing video size WxH (default 1280x720)")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate for demo and screen sources (default 30)")
+    p.add_argument("--mirror", action="store_true", help="flip the outgoing video left-right")
+    p.add_argument("--loop", action="store_true", help="restart a video file at its end")
+    p.add_argument("--no-gaze", dest="gaze", action="store_false", help="do not estimate gaze")
+    p.add_argument("--no-overlay", dest="overlay", action="store_false", help="send video without annotations "
+                   "(the 'analysis on' badge stays)")
+
+
+def _add_analyze(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", help="the video file to analyse")
+    p.add_argument("--json", required=True, metavar="OUT.json", help="where to write the results")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise VcamError(f"bad --size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    return w, h
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``vcam run``: start the daemon and wait until it stops."""
+    from vcam.config import Config
+    from vcam.daemon import Daemon
+
+    width, height = _size(args.size)
+    config = Config(source=args.source, output=args.output, width=width, height=height, fps=args.fps,
+                    mirror=args.mirror, loop=args.loop, frames=args.frames, seconds=args.seconds,
+                    gaze=args.gaze, overlay=args.overlay)
+    daemon = Daemon(config).start()
+    signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
+    try:
+        while not daemon.wait(0.5):
+            pass
+    finally:
+        daemon.stop()
+        _report(daemon)
+    if daemon.error is not None:
+        raise daemon.error
+    return 0
+
+
+def _report(daemon) -> None:
+    s = daemon.stats.summary()
+    log.info("sent %d frames in %.1f s (%.1f fps) to %s; analysed %d (%.1f Hz), latency p95 %.0f ms",
+             s["sent"], s["seconds"], s["output_fps"], daemon.output.name if daemon.output else "-",
+             s["analysed"], s["analysis_hz"], s["output_latency_ms_p95"])
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """``vcam analyze``: analyse a file and write the JSON."""
+    from vcam.analyze import analyze, write_json
+
+    document = analyze(args.video, progress=args.progress)
+    write_json(document, args.json)
+    log.info("wrote %s: %d frames, %d tracks", args.json, len(document["frames"]), len(document["tracks"]))
+    return 0
+
+
+def _setup_logging(verbose: bool) -> Path:
+    from platformdirs import user_log_dir
+
+    if not verbose:
+        from vcam.nativelog import filter_native_logs
+
+        filter_native_logs()
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "vcam: %(message)s")
+    return Path(user_log_dir("vcam")) / "crash.log"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vcam`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    crash_log = _setup_logging(args.verbose)
+    try:
+        return {"run": cmd_run, "analyze": cmd_analyze}[args.command](args)
+    except VcamError as err:
+        log.error("error: %s", err)
+        return 2
+    except KeyboardInterrupt:
+        log.info("stopped")
+        return 130
+    except Exception as err:  # noqa: BLE001 - a user never sees a bare traceback
+        crash_log.parent.mkdir(parents=True, exist_ok=True)
+        crash_log.write_text(traceback.format_exc())
+        log.error("internal error: %s (details in %s; please report it)", err, crash_log)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""One ``Config`` for a vcam run, checked on creation.
+
+Flags build it today; the TOML file in the user's config dir (issue 5) will
+load into the same dataclass. Every check names the setting, the value and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vcam.errors import ConfigError
+
+
+@dataclass
+class Config:
+    """Settings of one run.
+
+    Attributes:
+        source: a source spec (see :mod:`vcam.sources`).
+        output: ``auto``, ``vcam``, ``window``, ``file:PATH.mp4`` or ``none``. ``auto``
+            uses the virtual camera and falls back to a window, then to ``fallback_file``.
+        width, height: size of the outgoing video in pixels (1280×720 is what meeting apps take best).
+        fps: rate of the outgoing video; live sources deliver at this rate.
+        mirror: flip the outgoing video left-right (meeting apps mirror the self-view).
+        loop: restart a video file source at its end.
+        frames: stop after this many frames (None: run until stopped).
+        seconds: stop after this many seconds (None: run until stopped).
+        gaze: run the gaze stage and show looking / away.
+        overlay: draw the annotations (the "analysis on" badge is always drawn).
+        fallback_file: where ``auto`` writes when there is neither a virtual camera nor a display.
+    """
+
+    source: str = "demo"
+    output: str = "auto"
+    width: int = 1280
+    height: int = 720
+    fps: float = 30.0
+    mirror: bool = False
+    loop: bool = False
+    frames: int | None = None
+    seconds: float | None = None
+    gaze: bool = True
+    overlay: bool = True
+    fallback_file: str = "vcam-out.mp4"
+
+    def __post_init__(self) -> None:
+        _check_range("width", self.width, 16, 7680)
+        _check_range("height", self.height, 16, 4320)
+        _check_range("fps", self.fps, 1, 120)
+        if self.width % 2 or self.height % 2:
+            raise ConfigError(f"width and height must be even (video encoders need it), got {self.width}x{self.height}")
+        if self.frames is not None:
+            _check_range("frames", self.frames, 1, 10**9)
+        if self.seconds is not None:
+            _check_range("seconds", self.seconds, 0.1, 10**7)
+
+
+def _check_range(name: str, value: float, lo: float, hi: float) -> None:
+    if not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value!r}")

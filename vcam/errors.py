@@ -1,0 +1,49 @@
+"""The one exception tree a vcam user can see.
+
+::
+
+    VcamError                 anything vcam reports to a user; the CLI prints str(err), never a traceback
+    ├── ConfigError           a flag or config value out of range, or an unknown key
+    ├── SourceError           a source that cannot be opened or read
+    │   ├── SourceSpecError   a source spec that does not parse ("webcam:x", "foo")
+    │   └── SourceLost        a source that stopped delivering frames while open
+    ├── OutputError           an output that cannot be opened
+    │   └── OutputSpecError   an output spec that does not parse
+    └── ModelError            a model file that is missing or fails its checks
+
+Every message says what was expected, what arrived, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class VcamError(Exception):
+    """Base of every error vcam reports to a user."""
+
+
+class ConfigError(VcamError, ValueError):
+    """A configuration value or flag is unknown or out of range."""
+
+
+class SourceError(VcamError):
+    """A frame source cannot be opened or read."""
+
+
+class SourceSpecError(SourceError, ValueError):
+    """A source spec string does not parse."""
+
+
+class SourceLost(SourceError):
+    """An open source stopped delivering frames."""
+
+
+class OutputError(VcamError):
+    """An output (virtual camera, window, file) cannot be opened or written."""
+
+
+class OutputSpecError(OutputError, ValueError):
+    """An output spec string does not parse."""
+
+
+class ModelError(VcamError):
+    """A model file is missing, corrupt, or cannot be loaded."""

@@ -1,0 +1,99 @@
+"""The analysis pipeline: the stage order and each stage's budget, written once.
+
+Stage order, top to bottom, each ``(frame, faces) -> faces``::
+
+    tracks    = track.tracks()              live tracks from the last frame
+    detect    (frame, tracks)   -> + fresh detections         when due (see Detect.due)
+    track     (frame, faces)    -> one row per live track, with ids
+    landmarks (frame, faces)    -> 478 points; faces not found are dropped
+    pose      (frame, faces)    -> yaw, pitch, roll
+    gaze      (frame, faces)    -> iris ratios, on_screen
+
+Budget (how often each stage runs per face):
+
+- detect: whole frame + tiles, every ``max_interval`` (0.5 s), or every
+  ``min_interval`` (0.2 s) while a face is missing;
+- landmarks, pose, gaze: every analysed frame, every face.
+
+The analyzer is used by one thread only (DESIGN.md: trackers and per-face
+state live on the analysis thread), so it holds no locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from vcam.pipeline.detect import Detect
+from vcam.pipeline.gaze import Gaze
+from vcam.pipeline.landmarks import Landmarks
+from vcam.pipeline.pose import Pose
+from vcam.pipeline.track import Track
+from vcam.types import Analysis, Faces, Frame
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Analyzer", "Features"]
+
+
+@dataclass
+class Features:
+    """Which optional stages run. Gaze is on by default; later stages are opt-in."""
+
+    gaze: bool = True
+
+    def names(self) -> tuple[str, ...]:
+        """The names of the features that are on."""
+        return tuple(name for name, on in vars(self).items() if on)
+
+
+class Analyzer:
+    """Runs the stages in order on one frame at a time.
+
+    Args:
+        features: which optional stages run; can be changed between frames.
+        detect, track, landmarks, pose, gaze: the stages (defaults if None).
+    """
+
+    def __init__(self, features: Features | None = None, *, detect: Detect | None = None, track: Track | None = None,
+                 landmarks: Landmarks | None = None, pose: Pose | None = None, gaze: Gaze | None = None) -> None:
+        self.features = features or Features()
+        self.detect = detect or Detect()
+        self.track = track or Track()
+        self.landmarks = landmarks or Landmarks()
+        self.pose = pose or Pose()
+        self.gaze = gaze or Gaze()
+
+    def process(self, frame: Frame) -> Analysis:
+        """Analyse one frame."""
+        timings: dict[str, float] = {}
+        faces = self.track.tracks()
+        faces = self._timed("detect", timings, self.detect, frame, faces)
+        faces = self._timed("track", timings, self.track, frame, faces)
+        faces = self._timed("landmarks", timings, self.landmarks, frame, faces)
+        self.track.observe(frame.t, faces)
+        faces = self._timed("pose", timings, self.pose, frame, faces)
+        if self.features.gaze:
+            self.gaze.forget(set(self.track.tracks().track_id.tolist()))
+            faces = self._timed("gaze", timings, self.gaze, frame, faces)
+        return Analysis(frame.index, frame.t, frame.size, faces, frame.captured, time.monotonic(), timings,
+                        self.features.names())
+
+    @staticmethod
+    def _timed(name: str, timings: dict[str, float], stage, frame: Frame, faces: Faces) -> Faces:
+        start = time.perf_counter()
+        out = stage(frame, faces)
+        timings[name] = (time.perf_counter() - start) * 1000.0
+        return out
+
+    def close(self) -> None:
+        """Free the models."""
+        self.detect.close()
+        self.landmarks.close()
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

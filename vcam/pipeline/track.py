@@ -1,0 +1,109 @@
+"""track: give every face a track id that survives motion and short occlusion.
+
+The tracker remembers each live track's last box. Each frame:
+
+1. :meth:`Track.tracks` hands the live tracks to the detect stage;
+2. :meth:`Track.__call__` matches fresh detections (``track_id == -1``) to live
+   tracks by box overlap (Hungarian assignment on IoU), gives unmatched
+   detections new ids, and drops tracks unseen for ``max_age`` seconds;
+3. after landmarks, :meth:`Track.observe` records which tracks were seen and
+   their landmark-fitted boxes.
+
+A face that leaves and comes back within ``max_age`` at about the same place
+keeps its id. Matching by identity (issue 3) will extend step 2.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from vcam.types import Faces, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Live:
+    box: np.ndarray  # (4,) [x, y, w, h] pixels
+    last_seen: float  # frame time, seconds
+    seen_now: bool = True
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` IoU of ``[x, y, w, h]`` boxes ``a (N, 4)`` and ``b (M, 4)``."""
+    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
+    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax2[:, None], bx2) - np.maximum(a[:, None, 0], b[:, 0]), 0, None)
+    ih = np.clip(np.minimum(ay2[:, None], by2) - np.maximum(a[:, None, 1], b[:, 1]), 0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + b[:, 2] * b[:, 3] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+class Track:
+    """The track stage.
+
+    Args:
+        min_iou: a detection joins a track only above this overlap (0..1). Higher
+            splits fast-moving faces into new ids; lower can swap neighbours.
+        max_age: seconds a track outlives its last sighting. Longer survives longer
+            occlusions; shorter frees ids sooner when people leave.
+    """
+
+    def __init__(self, min_iou: float = 0.3, max_age: float = 2.0) -> None:
+        self.min_iou, self.max_age = min_iou, max_age
+        self._live: dict[int, _Live] = {}
+        self._ids = itertools.count(1)
+
+    def tracks(self) -> Faces:
+        """The live tracks as faces; ``score`` is 1 if seen last frame, else 0."""
+        ids = list(self._live)
+        boxes = np.array([self._live[i].box for i in ids], np.float32).reshape(-1, 4)
+        seen = np.array([float(self._live[i].seen_now) for i in ids], np.float32)
+        return Faces.from_boxes(boxes, seen).replace(track_id=np.array(ids, np.int64))
+
+    def __call__(self, frame: Frame, faces: Faces) -> Faces:
+        self._expire(frame.t)
+        fresh = faces.track_id < 0
+        tracked = faces.select(~fresh & np.isin(faces.track_id, list(self._live)))
+        detections = faces.select(fresh)
+        boxes = dict(zip(tracked.track_id.tolist(), tracked.bbox))
+        for det, tid in zip(detections.bbox, self._assign(tracked, detections)):
+            if tid < 0:
+                tid = next(self._ids)
+                log.debug("new track %d at %s", tid, det)
+                self._live[tid] = _Live(det.copy(), frame.t)
+            boxes[tid] = det
+        ids = list(boxes)
+        out = np.array([boxes[i] for i in ids], np.float32).reshape(-1, 4)
+        return Faces.from_boxes(out).replace(track_id=np.array(ids, np.int64))
+
+    def _assign(self, tracked: Faces, detections: Faces) -> list[int]:
+        """Track id for each detection, -1 for a new face."""
+        result = [-1] * len(detections)
+        if len(tracked) == 0 or len(detections) == 0:
+            return result
+        iou = iou_matrix(detections.bbox, tracked.bbox)
+        rows, cols = linear_sum_assignment(-iou)
+        for r, c in zip(rows, cols):
+            if iou[r, c] >= self.min_iou:
+                result[r] = int(tracked.track_id[c])
+        return result
+
+    def _expire(self, t: float) -> None:
+        for tid in [i for i, live in self._live.items() if t - live.last_seen > self.max_age or t < live.last_seen]:
+            log.debug("track %d ended", tid)
+            del self._live[tid]
+
+    def observe(self, t: float, faces: Faces) -> None:
+        """Record the faces seen at frame time ``t`` (seconds) with their fitted boxes."""
+        for live in self._live.values():
+            live.seen_now = False
+        for tid, box in zip(faces.track_id.tolist(), faces.bbox):
+            if tid in self._live:
+                self._live[tid] = _Live(box.copy(), t, True)

@@ -1,0 +1,1 @@
+"""JSON Schemas of vcam's file formats (package data)."""

@@ -1,0 +1,186 @@
+"""vcam's vocabulary: `Frame`, the columnar `Faces`, and `Analysis`.
+
+Every stage, the overlay, the outputs and the tests speak these types.
+
+Images are always ``(H, W, 3) uint8`` BGR, the OpenCV convention. Sources turn
+grey and BGRA input into that with :func:`as_bgr`, so nothing downstream checks
+channel counts again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+N_LANDMARKS = 478
+"""Points per face from MediaPipe FaceMesh with irises (468 mesh + 2 × 5 iris)."""
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Return ``image`` as a contiguous ``(H, W, 3) uint8`` BGR array.
+
+    Accepts ``(H, W)`` or ``(H, W, 1)`` grey, ``(H, W, 3)`` BGR and ``(H, W, 4)``
+    BGRA. Raises TypeError for a non-uint8 dtype and ValueError for any other shape.
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        got = getattr(image, "dtype", type(image).__name__)
+        raise TypeError(f"frame image must be a uint8 numpy array, got {got}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or 0 in image.shape[:2]:
+        raise ValueError(f"frame image must be (H, W), (H, W, 1|3|4) with H, W > 0; got shape {image.shape}")
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif image.shape[2] == 4:
+        image = image[:, :, :3]
+    return np.ascontiguousarray(image)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured image.
+
+    Attributes:
+        image: ``(H, W, 3) uint8`` BGR.
+        index: 0-based position in the source's stream.
+        t: seconds since the source started (media time for files).
+        source: the spec of the source that produced it, e.g. ``"demo"``.
+        captured: ``time.monotonic()`` when it was captured; latency is measured from here.
+    """
+
+    image: np.ndarray
+    index: int
+    t: float
+    source: str = ""
+    captured: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
+            raise TypeError(f"Frame.image must be uint8, got {getattr(img, 'dtype', type(img).__name__)}; use as_bgr()")
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"Frame.image must be (H, W, 3) BGR, got {img.shape}; use as_bgr()")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+
+# name -> (shape after the leading N, dtype, fill value for "not computed")
+_COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
+    "track_id": ((), np.int64, -1),
+    "bbox": ((4,), np.float32, np.nan),
+    "score": ((), np.float32, np.nan),
+    "landmarks": ((N_LANDMARKS, 3), np.float32, np.nan),
+    "pose": ((3,), np.float32, np.nan),
+    "gaze": ((2,), np.float32, np.nan),
+    "on_screen": ((), np.bool_, False),
+    "on_screen_conf": ((), np.float32, np.nan),
+}
+
+
+@dataclass(frozen=True)
+class Faces:
+    """Every face in one frame, as parallel arrays with one row per face.
+
+    Columns (N = number of faces; NaN or -1 means "not computed"):
+        track_id: ``(N,) int64``; -1 until the tracker assigns one.
+        bbox: ``(N, 4) float32`` ``[x, y, w, h]`` in frame pixels.
+        score: ``(N,) float32`` detection or landmark confidence, 0..1.
+        landmarks: ``(N, 478, 3) float32``; x, y in frame pixels, z in the same
+            scale as x, negative towards the camera (MediaPipe's convention).
+        pose: ``(N, 3) float32`` ``[yaw, pitch, roll]`` in degrees; see
+            :mod:`vcam.pipeline.pose` for the sign convention.
+        gaze: ``(N, 2) float32`` ``[h_ratio, v_ratio]``: the iris centre inside the
+            eye, 0 = outer-left/top, 0.5 = centre, 1 = right/bottom, averaged over
+            both eyes, in image directions.
+        on_screen: ``(N,) bool``: the person is looking at their screen.
+        on_screen_conf: ``(N,) float32``: confidence of ``on_screen``, 0..1.
+
+    Shapes and dtypes are checked on creation: a wrong shape raises ValueError
+    naming the column, the expected shape and the shape that arrived.
+    """
+
+    track_id: np.ndarray
+    bbox: np.ndarray
+    score: np.ndarray
+    landmarks: np.ndarray
+    pose: np.ndarray
+    gaze: np.ndarray
+    on_screen: np.ndarray
+    on_screen_conf: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.bbox)
+        for name, (shape, dtype, _) in _COLUMNS.items():
+            arr = np.asarray(getattr(self, name), dtype=dtype)
+            if arr.shape != (n, *shape):
+                raise ValueError(f"Faces.{name} must have shape {(n, *shape)} for {n} faces, got {arr.shape}")
+            object.__setattr__(self, name, arr)
+
+    @classmethod
+    def empty(cls) -> Faces:
+        """No faces."""
+        return cls.from_boxes(np.zeros((0, 4), np.float32))
+
+    @classmethod
+    def from_boxes(cls, bbox: np.ndarray, score: np.ndarray | None = None) -> Faces:
+        """Faces with only boxes ``(N, 4)`` ``[x, y, w, h]`` and scores ``(N,)`` set."""
+        n = len(bbox)
+        cols = {name: np.full((n, *shape), fill, dtype) for name, (shape, dtype, fill) in _COLUMNS.items()}
+        cols["bbox"] = bbox
+        if score is not None:
+            cols["score"] = score
+        return cls(**cols)
+
+    @classmethod
+    def concat(cls, parts: list[Faces]) -> Faces:
+        """All rows of ``parts`` in order."""
+        if not parts:
+            return cls.empty()
+        return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _COLUMNS})
+
+    def __len__(self) -> int:
+        return len(self.bbox)
+
+    def replace(self, **columns: np.ndarray) -> Faces:
+        """A copy with some columns replaced (checked like a new Faces)."""
+        return dataclasses.replace(self, **columns)
+
+    def select(self, index: np.ndarray | list[int]) -> Faces:
+        """The rows at ``index`` (integer indices or a boolean mask)."""
+        return Faces(**{name: getattr(self, name)[index] for name in _COLUMNS})
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the analyzer found in one frame.
+
+    Attributes:
+        frame_index: ``Frame.index`` of the analysed frame.
+        t: ``Frame.t`` of the analysed frame, seconds.
+        size: ``(width, height)`` of the analysed frame in pixels.
+        faces: the faces found.
+        captured: ``Frame.captured`` (monotonic seconds).
+        finished: ``time.monotonic()`` when analysis ended.
+        timings: milliseconds spent per stage for this frame.
+        features: the features that were on, e.g. ``("gaze",)``.
+    """
+
+    frame_index: int
+    t: float
+    size: tuple[int, int]
+    faces: Faces
+    captured: float
+    finished: float
+    timings: dict[str, float] = field(default_factory=dict)
+    features: tuple[str, ...] = ()
+
+    @property
+    def latency(self) -> float:
+        """Seconds from capture to the end of analysis."""
+        return self.finished - self.captured
