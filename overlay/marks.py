@@ -24,8 +24,12 @@ STROKE = 1
 """Text stroke, px. OpenCV's anti-aliased text costs ~10x more at stroke 2+ (~0.3 ms a label at 1080 p)."""
 CAPTION_SHADE = 0.35
 """Caption backgrounds keep this fraction of the picture's brightness (0 = black, 1 = no band)."""
-SPRITE_CACHE = 512
-"""Pre-rendered chips and tiles kept per kind; a few KB each, so ~2 MB at most per kind."""
+SPRITE_CACHE = 128
+"""Pre-rendered chips and gaze tiles kept per kind (LRU); ~25 KB each at 1080 p, so ~3 MB at most per kind.
+
+Labels differ per track id and state, tiles per state and bar length; a larger
+cache misses less in long sessions with many tracks, at the cost of memory.
+"""
 Point = tuple[int, int]
 WHITE = (255, 255, 255)
 

@@ -3,8 +3,8 @@
 Text and small rounded shapes are costly to draw with OpenCV's anti-aliasing
 (tens of µs each), and most of them look the same frame after frame: the
 label "#3 looking" or the badge. They are rendered once into a :class:`Sprite`,
-kept in a bounded LRU cache by the callers, and pasted with one
-``cv2.blendLinear`` on the sprite's small region of interest.
+kept in a bounded LRU cache by the callers, and pasted by copying the sprite
+and blending back only its few see-through pixels (the rounded corners).
 """
 
 from __future__ import annotations
@@ -21,16 +21,14 @@ class Sprite(NamedTuple):
 
     Attributes:
         bgr: ``(h, w, 3) uint8`` colours.
-        alpha: ``(h, w) float32`` coverage, 0..1.
-        inv: ``(h, w) float32`` ``1 - alpha``.
+        mask: ``(h, w) uint8`` coverage, 0..255.
         ys, xs: ``(K,) intp`` rows and columns of the K pixels with coverage below 1.
-        fg: ``(K, 3) float32`` colour times coverage at those pixels.
-        keep: ``(K, 1) float32`` ``1 - alpha`` at those pixels.
+        fg: ``(K, 3) float32`` colour times coverage at those pixels, plus 0.5 to round.
+        keep: ``(K, 1) float32`` ``1 - coverage`` at those pixels.
     """
 
     bgr: np.ndarray
-    alpha: np.ndarray
-    inv: np.ndarray
+    mask: np.ndarray
     ys: np.ndarray
     xs: np.ndarray
     fg: np.ndarray
@@ -47,15 +45,14 @@ def render(w: int, h: int, paint: Callable[[np.ndarray], None], shape: Callable[
     paint(bgr)
     mask = np.zeros((h, w), np.uint8)
     shape(mask)
-    alpha = mask.astype(np.float32) / 255.0
     ys, xs = np.nonzero(mask < 255)
-    a = alpha[ys, xs][:, None]
-    return Sprite(bgr, alpha, 1.0 - alpha, ys, xs, bgr[ys, xs] * a, 1.0 - a)
+    a = mask[ys, xs][:, None].astype(np.float32) / 255.0
+    return Sprite(bgr, mask, ys, xs, bgr[ys, xs] * a + 0.5, 1.0 - a)
 
 
 def blit(img: np.ndarray, sprite: Sprite, p0: tuple[int, int]) -> None:
     """Paste ``sprite`` onto ``img`` in place with its top-left at ``p0`` px; the part off the image is dropped."""
-    h, w = sprite.alpha.shape
+    h, w = sprite.mask.shape
     x, y = p0
     if x >= 0 and y >= 0 and x + w <= img.shape[1] and y + h <= img.shape[0]:
         _paste(img[y : y + h, x : x + w], sprite)
@@ -67,16 +64,17 @@ def _paste(roi: np.ndarray, s: Sprite) -> None:
     """Copy the sprite over all of ``roi``, then blend back only its see-through pixels (a few % of them)."""
     bg = roi[s.ys, s.xs]
     roi[:] = s.bgr
-    roi[s.ys, s.xs] = bg * s.keep + s.fg + 0.5
+    roi[s.ys, s.xs] = bg * s.keep + s.fg
 
 
 def _paste_clipped(img: np.ndarray, s: Sprite, p0: tuple[int, int]) -> None:
     """Blend the on-image part of a sprite that sticks out of ``img``."""
-    h, w = s.alpha.shape
+    h, w = s.mask.shape
     x0, y0 = max(p0[0], 0), max(p0[1], 0)
     x1, y1 = min(p0[0] + w, img.shape[1]), min(p0[1] + h, img.shape[0])
     if x1 <= x0 or y1 <= y0:
         return
     rows, cols = slice(y0 - p0[1], y1 - p0[1]), slice(x0 - p0[0], x1 - p0[0])
     roi = img[y0:y1, x0:x1]
-    roi[:] = cv2.blendLinear(roi, s.bgr[rows, cols], s.inv[rows, cols], s.alpha[rows, cols])
+    alpha = s.mask[rows, cols].astype(np.float32) / 255.0
+    roi[:] = cv2.blendLinear(roi, s.bgr[rows, cols], 1.0 - alpha, alpha)

@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", default="demo", help="demo, webcam[:N], screen[:MONITOR], screen:X,Y,W,H or a video file (default: demo)")
+    p.add_argument("--source", default="auto", help="auto, demo, webcam[:N], screen[:MONITOR], screen:X,Y,W,H or a "
+                   "video file (default: auto = the first webcam, else the demo)")
     p.add_argument("--output", default="auto", help="auto, vcam, window, file:PATH.mp4 or none (default: auto = "
                    "virtual camera, else a window, else vcam-out.mp4)")
     p.add_argument("--frames", type=int, help="stop after N frames")

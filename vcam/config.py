@@ -17,7 +17,7 @@ class Config:
     """Settings of one run.
 
     Attributes:
-        source: a source spec (see :mod:`vcam.sources`).
+        source: a source spec (see :mod:`vcam.sources`), or ``auto``: the first webcam, else the demo.
         output: ``auto``, ``vcam``, ``window``, ``file:PATH.mp4`` or ``none``. ``auto``
             uses the virtual camera and falls back to a window, then to ``fallback_file``.
         width, height: size of the outgoing video in pixels (1280×720 is what meeting apps take best).
@@ -31,7 +31,7 @@ class Config:
         fallback_file: where ``auto`` writes when there is neither a virtual camera nor a display.
     """
 
-    source: str = "demo"
+    source: str = "auto"
     output: str = "auto"
     width: int = 1280
     height: int = 720

@@ -30,7 +30,7 @@ import numpy as np
 
 import overlay
 from vcam.config import Config
-from vcam.errors import OutputError, VcamError
+from vcam.errors import OutputError, SourceError, VcamError
 from vcam.outputs import Output, open_output
 from vcam.pipeline import Analyzer, Features
 from vcam.sources import Source, open_source
@@ -147,7 +147,7 @@ class Daemon:
         cfg = self.config
         if cfg.output != "auto":
             open_output(cfg.output)  # a bad spec fails before the camera is taken
-        self.source = open_source(cfg.source, realtime=True, loop=cfg.loop, fps=cfg.fps).open()
+        self.source = self._open_source()
         try:
             self.output = self._open_output()
         except BaseException:
@@ -160,6 +160,18 @@ class Daemon:
             self._threads.append(thread)
         log.info("running: %s -> %s", cfg.source, self.output.name)
         return self
+
+    def _open_source(self) -> Source:
+        """The configured source, opened; ``auto`` is the first webcam, else the demo."""
+        cfg = self.config
+        if cfg.source != "auto":
+            return open_source(cfg.source, realtime=True, loop=cfg.loop, fps=cfg.fps).open()
+        try:
+            return open_source("webcam:0").open()
+        except SourceError as err:
+            log.warning("%s", err)
+            log.warning("no webcam: using the built-in demo source")
+            return open_source("demo", fps=cfg.fps).open()
 
     def _open_output(self) -> Output:
         cfg = self.config
@@ -258,6 +270,12 @@ class Daemon:
                     self.on_analysis(analysis)
 
     def _send(self) -> None:
+        try:
+            self._send_loop()
+        finally:
+            self.output.close()  # on this thread: a preview window belongs to the thread that drew it
+
+    def _send_loop(self) -> None:
         while not self._stop.is_set():
             frame = self._to_send.get(timeout=0.1)
             if frame is None:

@@ -356,3 +356,11 @@ def test_a_sprite_partly_off_the_image_is_clipped() -> None:
     sprite.blit(image, s, (-20, 90))
     sprite.blit(image, s, (500, 500))
     assert changed(image, grey_image(100, 100)).any()
+
+
+@pytest.mark.parametrize("size", [(1, 1), (16, 9), (64, 36)])
+def test_draw_works_on_images_smaller_than_its_marks(scene: type, size: tuple[int, int]) -> None:
+    w, h = size
+    analysis = scene.analysis(scene.faces([(0.1 * w, 0.1 * h, 0.5 * w, 0.6 * h)], [True], poses=[(20, 10, 0)]), size)
+    out = draw(grey_image(w, h), analysis)
+    assert out.shape == (h, w, 3)

@@ -90,16 +90,24 @@ class WindowOutput(Output):
         self.title = title
         self._user_closed = False
         self._shown = False
+        self._created = False
 
     def _open(self) -> None:
         check_display()
+
+    def _create(self) -> None:
+        """Make the window. OpenCV's Qt windows belong to the thread that made them,
+        so this runs on the first send, on the sending thread; close from that thread too."""
         try:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             cv2.resizeWindow(self.title, self.width, self.height)
         except cv2.error as err:
             raise OutputError(f"cannot open a preview window: OpenCV said {err.msg or err}; {_NO_DISPLAY_FIX}") from err
+        self._created = True
 
     def _write(self, frame: np.ndarray) -> None:
+        if not self._created:
+            self._create()
         if self._user_closed or self._window_gone():
             return  # imshow would bring a closed window back
         cv2.imshow(self.title, frame)
@@ -129,6 +137,8 @@ class WindowOutput(Output):
         return self._user_closed
 
     def _release(self) -> None:
+        if not self._created:
+            return
         try:
             cv2.destroyWindow(self.title)
             cv2.waitKey(1)  # let the window system process the destroy

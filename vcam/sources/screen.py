@@ -40,7 +40,7 @@ class ScreenSource(Source):
     def _open(self) -> None:
         _check_display()
         try:
-            with mss.mss() as sct:
+            with mss.MSS() as sct:
                 monitors = sct.monitors
         except mss.ScreenShotError as err:
             raise SourceError(f"cannot read the screen: {err}; check that DISPLAY points at a running X server") from err
@@ -66,7 +66,7 @@ class ScreenSource(Source):
 
     def _grab(self) -> np.ndarray | None:
         if self._mss is None:  # created on the grabbing thread: X connections are per thread
-            self._mss = mss.mss()
+            self._mss = mss.MSS()
         try:
             shot = self._mss.grab(self._box)
         except mss.ScreenShotError as err:
