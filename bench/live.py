@@ -80,6 +80,11 @@ class Scenario:
     def faces(self) -> int:
         return self.rows * self.cols
 
+    @property
+    def spec(self) -> str:
+        """The source spec, e.g. ``demo:1x1@1280x720``."""
+        return f"demo:{self.rows}x{self.cols}@{self.width}x{self.height}"
+
 
 SCENARIOS: dict[str, Scenario] = {
     "one-face": Scenario("one-face", 1, 1, 1280, 720, min_face_hz=30.0, max_analysis_p95_ms=50.0),
@@ -134,24 +139,6 @@ class AnalysisLog:
         return [i for i, t in enumerate(self.finished) if start <= t <= end]
 
 
-def use_demo_source(scenario: Scenario) -> None:
-    """Make the daemon read a DemoSource of ``scenario``'s grid and size.
-
-    ``Daemon.start`` calls ``open_source(config.source, realtime=..., loop=..., fps=...)``,
-    and the ``demo`` spec has no way to ask for rows, cols or size, so the bench
-    replaces the name ``open_source`` inside ``vcam.daemon`` (this process only).
-    Everything else the daemon does is unchanged.
-    """
-    import vcam.daemon
-    from vcam.sources.demo import DemoSource
-
-    def open_source(spec: str, *, realtime: bool = True, loop: bool = False, fps: float | None = None) -> DemoSource:
-        return DemoSource(rows=scenario.rows, cols=scenario.cols, width=scenario.width, height=scenario.height,
-                          fps=fps or SOURCE_FPS, realtime=realtime)
-
-    vcam.daemon.open_source = open_source
-
-
 def run_child(name: str, seconds: float) -> dict[str, Any]:
     """Run the daemon on ``name`` for ``WARMUP_S + seconds`` and measure it."""
     import pyvirtualcam
@@ -162,8 +149,7 @@ def run_child(name: str, seconds: float) -> dict[str, Any]:
     scenario = SCENARIOS[name]
     stamps: list[float] = []
     pyvirtualcam.register_backend(FAKE_BACKEND, make_fake_backend(stamps))
-    use_demo_source(scenario)
-    config = Config(source="demo", output=f"vcam:{FAKE_BACKEND}", width=OUTPUT_SIZE[0], height=OUTPUT_SIZE[1],
+    config = Config(source=scenario.spec, output=f"vcam:{FAKE_BACKEND}", width=OUTPUT_SIZE[0], height=OUTPUT_SIZE[1],
                     fps=SOURCE_FPS, seconds=WARMUP_S + seconds)
     log = AnalysisLog()
     daemon = Daemon(config, on_analysis=log)

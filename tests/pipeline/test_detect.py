@@ -47,14 +47,28 @@ def test_nms_keeps_the_best_of_overlapping_boxes_and_drops_contained_parts():
     assert nms(boxes, scores).tolist() == [0, 2]
 
 
-def test_detection_runs_on_a_cadence_not_every_frame():
-    d = Detect(min_interval=0.2, max_interval=0.5)
+def test_with_every_face_tracked_each_frame_searches_one_region_in_turn():
+    d = Detect(min_interval=0.2)
+    frame = Frame(np.zeros((1080, 1920, 3), np.uint8), 0, 0.0)
     tracked = Faces.from_boxes(np.array([[0, 0, 10, 10]], np.float32), np.ones(1, np.float32))
-    assert d.due(0.0, tracked)
-    d._last_t = 0.0
-    assert not d.due(0.3, tracked)
-    assert d.due(0.5, tracked)
-    assert d.due(0.2, Faces.empty()), "with no faces it searches sooner"
+    d(frame, tracked)  # the first frame searches everything
+    first = d.passes
+    for i in range(1, 5):
+        d(Frame(frame.image, i, i / 30), tracked)
+    assert first == len(d.regions(1920, 1080)) == 9
+    assert d.passes == first + 4
+    d.close()
+
+
+def test_with_a_face_missing_every_region_is_searched_at_most_every_min_interval():
+    d = Detect(min_interval=0.2)
+    lost = Faces.from_boxes(np.array([[0, 0, 10, 10]], np.float32), np.zeros(1, np.float32))
+    assert d.full_due(0.0, lost)
+    d._last_full = 0.0
+    assert not d.full_due(0.1, lost)
+    assert d.full_due(0.2, lost) and d.full_due(0.2, Faces.empty())
+    tracked = lost.replace(score=np.ones(1, np.float32))
+    assert not d.full_due(5.0, tracked)
     d.close()
 
 

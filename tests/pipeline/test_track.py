@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from vcam.pipeline.track import Track, iou_matrix
+from vcam.pipeline.track import Track, iou_matrix, overlap_matrices
 from vcam.types import Faces, Frame
 
 FRAME = np.zeros((8, 8, 3), np.uint8)
 
 
 def step(track: Track, t: float, boxes: list[list[float]]) -> list[int]:
-    """One frame: detections ``boxes`` in, the id given to each box out; every face is then seen."""
-    faces = Faces.concat([track.tracks(), Faces.from_boxes(np.array(boxes, np.float32).reshape(-1, 4))])
-    faces = track(Frame(FRAME, 0, t), faces)
-    track.observe(t, faces)
-    by_x = {float(box[0]): int(tid) for tid, box in zip(faces.track_id, faces.bbox)}
-    return [by_x[float(b[0])] for b in boxes if float(b[0]) in by_x]
+    """One frame: detections ``boxes`` in, the id given to each out; each face is then fitted at its box."""
+    dets = Faces.from_boxes(np.array(boxes, np.float32).reshape(-1, 4))
+    faces = track(Frame(FRAME, 0, t), Faces.concat([track.tracks(), dets]))
+    iou, inside = overlap_matrices(dets.bbox, faces.bbox)
+    ids = [int(faces.track_id[j]) for j in np.argmax(np.maximum(iou, inside), axis=1)]
+    track.observe(t, Faces.from_boxes(dets.bbox).replace(track_id=np.array(ids, np.int64)))
+    return ids
 
 
 def test_a_moving_face_keeps_its_id():
@@ -45,6 +46,21 @@ def test_a_face_gone_longer_than_max_age_returns_as_a_new_track():
     step(track, 0.0, [[100, 100, 80, 80]])
     track.observe(0.1, Faces.empty())
     assert step(track, 2.0, [[100, 100, 80, 80]]) == [2]
+
+
+def test_a_detection_of_part_of_a_tracked_face_joins_its_track():
+    track = Track()
+    step(track, 0.0, [[100, 100, 100, 100]])
+    assert step(track, 0.1, [[150, 100, 40, 60]]) == [1], "half a face at a tile edge is the same face"
+
+
+def test_two_tracks_that_end_on_one_face_are_merged_into_the_older():
+    track = Track()
+    step(track, 0.0, [[100, 100, 80, 80], [300, 100, 80, 80]])
+    both = Faces.from_boxes(np.array([[100, 100, 80, 80], [102, 101, 80, 80]], np.float32)).replace(
+        track_id=np.array([1, 2]))
+    assert track.observe(0.1, both).track_id.tolist() == [1]
+    assert track.tracks().track_id.tolist() == [1]
 
 
 def test_iou_of_identical_boxes_is_one_and_of_disjoint_boxes_zero():

@@ -3,16 +3,18 @@
 Stage order, top to bottom, each ``(frame, faces) -> faces``::
 
     tracks    = track.tracks()              live tracks from the last frame
-    detect    (frame, tracks)   -> + fresh detections         when due (see Detect.due)
+    detect    (frame, tracks)   -> + fresh detections          (one region per frame; see Detect)
     track     (frame, faces)    -> one row per live track, with ids
     landmarks (frame, faces)    -> 478 points; faces not found are dropped
+    (track.observe: record sightings, merge two tracks on one face)
     pose      (frame, faces)    -> yaw, pitch, roll
     gaze      (frame, faces)    -> iris ratios, on_screen
 
 Budget (how often each stage runs per face):
 
-- detect: whole frame + tiles, every ``max_interval`` (0.5 s), or every
-  ``min_interval`` (0.2 s) while a face is missing;
+- detect: one region (the whole frame or one tile, in turn) per analysed frame;
+  every region at once while no face is tracked or one was lost, at most every
+  ``min_interval`` (0.2 s);
 - landmarks, pose, gaze: every analysed frame, every face.
 
 The analyzer is used by one thread only (DESIGN.md: trackers and per-face
@@ -72,7 +74,7 @@ class Analyzer:
         faces = self._timed("detect", timings, self.detect, frame, faces)
         faces = self._timed("track", timings, self.track, frame, faces)
         faces = self._timed("landmarks", timings, self.landmarks, frame, faces)
-        self.track.observe(frame.t, faces)
+        faces = self.track.observe(frame.t, faces)
         faces = self._timed("pose", timings, self.pose, frame, faces)
         if self.features.gaze:
             self.gaze.forget(set(self.track.tracks().track_id.tolist()))

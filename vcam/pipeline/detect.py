@@ -6,9 +6,11 @@ is searched whole (for large faces) and in overlapping square tiles of
 ``tile`` pixels (for small ones), and the results are merged by non-maximum
 suppression.
 
-Detection is the most expensive stage per frame, so it runs on a cadence:
-when there are no tracks or one was lost (at most every ``min_interval``
-seconds), and otherwise every ``max_interval`` seconds to pick up newcomers.
+Detection is the most expensive stage, so its cost per analysed frame is
+bounded: normally each analysed frame searches just one region (the whole
+frame or one tile, in turn), so a newcomer anywhere is found within one sweep
+of all regions. Only when no face is tracked, or a tracked face was lost, is
+every region searched at once, at most every ``min_interval`` seconds.
 """
 
 from __future__ import annotations
@@ -77,54 +79,58 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 class Detect:
-    """The detect stage: adds fresh detections (``track_id == -1``) to ``faces`` when due.
+    """The detect stage: adds fresh detections (``track_id == -1``) to ``faces``.
 
     Args:
-        tile: tile side in pixels. Smaller finds smaller faces and costs more passes.
+        tile: tile side in pixels. Smaller finds smaller faces and needs more passes.
         overlap: fraction of a tile shared with its neighbour (0..0.5).
         min_score: detector confidence to accept (0..1). Lower finds more faces and more false ones.
-        min_interval: seconds between runs while a face is missing.
-        max_interval: seconds between runs while every track is fine; newcomers wait at most this long.
+        min_interval: seconds between full searches while a face is missing or none is tracked.
+            Shorter finds a returning face sooner and costs more while nobody is there.
     """
 
-    def __init__(self, tile: int = 640, overlap: float = 0.25, min_score: float = 0.5,
-                 min_interval: float = 0.2, max_interval: float = 0.5) -> None:
-        self.tile, self.overlap = tile, overlap
-        self.min_interval, self.max_interval = min_interval, max_interval
+    def __init__(self, tile: int = 640, overlap: float = 0.25, min_score: float = 0.5, min_interval: float = 0.2) -> None:
+        self.tile, self.overlap, self.min_interval = tile, overlap, min_interval
         self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
-        self._last_t: float | None = None
-        self.runs = 0
+        self._last_full: float | None = None
+        self._cursor = 0
+        self.passes = 0
 
-    def due(self, t: float, faces: Faces) -> bool:
-        """Whether to search frame time ``t`` (seconds), given the live tracks in ``faces``."""
-        if self._last_t is None or t < self._last_t:
+    def regions(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
+        """Every region searched in a frame: the whole frame, then the tiles."""
+        return [(0, 0, width, height), *tile_grid(width, height, self.tile, self.overlap)]
+
+    def full_due(self, t: float, faces: Faces) -> bool:
+        """Whether frame time ``t`` (seconds) needs a search of every region, given the live tracks."""
+        if self._last_full is None or t < self._last_full:
             return True
-        wait = self.min_interval if (len(faces) == 0 or np.any(faces.score <= 0)) else self.max_interval
-        return t - self._last_t >= wait
+        wanting = len(faces) == 0 or bool(np.any(faces.score <= 0))
+        return wanting and t - self._last_full >= self.min_interval
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
-        if not self.due(frame.t, faces):
-            return faces
-        self._last_t = frame.t
-        self.runs += 1
-        return Faces.concat([faces, self.find(frame.image)])
+        regions = self.regions(*frame.size)
+        if self.full_due(frame.t, faces):
+            self._last_full = frame.t
+        else:
+            regions = [regions[self._cursor % len(regions)]]
+            self._cursor += 1
+        return Faces.concat([faces, self.find(frame.image, regions)])
 
-    def find(self, image: np.ndarray) -> Faces:
-        """Every face in a ``(H, W, 3)`` BGR image, as boxes with scores."""
+    def find(self, image: np.ndarray, regions: list[tuple[int, int, int, int]] | None = None) -> Faces:
+        """Faces in ``regions`` (default: all) of a ``(H, W, 3)`` BGR image, as boxes with scores."""
         h, w = image.shape[:2]
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        regions = [(0, 0, w, h), *tile_grid(w, h, self.tile, self.overlap)]
-        found = [self._detect(rgb, region) for region in regions]
-        boxes = np.concatenate([b for b, _ in found]) if found else np.zeros((0, 4), np.float32)
-        scores = np.concatenate([s for _, s in found]) if found else np.zeros(0, np.float32)
+        found = [self._detect(image, region) for region in (regions or self.regions(w, h))]
+        boxes = np.concatenate([b for b, _ in found])
+        scores = np.concatenate([s for _, s in found])
         keep = nms(boxes, scores)
         return Faces.from_boxes(boxes[keep], scores[keep])
 
-    def _detect(self, rgb: np.ndarray, region: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def _detect(self, image: np.ndarray, region: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         x, y, w, h = region
         if w < 16 or h < 16:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        result = self._detector.process(np.ascontiguousarray(rgb[y:y + h, x:x + w]))
+        self.passes += 1
+        result = self._detector.process(cv2.cvtColor(image[y:y + h, x:x + w], cv2.COLOR_BGR2RGB))
         boxes, scores = [], []
         for det in result.detections or []:
             rb = det.location_data.relative_bounding_box

@@ -3,11 +3,13 @@
 The tracker remembers each live track's last box. Each frame:
 
 1. :meth:`Track.tracks` hands the live tracks to the detect stage;
-2. :meth:`Track.__call__` matches fresh detections (``track_id == -1``) to live
-   tracks by box overlap (Hungarian assignment on IoU), gives unmatched
-   detections new ids, and drops tracks unseen for ``max_age`` seconds;
-3. after landmarks, :meth:`Track.observe` records which tracks were seen and
-   their landmark-fitted boxes.
+2. :meth:`Track.__call__` drops tracks unseen for ``max_age`` seconds, matches
+   fresh detections (``track_id == -1``) to live tracks by box overlap
+   (Hungarian assignment on the larger of IoU and the share of the detection
+   inside the track's box, so a face cut by a tile edge still matches), and
+   gives unmatched detections new ids;
+3. after landmarks, :meth:`Track.observe` records which tracks were seen with
+   their landmark-fitted boxes, and merges two tracks that ended on one face.
 
 A face that leaves and comes back within ``max_age`` at about the same place
 keeps its id. Matching by identity (issue 3) will extend step 2.
@@ -34,15 +36,21 @@ class _Live:
     seen_now: bool = True
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(len(a), len(b))`` IoU of ``[x, y, w, h]`` boxes ``a (N, 4)`` and ``b (M, 4)``."""
+def overlap_matrices(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(IoU, intersection / area of a)``, each ``(len(a), len(b))``, of ``[x, y, w, h]`` boxes ``a (N, 4)``, ``b (M, 4)``."""
     ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
     bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
     iw = np.clip(np.minimum(ax2[:, None], bx2) - np.maximum(a[:, None, 0], b[:, 0]), 0, None)
     ih = np.clip(np.minimum(ay2[:, None], by2) - np.maximum(a[:, None, 1], b[:, 1]), 0, None)
     inter = iw * ih
-    union = (a[:, 2] * a[:, 3])[:, None] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+    area_a = (a[:, 2] * a[:, 3])[:, None]
+    union = area_a + b[:, 2] * b[:, 3] - inter
+    return inter / np.maximum(union, 1e-9), inter / np.maximum(area_a, 1e-9)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` IoU of ``[x, y, w, h]`` boxes ``a (N, 4)`` and ``b (M, 4)``."""
+    return overlap_matrices(a, b)[0]
 
 
 class Track:
@@ -51,12 +59,14 @@ class Track:
     Args:
         min_iou: a detection joins a track only above this overlap (0..1). Higher
             splits fast-moving faces into new ids; lower can swap neighbours.
+        merge_iou: two tracks whose fitted boxes overlap more than this are one face;
+            the younger id is dropped.
         max_age: seconds a track outlives its last sighting. Longer survives longer
             occlusions; shorter frees ids sooner when people leave.
     """
 
-    def __init__(self, min_iou: float = 0.3, max_age: float = 2.0) -> None:
-        self.min_iou, self.max_age = min_iou, max_age
+    def __init__(self, min_iou: float = 0.3, max_age: float = 2.0, merge_iou: float = 0.5) -> None:
+        self.min_iou, self.max_age, self.merge_iou = min_iou, max_age, merge_iou
         self._live: dict[int, _Live] = {}
         self._ids = itertools.count(1)
 
@@ -77,8 +87,9 @@ class Track:
             if tid < 0:
                 tid = next(self._ids)
                 log.debug("new track %d at %s", tid, det)
-                self._live[tid] = _Live(det.copy(), frame.t)
-            boxes[tid] = det
+                self._live[tid] = _Live(det.copy(), frame.t, seen_now=False)
+            if not self._live[tid].seen_now:  # a fitted box from last frame beats a fresh detection
+                boxes[tid] = det
         ids = list(boxes)
         out = np.array([boxes[i] for i in ids], np.float32).reshape(-1, 4)
         return Faces.from_boxes(out).replace(track_id=np.array(ids, np.int64))
@@ -88,10 +99,11 @@ class Track:
         result = [-1] * len(detections)
         if len(tracked) == 0 or len(detections) == 0:
             return result
-        iou = iou_matrix(detections.bbox, tracked.bbox)
-        rows, cols = linear_sum_assignment(-iou)
+        iou, inside = overlap_matrices(detections.bbox, tracked.bbox)
+        similarity = np.maximum(iou, inside)
+        rows, cols = linear_sum_assignment(-similarity)
         for r, c in zip(rows, cols):
-            if iou[r, c] >= self.min_iou:
+            if similarity[r, c] >= self.min_iou:
                 result[r] = int(tracked.track_id[c])
         return result
 
@@ -100,10 +112,27 @@ class Track:
             log.debug("track %d ended", tid)
             del self._live[tid]
 
-    def observe(self, t: float, faces: Faces) -> None:
-        """Record the faces seen at frame time ``t`` (seconds) with their fitted boxes."""
+    def observe(self, t: float, faces: Faces) -> Faces:
+        """Record the faces seen at frame time ``t`` (seconds) with their fitted boxes.
+
+        Returns ``faces`` without tracks that duplicate an older track on the same face.
+        """
+        faces = self._merge(faces)
         for live in self._live.values():
             live.seen_now = False
         for tid, box in zip(faces.track_id.tolist(), faces.bbox):
             if tid in self._live:
                 self._live[tid] = _Live(box.copy(), t, True)
+        return faces
+
+    def _merge(self, faces: Faces) -> Faces:
+        iou = iou_matrix(faces.bbox, faces.bbox)
+        order = np.argsort(faces.track_id)  # older (smaller) ids first
+        keep: list[int] = []
+        for i in order:
+            if all(iou[i, k] <= self.merge_iou for k in keep):
+                keep.append(int(i))
+            else:
+                log.debug("track %d duplicates another face; merged", faces.track_id[i])
+                self._live.pop(int(faces.track_id[i]), None)
+        return faces.select(sorted(keep))

@@ -3,7 +3,9 @@
 Specs (``vcam run --source SPEC``):
 
 ==================  ==============================================
-``demo``            a generated 3×3 meeting gallery of real portraits
+``demo``            a generated 3×3 meeting gallery of real portraits, 1920×1080
+``demo:RxC[@WxH]``  the same with R rows and C columns, optionally at W×H pixels
+                    (``demo:1x1@1280x720`` is one face in a 720p stream)
 ``webcam[:N]``      camera N (default 0) through OpenCV
 ``screen[:M]``      monitor M (default 1, the primary; 0 = all monitors)
 ``screen:X,Y,W,H``  a region of the screen in pixels
@@ -21,7 +23,8 @@ from vcam.sources.base import Source
 
 __all__ = ["Source", "open_source", "SOURCE_SPECS"]
 
-SOURCE_SPECS = "demo, webcam[:N], screen[:MONITOR], screen:X,Y,W,H, or a path to a video file"
+SOURCE_SPECS = "demo[:RxC[@WxH]], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, or a path to a video file"
+_DEMO = re.compile(r"(\d+)x(\d+)(?:@(\d+)x(\d+))?")
 _VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
 
@@ -41,10 +44,8 @@ def open_source(spec: str, *, realtime: bool = True, loop: bool = False, fps: fl
     spec = spec.strip()
     kind, _, arg = spec.partition(":")
     rate = {} if fps is None else {"fps": fps}
-    if kind == "demo" and not arg:
-        from vcam.sources.demo import DemoSource
-
-        return DemoSource(realtime=realtime, **rate)
+    if kind == "demo":
+        return _demo(spec, arg, realtime, rate)
     if kind == "webcam":
         from vcam.sources.webcam import WebcamSource
 
@@ -52,6 +53,19 @@ def open_source(spec: str, *, realtime: bool = True, loop: bool = False, fps: fl
     if kind == "screen":
         return _screen(spec, arg, realtime, rate)
     return _video(spec, realtime, loop)
+
+
+def _demo(spec: str, arg: str, realtime: bool, rate: dict) -> Source:
+    from vcam.sources.demo import DemoSource
+
+    if not arg:
+        return DemoSource(realtime=realtime, **rate)
+    m = _DEMO.fullmatch(arg)
+    if m is None:
+        raise SourceSpecError(f"bad demo source {spec!r}: expected demo or demo:ROWSxCOLS[@WIDTHxHEIGHT], e.g. demo:1x1@1280x720")
+    rows, cols, width, height = (int(v) if v else None for v in m.groups())
+    size = {"width": width, "height": height} if width else {}
+    return DemoSource(rows=rows, cols=cols, realtime=realtime, **size, **rate)
 
 
 def _screen(spec: str, arg: str, realtime: bool, rate: dict) -> Source:
