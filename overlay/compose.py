@@ -121,7 +121,7 @@ def _draw_face(img: np.ndarray, f: _Face, style: Style, m: Metrics) -> None:
         marks.dots(img, f.landmarks[:, :2] * np.float32(f.scale), max(1, m.line // 2), style.accent)
     if style.boxes:
         marks.bracket_box(img, f.p0, f.p1, marks.state_colour(f.state, style), m)
-    if style.pose and not any(math.isnan(v) for v in f.pose):
+    if style.pose and all(math.isfinite(v) for v in f.pose):
         _pose(img, f, style, m)
     if style.gaze:
         _gaze(img, f, style, m)
@@ -158,17 +158,21 @@ def _nose(f: _Face) -> tuple[float, float]:
 
 
 def _pose(img: np.ndarray, f: _Face, style: Style, m: Metrics) -> None:
-    """The facing-direction arrow (length 0.5 × box width) and the ``yaw/pitch/roll`` read-out under the box."""
+    """The facing-direction arrow from the nose and the ``yaw/pitch/roll`` read-out (degrees) under the box.
+
+    The arrow is the projection of a line 0.5 × box width long along the face's
+    direction: a dot for a face looking into the camera, full length at 90°.
+    """
     yaw, pitch, roll = f.pose
     nose = _nose(f)
     tip = marks.pose_tip(nose, yaw, pitch, 0.5 * (f.p1[0] - f.p0[0]))
     marks.pose_line(img, _clamp(nose, img), _clamp(tip, img), style, m)
-    text = f"yaw {yaw:+.0f}  pitch {pitch:+.0f}  roll {roll:+.0f}"
-    w, h = marks.caption_size(text, m)
+    strip = marks.caption_strip(f"yaw {round(yaw):+d}  pitch {round(pitch):+d}  roll {round(roll):+d}", style, m)
+    w, h = marks.caption_size(strip, m)
     gap = m.line + 2  # clear of the corner brackets
     y = f.p1[1] + gap if f.p1[1] + gap + h <= img.shape[0] else f.p1[1] - gap - h
     x = min(max(0, (f.p0[0] + f.p1[0] - w) // 2), img.shape[1] - w)
-    marks.caption(img, text, (x, y), style, m)
+    marks.caption(img, strip, (x, y), m)
 
 
 def _gaze(img: np.ndarray, f: _Face, style: Style, m: Metrics) -> None:

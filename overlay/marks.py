@@ -12,7 +12,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from overlay.sprite import Sprite, blit, render
+from overlay.sprite import Sprite, blit, clip, render
 from overlay.style import BGR, Metrics, Style
 
 AA = cv2.LINE_AA
@@ -98,22 +98,54 @@ def _chip_sprite(text: str, color: BGR, style: Style, m: Metrics) -> Sprite:
     return render(w + 1, h + 1, paint, lambda a: round_rect(a, (0, 0), (w, h), m.pad, WHITE))
 
 
-def caption_size(text: str, m: Metrics) -> tuple[int, int]:
-    """``(width, height)`` in px of the band :func:`caption` draws for ``text``."""
-    w, h, base = text_size(text, m.small, SMALL_FONT)
-    return w + 2 * m.pad, h + base + m.pad
+def caption_strip(text: str, style: Style, m: Metrics) -> np.ndarray:
+    """``(h, w, 3) uint8``: ``text`` in ``style.paper`` on black, put together from cached words.
+
+    Pose read-outs change every frame, but their words ("yaw", "+12") repeat, so
+    each word is drawn once; joining them is far cheaper than ``cv2.putText``.
+    """
+    gap = _gap(m.small)
+    parts = [p for word in text.split(" ") for p in (_word(word, style.paper, m.small), gap)]
+    return np.concatenate(parts[:-1], axis=1)
 
 
-def caption(img: np.ndarray, text: str, p0: Point, style: Style, m: Metrics) -> None:
-    """Small light ``text`` on a darkened band (only that ROI is touched); ``p0`` is the band's top-left px."""
-    w, h = caption_size(text, m)
-    x0, y0 = max(0, p0[0]), max(0, p0[1])
-    roi = img[y0 : max(y0, p0[1] + h), x0 : max(x0, p0[0] + w)]
-    if roi.size:
-        cv2.convertScaleAbs(roi, dst=roi, alpha=CAPTION_SHADE)
-    base = text_size(text, m.small, SMALL_FONT)[2]
-    org = (p0[0] + m.pad, p0[1] + h - m.pad // 2 - base)
-    cv2.putText(img, text, org, SMALL_FONT, m.small, style.paper, STROKE, AA)
+@lru_cache(maxsize=1024)
+def _word(word: str, color: BGR, scale: float) -> np.ndarray:
+    """``(h, w + 2, 3) uint8``: one word in ``color`` on black, 1 px spare at each side for the anti-aliasing."""
+    w = text_size(word, scale, SMALL_FONT)[0] if word else 0
+    _, h, base = text_size("Ag", scale, SMALL_FONT)
+    canvas = np.zeros((h + base + 2, w + 2, 3), np.uint8)
+    cv2.putText(canvas, word, (1, h + 1), SMALL_FONT, scale, color, STROKE, AA)
+    return canvas
+
+
+@lru_cache(maxsize=16)
+def _gap(scale: float) -> np.ndarray:
+    """Black ``(h, space - 2, 3) uint8``: a space between two :func:`_word` canvases (which carry 2 px already)."""
+    _, h, base = text_size("Ag", scale, SMALL_FONT)
+    return np.zeros((h + base + 2, max(1, text_size(" ", scale, SMALL_FONT)[0] - 2), 3), np.uint8)
+
+
+def caption(img: np.ndarray, strip: np.ndarray, p0: Point, m: Metrics) -> None:
+    """A darkened band at top-left ``p0``, :func:`caption_size` big, with light ``strip`` text in it.
+
+    Only the band's ROI is touched. The text goes on with a per-pixel maximum,
+    which for light text on the dark band is the alpha blend to within its
+    anti-aliased fringe.
+    """
+    w, h = caption_size(strip, m)
+    band = clip(img, p0, w, h)
+    if band is not None:
+        cv2.convertScaleAbs(band[0], dst=band[0], alpha=CAPTION_SHADE)
+    text = clip(img, (p0[0] + m.pad, p0[1] + m.pad // 2), strip.shape[1], strip.shape[0])
+    if text is not None:
+        roi, rows, cols = text
+        cv2.max(roi, strip[rows, cols], dst=roi)
+
+
+def caption_size(strip: np.ndarray, m: Metrics) -> tuple[int, int]:
+    """``(width, height)`` in px of the band :func:`caption` draws around ``strip``."""
+    return strip.shape[1] + 2 * m.pad, strip.shape[0] + m.pad
 
 
 def pose_tip(origin: tuple[float, float], yaw: float, pitch: float, length: float) -> tuple[float, float]:

@@ -67,14 +67,24 @@ def _paste(roi: np.ndarray, s: Sprite) -> None:
     roi[s.ys, s.xs] = bg * s.keep + s.fg
 
 
-def _paste_clipped(img: np.ndarray, s: Sprite, p0: tuple[int, int]) -> None:
-    """Blend the on-image part of a sprite that sticks out of ``img``."""
-    h, w = s.mask.shape
+def clip(img: np.ndarray, p0: tuple[int, int], w: int, h: int) -> tuple[np.ndarray, slice, slice] | None:
+    """The part of a ``w`` × ``h`` px rectangle at ``p0`` that is on ``img``.
+
+    Returns ``(roi, rows, cols)``: the view of ``img`` it covers, and the rows and
+    columns of the rectangle that view corresponds to; None when none of it is on.
+    """
     x0, y0 = max(p0[0], 0), max(p0[1], 0)
     x1, y1 = min(p0[0] + w, img.shape[1]), min(p0[1] + h, img.shape[0])
     if x1 <= x0 or y1 <= y0:
+        return None
+    return img[y0:y1, x0:x1], slice(y0 - p0[1], y1 - p0[1]), slice(x0 - p0[0], x1 - p0[0])
+
+
+def _paste_clipped(img: np.ndarray, s: Sprite, p0: tuple[int, int]) -> None:
+    """Blend the on-image part of a sprite that sticks out of ``img``."""
+    part = clip(img, p0, s.mask.shape[1], s.mask.shape[0])
+    if part is None:
         return
-    rows, cols = slice(y0 - p0[1], y1 - p0[1]), slice(x0 - p0[0], x1 - p0[0])
-    roi = img[y0:y1, x0:x1]
+    roi, rows, cols = part
     alpha = s.mask[rows, cols].astype(np.float32) / 255.0
     roi[:] = cv2.blendLinear(roi, s.bgr[rows, cols], 1.0 - alpha, alpha)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import av
 import numpy as np
@@ -73,17 +72,6 @@ def test_a_missing_folder_is_an_output_error_naming_the_path(tmp_path):
     assert "does not exist" in str(info.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_a_read_only_folder_is_an_output_error_naming_the_path(tmp_path):
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(OutputError, match="choose a path"):
-            FileOutput(tmp_path / "out.mp4").open()
-    finally:
-        tmp_path.chmod(0o700)
-
-
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
 def test_a_path_the_system_refuses_is_an_output_error_naming_the_path():
     with pytest.raises(OutputError, match="cannot write /proc/vcam-test.mp4: .*choose a path"):
         FileOutput("/proc/vcam-test.mp4").open()

@@ -258,8 +258,9 @@ def test_the_pose_read_out_is_printed_under_the_box(scene: type) -> None:
     assert changed(with_pose[below], without[below]).sum() > 200
 
 
-def test_a_face_without_pose_gets_no_pose_marks(scene: type) -> None:
-    faces = scene.faces([BOX], [True], poses=[(np.nan, np.nan, np.nan)])
+@pytest.mark.parametrize("pose", [(np.nan, np.nan, np.nan), (10.0, np.inf, 0.0)], ids=["nan", "infinite"])
+def test_a_face_without_a_usable_pose_gets_no_pose_marks(scene: type, pose: tuple[float, float, float]) -> None:
+    faces = scene.faces([BOX], [True], poses=[pose])
     image = grey_image()
     on, off = (draw(image, scene.analysis(faces, (W, H)), Style(pose=p)) for p in (True, False))
     assert np.array_equal(on, off)

@@ -89,6 +89,7 @@ class Baseline:
     def __init__(self, window: float = 30.0, warmup: int = 20, max_offset: tuple[float, float] = (25.0, 20.0)) -> None:
         self.window, self.warmup, self.max_offset = window, warmup, np.array(max_offset, np.float32)
         self._samples: deque[tuple[float, np.ndarray]] = deque()
+        self._value = np.zeros(2, np.float32)
 
     def add(self, t: float, direction: np.ndarray) -> None:
         """Record a ``[yaw, pitch]`` gaze direction at time ``t`` (seconds), at most every ``every`` s."""
@@ -97,6 +98,8 @@ class Baseline:
         self._samples.append((t, direction))
         while self._samples and t - self._samples[0][0] > self.window:
             self._samples.popleft()
+        median = np.median(np.stack([d for _, d in self._samples]), axis=0)
+        self._value = np.clip(median * self.weight, -self.max_offset, self.max_offset)
 
     @property
     def weight(self) -> float:
@@ -104,11 +107,8 @@ class Baseline:
         return min(1.0, len(self._samples) / self.warmup)
 
     def value(self) -> np.ndarray:
-        """``[yaw, pitch]`` degrees of the learnt baseline."""
-        if not self._samples:
-            return np.zeros(2, np.float32)
-        median = np.median(np.stack([d for _, d in self._samples]), axis=0)
-        return np.clip(median * self.weight, -self.max_offset, self.max_offset)
+        """``[yaw, pitch]`` degrees of the learnt baseline (recomputed when a sample is kept)."""
+        return self._value
 
 
 class Gaze:

@@ -59,13 +59,13 @@ def _demo(spec: str, arg: str, realtime: bool, rate: dict) -> Source:
     from vcam.sources.demo import DemoSource
 
     if not arg:
-        return DemoSource(realtime=realtime, **rate)
+        return DemoSource(realtime=realtime, spec=spec, **rate)
     m = _DEMO.fullmatch(arg)
     if m is None:
         raise SourceSpecError(f"bad demo source {spec!r}: expected demo or demo:ROWSxCOLS[@WIDTHxHEIGHT], e.g. demo:1x1@1280x720")
     rows, cols, width, height = (int(v) if v else None for v in m.groups())
     size = {"width": width, "height": height} if width else {}
-    return DemoSource(rows=rows, cols=cols, realtime=realtime, **size, **rate)
+    return DemoSource(rows=rows, cols=cols, realtime=realtime, spec=spec, **size, **rate)
 
 
 def _screen(spec: str, arg: str, realtime: bool, rate: dict) -> Source:

@@ -89,20 +89,28 @@ class DemoSource(Source):
         portrait_dir: folder of ``NN_first_last.jpg`` portraits; default the
             ones shipped in ``vcam.assets``. Fewer portraits than tiles are reused
             cyclically.
+        spec: the spec string it was opened from, kept in every Frame (e.g. ``"demo:2x2"``).
 
     Raises:
-        ConfigError: an argument is out of range (the message names it).
+        ConfigError: an argument is out of range (the message names it), or
+            the grid leaves tiles under 32x18 pixels.
+
+    Like every source, it is read from one thread: ``render`` updates a shared canvas.
     """
 
     def __init__(self, rows: int = 3, cols: int = 3, width: int = 1920, height: int = 1080, fps: float = 30.0,
-                 realtime: bool = True, seed: int = 0, *, portrait_dir: Path | Traversable | None = None) -> None:
+                 realtime: bool = True, seed: int = 0, *, portrait_dir: Path | Traversable | None = None,
+                 spec: str = "demo") -> None:
         _check_args(rows=rows, cols=cols, width=width, height=height, fps=fps)
-        super().__init__("demo", fps=fps, realtime=realtime)
+        super().__init__(spec, fps=fps, realtime=realtime)
         self.rows, self.cols = int(rows), int(cols)
         self._size = (int(width), int(height))
         self.seed = seed
         self._portrait_dir = portrait_dir
         self._rects = _grid(self.rows, self.cols, *self._size)
+        if self._rects[0][2] < 32 or self._rects[0][3] < 18:
+            raise ConfigError(f"DemoSource {rows}x{cols} tiles in {width}x{height} pixels are too small "
+                              f"({self._rects[0][2]}x{self._rects[0][3]}); use fewer rows/cols or a larger frame")
         self._motions = _motions(len(self._rects), seed)
         self._names: list[str] = []
         self._faces: list[np.ndarray] = []
