@@ -7,10 +7,11 @@ is searched whole (for large faces) and in overlapping square tiles of
 suppression.
 
 Detection is the most expensive stage, so its cost per analysed frame is
-bounded: normally each analysed frame searches just one region (the whole
-frame or one tile, in turn), so a newcomer anywhere is found within one sweep
-of all regions. Only when no face is tracked, or a tracked face was lost, is
-every region searched at once, at most every ``min_interval`` seconds.
+bounded: while every face is tracked, one region at a time is searched (the
+whole frame or one tile, in turn), paced so that all regions are searched once
+every ``sweep`` seconds; a newcomer anywhere is found within that. Only when no
+face is tracked, or a tracked face was lost, is every region searched at once,
+at most every ``min_interval`` seconds.
 """
 
 from __future__ import annotations
@@ -87,12 +88,16 @@ class Detect:
         min_score: detector confidence to accept (0..1). Lower finds more faces and more false ones.
         min_interval: seconds between full searches while a face is missing or none is tracked.
             Shorter finds a returning face sooner and costs more while nobody is there.
+        sweep: seconds to search every region once, one at a time, while all faces are
+            tracked. Shorter finds newcomers sooner and costs more per frame.
     """
 
-    def __init__(self, tile: int = 640, overlap: float = 0.25, min_score: float = 0.5, min_interval: float = 0.2) -> None:
-        self.tile, self.overlap, self.min_interval = tile, overlap, min_interval
+    def __init__(self, tile: int = 640, overlap: float = 0.25, min_score: float = 0.5, min_interval: float = 0.2,
+                 sweep: float = 1.0) -> None:
+        self.tile, self.overlap, self.min_interval, self.sweep = tile, overlap, min_interval, sweep
         self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
         self._last_full: float | None = None
+        self._last_region = -np.inf
         self._cursor = 0
         self.passes = 0
 
@@ -110,10 +115,13 @@ class Detect:
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
         regions = self.regions(*frame.size)
         if self.full_due(frame.t, faces):
-            self._last_full = frame.t
-        else:
+            self._last_full = self._last_region = frame.t
+        elif abs(frame.t - self._last_region) >= self.sweep / len(regions) - 1e-3:  # 1 ms: float slack
+            self._last_region = frame.t
             regions = [regions[self._cursor % len(regions)]]
             self._cursor += 1
+        else:
+            return faces
         return Faces.concat([faces, self.find(frame.image, regions)])
 
     def find(self, image: np.ndarray, regions: list[tuple[int, int, int, int]] | None = None) -> Faces:

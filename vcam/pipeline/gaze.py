@@ -26,6 +26,7 @@ are open.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -63,9 +64,14 @@ def eye_ratios(points: np.ndarray, eye: tuple[int, int, int, int, int]) -> tuple
 
 
 def iris_ratios(points: np.ndarray) -> tuple[float, float, float]:
-    """``(h_ratio, v_ratio, openness)`` averaged over both eyes."""
+    """``(h_ratio, v_ratio, openness)`` averaged over both eyes (one eye if the other is unmeasurable)."""
     r, l = eye_ratios(points, _RIGHT_EYE), eye_ratios(points, _LEFT_EYE)
-    return tuple(float(np.nanmean([x, y])) if np.isfinite([x, y]).any() else np.nan for x, y in zip(r, l))
+    return tuple(_mean_finite(x, y) for x, y in zip(r, l))
+
+
+def _mean_finite(x: float, y: float) -> float:
+    values = [v for v in (x, y) if math.isfinite(v)]
+    return sum(values) / len(values) if values else math.nan
 
 
 def gaze_direction(pose: np.ndarray, h: float, v: float) -> np.ndarray:
