@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from xserver import xvfb_server
 
 from vcam.errors import OutputError
 from vcam.outputs.window import WindowOutput
@@ -49,21 +48,9 @@ def test_a_forwarded_display_nobody_listens_on_is_an_output_error(monkeypatch):
 
 @pytest.fixture
 def xvfb_display():
-    """A DISPLAY served by a private Xvfb for this test (Xvfb picks a free number)."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()  # written once the server accepts connections
-    if not number:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
-    yield f":{number}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    """A DISPLAY served by a private Xvfb for this test."""
+    with xvfb_server("1280x800") as display:
+        yield display
 
 
 def test_under_xvfb_the_window_shows_frames_and_poll_turns_false_when_the_window_goes(xvfb_display, tmp_path):

@@ -65,9 +65,9 @@ class ScreenSource(Source):
         return {"left": x, "top": y, "width": w, "height": h}
 
     def _grab(self) -> np.ndarray | None:
-        if self._mss is None:  # created on the grabbing thread: X connections are per thread
-            self._mss = mss.MSS()
         try:
+            if self._mss is None:  # created on the grabbing thread: X connections are per thread
+                self._mss = mss.MSS()
             shot = self._mss.grab(self._box)
         except mss.ScreenShotError as err:
             raise SourceLost(f"screen capture failed: {err}; the region or display went away") from err

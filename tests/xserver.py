@@ -1,0 +1,38 @@
+"""A real X server for tests: Xvfb on a free display number."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+
+@contextlib.contextmanager
+def xvfb_server(size: str = "1920x1080") -> Iterator[str]:
+    """Run Xvfb with one ``size`` screen (e.g. ``"1920x1080"``); yield its DISPLAY string, e.g. ``":3"``.
+
+    ``-noreset``: by default an X server resets when its last client leaves, and a
+    client connecting during the reset is refused; tests connect and leave often.
+    Fails the test (never skips it) when Xvfb is missing: ``.ci/run`` installs it.
+    """
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed: run 'bash installer/linux/dev.sh setup' (it installs xvfb)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{size}x24", "-nolisten", "tcp",
+                             "-noreset"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()  # written once the server accepts connections
+    if not number:
+        proc.kill()
+        pytest.fail("Xvfb did not start")
+    try:
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
