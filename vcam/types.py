@@ -18,6 +18,9 @@ import numpy as np
 N_LANDMARKS = 478
 """Points per face from MediaPipe FaceMesh with irises (468 mesh + 2 × 5 iris)."""
 
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+"""The emotion classes, in the order of ``Faces.emotion`` columns (FER2013's order)."""
+
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a contiguous ``(H, W, 3) uint8`` BGR array.
@@ -80,6 +83,11 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "gaze": ((2,), np.float32, np.nan),
     "on_screen": ((), np.bool_, False),
     "on_screen_conf": ((), np.float32, np.nan),
+    "name": ((), np.object_, None),
+    "identity_distance": ((), np.float32, np.nan),
+    "emotion": ((len(EMOTIONS),), np.float32, np.nan),
+    "valence": ((), np.float32, np.nan),
+    "arousal": ((), np.float32, np.nan),
 }
 
 
@@ -100,6 +108,14 @@ class Faces:
             both eyes, in image directions.
         on_screen: ``(N,) bool``: the person is looking at their screen.
         on_screen_conf: ``(N,) float32``: confidence of ``on_screen``, 0..1.
+        name: ``(N,) object``: the enrolled person's name (str), or None when
+            unknown or identity is off.
+        identity_distance: ``(N,) float32``: descriptor distance to the matched
+            person (or to the nearest one when unknown); lower is more alike.
+        emotion: ``(N, 7) float32``: smoothed class probabilities in
+            :data:`EMOTIONS` order, summing to 1.
+        valence, arousal: ``(N,) float32``: estimates in -1..1 derived from
+            ``emotion`` (see :mod:`vcam.pipeline.emotion`); not measured.
 
     Shapes and dtypes are checked on creation: a wrong shape raises ValueError
     naming the column, the expected shape and the shape that arrived.
@@ -113,6 +129,11 @@ class Faces:
     gaze: np.ndarray
     on_screen: np.ndarray
     on_screen_conf: np.ndarray
+    name: np.ndarray
+    identity_distance: np.ndarray
+    emotion: np.ndarray
+    valence: np.ndarray
+    arousal: np.ndarray
 
     def __post_init__(self) -> None:
         n = len(self.bbox)
