@@ -16,7 +16,7 @@ import numpy as np
 from overlay import marks
 from overlay.marks import Point
 from overlay.style import Metrics, Style
-from vcam.types import Analysis
+from vcam.types import EMOTIONS, Analysis
 
 NOSE_TIP = 1
 """FaceMesh landmark at the tip of the nose; the pose line starts here."""
@@ -36,6 +36,9 @@ class _Face(NamedTuple):
     pose: tuple[float, float, float]  # yaw, pitch, roll in degrees; NaN when not computed
     landmarks: np.ndarray  # (478, 3) float32 in *analysis* px (unscaled); NaN when not computed
     scale: tuple[float, float]  # (sx, sy) from analysis px to image px
+    name: str | None  # enrolled name; "unknown" when identity ran and found nobody; None when identity is off
+    emotion: tuple[str, float] | None  # (top class, its probability 0..1), None when not computed
+    affect: tuple[float, float] | None  # (valence, arousal) estimates in -1..1, None when not computed
 
 
 def draw(image: np.ndarray, analysis: Analysis | None, style: Style = DEFAULT_STYLE) -> np.ndarray:
@@ -81,14 +84,29 @@ def _prepare(analysis: Analysis, width: int, height: int) -> list[_Face]:
     """
     scale = _scale(analysis.size, width, height)
     f = analysis.faces
+    identity_on = "identity" in analysis.features
     cols = zip(f.bbox.tolist(), f.track_id.tolist(), f.on_screen.tolist(), f.on_screen_conf.tolist(), f.pose.tolist())
     out = []
     for i, (box, track_id, on_screen, conf, pose) in enumerate(cols):
         corners = _corners(box, scale, width, height)
         if corners is not None:
             state = "unknown" if math.isnan(conf) else ("looking" if on_screen else "away")
-            out.append(_Face(*corners, track_id, state, conf, tuple(pose), f.landmarks[i], scale))
+            name = (f.name[i] or "unknown") if identity_on else None
+            out.append(_Face(*corners, track_id, state, conf, tuple(pose), f.landmarks[i], scale, name,
+                             _emotion(f.emotion[i]), _affect(float(f.valence[i]), float(f.arousal[i]))))
     return out
+
+
+def _emotion(probs: np.ndarray) -> tuple[str, float] | None:
+    """``(label, probability)`` of the top class of ``(7,)`` probabilities, or None if not computed."""
+    if not np.isfinite(probs).all():
+        return None
+    top = int(np.argmax(probs))
+    return EMOTIONS[top], float(probs[top])
+
+
+def _affect(valence: float, arousal: float) -> tuple[float, float] | None:
+    return None if math.isnan(valence) or math.isnan(arousal) else (valence, arousal)
 
 
 def _corners(box: list[float], scale: tuple[float, float], width: int, height: int) -> tuple[Point, Point] | None:
@@ -125,6 +143,8 @@ def _draw_face(img: np.ndarray, f: _Face, style: Style, m: Metrics) -> None:
         _pose(img, f, style, m)
     if style.gaze:
         _gaze(img, f, style, m)
+    if style.emotion and f.emotion is not None:
+        _emotion_chip(img, f, style, m)
     _label(img, f, style, m)
 
 
@@ -133,6 +153,8 @@ def _label_text(f: _Face, style: Style) -> str:
     parts = []
     if style.ids and f.track_id >= 0:
         parts.append(f"#{f.track_id}")
+    if style.names and f.name is not None:
+        parts.append(f.name)
     if style.boxes and f.state != "unknown":
         parts.append("looking" if f.state == "looking" else "away")
     return " ".join(parts)
@@ -147,6 +169,19 @@ def _label(img: np.ndarray, f: _Face, style: Style, m: Metrics) -> None:
     top = f.p0[1] - m.line - h if f.p0[1] - m.line - h >= 0 else max(0, f.p0[1]) + m.line
     x = min(max(0, f.p0[0]), img.shape[1] - w - 1)
     marks.chip(img, text, (x, top), marks.state_colour(f.state, style), style, m)
+
+
+def _emotion_chip(img: np.ndarray, f: _Face, style: Style, m: Metrics) -> None:
+    """``"happy 72%"`` in a chip inside the box's bottom-left corner, with the valence/arousal
+    estimate (labelled "est.") beside it when known."""
+    label, p = f.emotion
+    text = f"{label} {round(100 * p)}%"
+    if f.affect is not None:
+        text += f"  est. V{f.affect[0]:+.1f} A{f.affect[1]:+.1f}"
+    w, h = marks.chip_size(text, m)
+    x = min(max(0, f.p0[0] + m.line + m.pad), img.shape[1] - w - 1)
+    y = min(f.p1[1], img.shape[0]) - m.line - m.pad - h
+    marks.chip(img, text, (x, max(0, y)), style.emotion_chip, style, m)
 
 
 def _nose(f: _Face) -> tuple[float, float]:

@@ -56,6 +56,7 @@ class Style:
     track: BGR = (84, 84, 84)
     paper: BGR = (255, 255, 255)
     badge_color: BGR = (40, 30, 215)
+    emotion_chip: BGR = (235, 225, 200)
     line_width: float = 2.0
     font_scale: float = 0.5
     min_font_scale: float = 0.35
@@ -64,6 +65,8 @@ class Style:
     pose: bool = True
     gaze: bool = True
     landmarks: bool = False
+    names: bool = True
+    emotion: bool = True
     badge: bool = True
     badge_text: str = "ANALYSIS ON"
 
@@ -72,7 +75,7 @@ class Style:
             value = getattr(self, name)
             if not 0 < value <= 20:
                 raise ConfigError(f"Style.{name} must be in (0, 20], got {value!r}")
-        for name in ("looking", "away", "unknown", "accent", "ink", "track", "paper", "badge_color"):
+        for name in ("looking", "away", "unknown", "accent", "ink", "track", "paper", "badge_color", "emotion_chip"):
             _check_colour(name, getattr(self, name))
 
     def metrics(self, height: int) -> Metrics:

@@ -12,20 +12,22 @@ import math
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 import vcam
 from vcam.errors import VcamError
 from vcam.pipeline import Analyzer, Features
 from vcam.sources.video import VideoSource
-from vcam.types import Analysis, Faces
+from vcam.types import EMOTIONS, Analysis, Faces
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def _num(value: float, digits: int = 2) -> float | None:
@@ -33,36 +35,66 @@ def _num(value: float, digits: int = 2) -> float | None:
     return None if not math.isfinite(value) else round(float(value), digits)
 
 
-def face_records(faces: Faces) -> list[dict]:
-    """One JSON-ready dict per face (see the schema's ``face``)."""
+def face_records(faces: Faces, features: tuple[str, ...] = ("gaze",)) -> list[dict]:
+    """One JSON-ready dict per face (see the schema's ``face``).
+
+    ``identity`` and ``emotion`` are null when that feature was off.
+    """
     return [{
         "track_id": int(faces.track_id[i]),
         "bbox": [_num(v, 1) for v in faces.bbox[i]],
         "head_pose": dict(zip(("yaw", "pitch", "roll"), (_num(v, 1) for v in faces.pose[i]))),
         "gaze": {"on_screen": bool(faces.on_screen[i]), "h_ratio": _num(faces.gaze[i, 0], 3),
                  "v_ratio": _num(faces.gaze[i, 1], 3), "confidence": _num(faces.on_screen_conf[i], 3)},
+        "identity": _identity(faces, i) if "identity" in features else None,
+        "emotion": _emotion(faces, i) if "emotion" in features else None,
     } for i in range(len(faces))]
 
 
+def _identity(faces: Faces, i: int) -> dict:
+    return {"name": faces.name[i], "distance": _num(faces.identity_distance[i], 3)}
+
+
+def _emotion(faces: Faces, i: int) -> dict | None:
+    probs = faces.emotion[i]
+    if not np.isfinite(probs).all():
+        return None  # not classified yet (emotion runs round-robin within a time budget)
+    return {"label": EMOTIONS[int(np.argmax(probs))], "probs": {k: round(float(p), 4) for k, p in zip(EMOTIONS, probs)},
+            "valence": _num(faces.valence[i], 3), "arousal": _num(faces.arousal[i], 3), "estimated": True}
+
+
 class TrackSummary:
-    """Accumulates per-track totals: first/last time seen, frames, share of frames on screen."""
+    """Accumulates per-track totals: first/last time seen, frames, share of frames on screen,
+    the name most often given, and the share of classified frames in each emotion."""
 
     def __init__(self) -> None:
         self._tracks: dict[int, dict] = {}
 
     def add(self, analysis: Analysis) -> None:
         """Count every face in one analysed frame."""
-        for tid, on in zip(analysis.faces.track_id.tolist(), analysis.faces.on_screen.tolist()):
-            track = self._tracks.setdefault(tid, {"track_id": tid, "first_t": analysis.t, "frames": 0, "on": 0})
+        f = analysis.faces
+        for i, tid in enumerate(f.track_id.tolist()):
+            track = self._tracks.setdefault(tid, {"track_id": tid, "first_t": analysis.t, "frames": 0, "on": 0,
+                                                  "names": Counter(), "emotions": Counter()})
             track["last_t"] = analysis.t
             track["frames"] += 1
-            track["on"] += bool(on)
+            track["on"] += bool(f.on_screen[i])
+            if f.name[i] is not None:
+                track["names"][f.name[i]] += 1
+            if np.isfinite(f.emotion[i]).all():
+                track["emotions"][EMOTIONS[int(np.argmax(f.emotion[i]))]] += 1
 
     def records(self) -> list[dict]:
         """One JSON-ready dict per track, by id."""
-        return [{"track_id": t["track_id"], "first_t": round(t["first_t"], 3), "last_t": round(t["last_t"], 3),
-                 "frames": t["frames"], "on_screen_pct": round(100.0 * t["on"] / t["frames"], 1)}
-                for t in sorted(self._tracks.values(), key=lambda t: t["track_id"])]
+        return [self._record(t) for t in sorted(self._tracks.values(), key=lambda t: t["track_id"])]
+
+    @staticmethod
+    def _record(t: dict) -> dict:
+        classified = sum(t["emotions"].values())
+        return {"track_id": t["track_id"], "first_t": round(t["first_t"], 3), "last_t": round(t["last_t"], 3),
+                "frames": t["frames"], "on_screen_pct": round(100.0 * t["on"] / t["frames"], 1),
+                "name": t["names"].most_common(1)[0][0] if t["names"] else None,
+                "emotion_pct": {k: round(100.0 * t["emotions"][k] / classified, 1) for k in EMOTIONS} if classified else None}
 
 
 def analyze(path: str | Path, *, progress: bool = True, features: Features | None = None) -> dict:
@@ -75,7 +107,8 @@ def analyze(path: str | Path, *, progress: bool = True, features: Features | Non
     frames, summary = [], TrackSummary()
     with VideoSource(Path(path), realtime=False) as source, Analyzer(features) as analyzer:
         for analysis in _run(source, analyzer, progress):
-            frames.append({"index": analysis.frame_index, "t": round(analysis.t, 3), "faces": face_records(analysis.faces)})
+            frames.append({"index": analysis.frame_index, "t": round(analysis.t, 3),
+                           "faces": face_records(analysis.faces, analysis.features)})
             summary.add(analysis)
         info = {"path": str(path), "fps": round(source.fps, 3), "width": source.size[0], "height": source.size[1],
                 "frames": len(frames)}
