@@ -27,6 +27,10 @@ class Config:
         frames: stop after this many frames (None: run until stopped).
         seconds: stop after this many seconds (None: run until stopped).
         gaze: run the gaze stage and show looking / away.
+        identity: name enrolled people (off unless asked for: it is personal data).
+        emotion: estimate each face's emotion (off unless asked for).
+        eu_mode: never infer emotion (the EU AI Act bans emotion recognition in
+            workplaces and education); ``emotion`` cannot be switched on.
         overlay: draw the annotations (the "analysis on" badge is always drawn).
         fallback_file: where ``auto`` writes when there is neither a virtual camera nor a display.
     """
@@ -41,6 +45,9 @@ class Config:
     frames: int | None = None
     seconds: float | None = None
     gaze: bool = True
+    identity: bool = False
+    emotion: bool = False
+    eu_mode: bool = False
     overlay: bool = True
     fallback_file: str = "vcam-out.mp4"
 
@@ -54,6 +61,12 @@ class Config:
             _check_range("frames", self.frames, 1, 10**9)
         if self.seconds is not None:
             _check_range("seconds", self.seconds, 0.1, 10**7)
+        if self.eu_mode and self.emotion:
+            raise ConfigError(EU_MODE_REFUSAL)
+
+
+EU_MODE_REFUSAL = ("emotion inference is off in EU mode (the EU AI Act bans emotion recognition in workplaces and "
+                   "education); turn EU mode off to use it")
 
 
 def _check_range(name: str, value: float, lo: float, hi: float) -> None:

@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 import overlay
-from vcam.config import Config
+from vcam.config import EU_MODE_REFUSAL, Config
 from vcam.errors import OutputError, SourceError, VcamError
 from vcam.outputs import Output, open_output
 from vcam.pipeline import Analyzer, Features
@@ -126,7 +126,7 @@ class Daemon:
 
     def __init__(self, config: Config, on_analysis: Callable[[Analysis], None] | None = None) -> None:
         self.config = config
-        self.features = Features(gaze=config.gaze)
+        self.features = Features(gaze=config.gaze, identity=config.identity, emotion=config.emotion)
         self.style = overlay.Style()
         self.show_overlay = config.overlay
         self.on_analysis = on_analysis
@@ -214,6 +214,8 @@ class Daemon:
         if not hasattr(self.features, feature):
             raise VcamError(f"unknown feature {feature!r}: expected one of {', '.join(self.feature_names())}")
         state = (not getattr(self.features, feature)) if on is None else on
+        if feature == "emotion" and state and self.config.eu_mode:
+            raise VcamError(EU_MODE_REFUSAL)
         setattr(self.features, feature, state)
         log.info("%s %s", feature, "on" if state else "off")
         return state
@@ -256,7 +258,7 @@ class Daemon:
 
     def _analyse(self) -> None:
         _lower_priority(ANALYSIS_NICE)
-        with Analyzer(self.features) as analyzer:
+        with Analyzer(self.features, people=self._people) as analyzer:
             while not self._stop.is_set():
                 frame = self._frames.get(timeout=0.1)
                 if frame is None:
@@ -268,6 +270,19 @@ class Daemon:
                 self.stats.faces_per_analysis.append(len(analysis.faces))
                 if self.on_analysis is not None:
                     self.on_analysis(analysis)
+
+    def _people(self) -> dict[str, np.ndarray]:
+        """Who identity can name: the demo's own people on the demo source, else the user's gallery."""
+        from vcam.gallery import Gallery, demo_people
+
+        if self.source is not None and self.source.spec.startswith("demo"):
+            log.info("identity on the demo source: naming the demo's portraits (your gallery is not used)")
+            return demo_people()
+        with Gallery() as gallery:
+            people = gallery.people()
+        if not people:
+            log.warning("identity is on but nobody is enrolled: everyone shows as unknown; add people with 'vcam enroll'")
+        return people
 
     def _send(self) -> None:
         try:

@@ -9,7 +9,8 @@
     │   └── SourceLost        a source that stopped delivering frames while open
     ├── OutputError           an output that cannot be opened
     │   └── OutputSpecError   an output spec that does not parse
-    └── ModelError            a model file that is missing or fails its checks
+    ├── ModelError            a model file that is missing or fails its checks
+    └── GalleryError          the gallery of enrolled people cannot be read or changed, or a photo to enroll is unusable
 
 Every message says what was expected, what arrived, and how to fix it.
 """
@@ -47,3 +48,7 @@ class OutputSpecError(OutputError, ValueError):
 
 class ModelError(VcamError):
     """A model file is missing, corrupt, or cannot be loaded."""
+
+
+class GalleryError(VcamError):
+    """The gallery cannot be read or written, or an enrollment photo is unusable."""

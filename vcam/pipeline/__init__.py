@@ -8,7 +8,9 @@ Stage order, top to bottom, each ``(frame, faces) -> faces``::
     landmarks (frame, faces)    -> 478 points; faces not found are dropped
     (track.observe: record sightings, merge two tracks on one face)
     pose      (frame, faces)    -> yaw, pitch, roll
-    gaze      (frame, faces)    -> iris ratios, on_screen
+    gaze      (frame, faces)    -> iris ratios, on_screen                 (feature "gaze")
+    identity  (frame, faces)    -> name, distance                         (feature "identity")
+    emotion   (frame, faces)    -> class probabilities, valence, arousal  (feature "emotion")
 
 Budget (how often each stage runs per face):
 
@@ -16,6 +18,14 @@ Budget (how often each stage runs per face):
   every region at once while no face is tracked or one was lost, at most every
   ``min_interval`` (0.2 s);
 - landmarks, pose, gaze: every analysed frame, every face.
+- identity: a descriptor per new track, then one every ``recheck`` seconds,
+  computed on its own worker thread (~90 ms each); the analysis thread only
+  cuts the 150×150 chip and reads back settled names.
+- emotion: round-robin across faces within ``budget_ms`` per frame, each face at
+  most every ``min_interval`` seconds, smoothed per track.
+
+Identity and emotion are off until switched on on purpose; their stages (and
+models) are built the first time they are needed.
 
 The analyzer is used by one thread only (DESIGN.md: trackers and per-face
 state live on the analysis thread), so it holds no locks.
@@ -25,10 +35,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+from vcam.models import model_path
 from vcam.pipeline.detect import Detect
+from vcam.pipeline.emotion import Emotion
 from vcam.pipeline.gaze import Gaze
+from vcam.pipeline.identity import Identity
 from vcam.pipeline.landmarks import Landmarks
 from vcam.pipeline.pose import Pose
 from vcam.pipeline.track import Track
@@ -41,9 +57,11 @@ __all__ = ["Analyzer", "Features"]
 
 @dataclass
 class Features:
-    """Which optional stages run. Gaze is on by default; later stages are opt-in."""
+    """Which optional stages run. Gaze is on by default; identity and emotion are opt-in."""
 
     gaze: bool = True
+    identity: bool = False
+    emotion: bool = False
 
     def names(self) -> tuple[str, ...]:
         """The names of the features that are on."""
@@ -55,17 +73,23 @@ class Analyzer:
 
     Args:
         features: which optional stages run; can be changed between frames.
+        people: returns the enrolled people (name -> ``(K, 128)`` descriptors) when
+            identity is first switched on; None means nobody is enrolled.
         detect, track, landmarks, pose, gaze: the stages (defaults if None).
     """
 
-    def __init__(self, features: Features | None = None, *, detect: Detect | None = None, track: Track | None = None,
-                 landmarks: Landmarks | None = None, pose: Pose | None = None, gaze: Gaze | None = None) -> None:
+    def __init__(self, features: Features | None = None, *, people: Callable[[], dict[str, np.ndarray]] | None = None,
+                 detect: Detect | None = None, track: Track | None = None, landmarks: Landmarks | None = None,
+                 pose: Pose | None = None, gaze: Gaze | None = None) -> None:
         self.features = features or Features()
+        self.people = people or dict
         self.detect = detect or Detect()
         self.track = track or Track()
         self.landmarks = landmarks or Landmarks()
         self.pose = pose or Pose()
         self.gaze = gaze or Gaze()
+        self.identity: Identity | None = None
+        self.emotion: Emotion | None = None
 
     def process(self, frame: Frame) -> Analysis:
         """Analyse one frame."""
@@ -79,6 +103,11 @@ class Analyzer:
         if self.features.gaze:
             self.gaze.forget(set(self.track.tracks().track_id.tolist()))
             faces = self._timed("gaze", timings, self.gaze, frame, faces)
+        if self.features.identity:
+            self._identity().forget(set(self.track.tracks().track_id.tolist()))
+            faces = self._timed("identity", timings, self._identity(), frame, faces)
+        if self.features.emotion:
+            faces = self._timed("emotion", timings, self._emotion(), frame, faces)
         return Analysis(frame.index, frame.t, frame.size, faces, frame.captured, time.monotonic(), timings,
                         self.features.names())
 
@@ -89,10 +118,24 @@ class Analyzer:
         timings[name] = (time.perf_counter() - start) * 1000.0
         return out
 
+    def _identity(self) -> Identity:
+        if self.identity is None:
+            self.identity = Identity()
+            self.identity.set_people(self.people())
+        return self.identity
+
+    def _emotion(self) -> Emotion:
+        if self.emotion is None:
+            self.emotion = Emotion(model_path("emotion-fer"))
+        return self.emotion
+
     def close(self) -> None:
-        """Free the models."""
+        """Free the models and the identity worker."""
         self.detect.close()
         self.landmarks.close()
+        for stage in (self.identity, self.emotion):
+            if stage is not None:
+                stage.close()
 
     def __enter__(self) -> Analyzer:
         return self

@@ -22,6 +22,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+from vcam.models import model_path
 from vcam.types import Faces, Frame
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Detect:
     def __init__(self, tile: int = 640, overlap: float = 0.25, min_score: float = 0.5, min_interval: float = 0.2,
                  sweep: float = 1.0) -> None:
         self.tile, self.overlap, self.min_interval, self.sweep = tile, overlap, min_interval, sweep
+        model_path("face-detector-full")  # MediaPipe opens the file itself; check it first
         self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
         self._last_full: float | None = None
         self._last_region = -np.inf

@@ -20,6 +20,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+from vcam.models import model_path
 from vcam.types import N_LANDMARKS, Faces, Frame
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class Landmarks:
     def __init__(self, crop: int = 256, scale: float = 2.0, min_confidence: float = 0.5, workers: int = 2) -> None:
         self.crop, self.scale, self.min_confidence = crop, scale, min_confidence
         self.workers = max(1, workers)
+        for name in ("face-landmarker", "face-detector-short"):  # MediaPipe opens them itself; check them first
+            model_path(name)
         self._meshes: dict[int, mp.solutions.face_mesh.FaceMesh] = {}
         self._pool: ThreadPoolExecutor | None = None
 

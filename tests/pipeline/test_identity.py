@@ -1,0 +1,331 @@
+"""identity: aligned chips, dlib descriptors of real faces, matching, votes, and the off-thread stage."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from vcam.errors import ModelError
+from vcam.gallery import Augment, enroll_images, still_faces
+from vcam.pipeline.detect import Detect
+from vcam.pipeline.identity import (FACEMESH_LEFT_EYE, FACEMESH_RIGHT_EYE, Descriptor, Identity, TrackVotes,
+                                    chip_template, chip_transform, distances, face_chip, match)
+from vcam.types import Faces, Frame
+
+DATA = __import__("pathlib").Path(__file__).parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def detect():
+    d = Detect()
+    yield d
+    d.close()
+
+
+@pytest.fixture(scope="module")
+def landmarks_of(load_image, detect):
+    cache: dict[str, np.ndarray] = {}
+
+    def get(name: str, image: np.ndarray | None = None) -> np.ndarray:
+        if name not in cache:
+            faces = still_faces(load_image(name) if image is None else image, detect)
+            cache[name] = faces.landmarks[0]
+        return cache[name]
+    return get
+
+
+@pytest.fixture(scope="module")
+def descriptor():
+    return Descriptor()
+
+
+@pytest.fixture(scope="module")
+def describe(load_image, landmarks_of, descriptor):
+    return lambda name: descriptor(face_chip(load_image(name), landmarks_of(name)))
+
+
+def rotated(image: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0), (w, h))
+
+
+def eye_centres_in_chip(landmarks: np.ndarray) -> np.ndarray:
+    m = chip_transform(landmarks)
+    eyes = np.stack([landmarks[list(FACEMESH_RIGHT_EYE), :2].mean(0), landmarks[list(FACEMESH_LEFT_EYE), :2].mean(0)])
+    return eyes @ m[:, :2].T + m[:, 2]
+
+
+# -- chips -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("degrees", [0.0, 20.0])
+def test_a_chip_has_level_eyes_where_dlib_puts_them(load_image, landmarks_of, degrees):
+    image = rotated(load_image("obama.jpg"), degrees)
+    lm = landmarks_of(f"obama.jpg@{degrees}", image)
+    eyes = eye_centres_in_chip(lm)
+    assert abs(eyes[0, 1] - eyes[1, 1]) < 1.5, "eyes level after roll correction"
+    assert np.abs(eyes - chip_template()[:2]).max() < 4.0
+    chip = face_chip(image, lm)
+    assert chip.shape == (150, 150, 3) and chip.dtype == np.uint8
+
+
+def test_a_rotated_photo_gives_the_same_chip(load_image, landmarks_of):
+    straight = face_chip(load_image("obama.jpg"), landmarks_of("obama.jpg"))
+    image = rotated(load_image("obama.jpg"), 20.0)
+    turned = face_chip(image, landmarks_of("obama.jpg@20.0", image))
+    assert np.abs(straight.astype(int) - turned.astype(int)).mean() < 12
+
+
+def test_a_chip_is_rgb(load_image, landmarks_of):
+    image = load_image("obama.jpg")
+    chip = face_chip(image, landmarks_of("obama.jpg"))
+    bgr_mean, chip_mean = image.reshape(-1, 3).mean(0), chip.reshape(-1, 3).mean(0)
+    assert (bgr_mean[2] > bgr_mean[0]) == (chip_mean[0] > chip_mean[2])
+
+
+def test_missing_landmarks_are_a_value_error(load_image):
+    with pytest.raises(ValueError, match="finite"):
+        face_chip(load_image("obama.jpg"), np.full((478, 3), np.nan, np.float32))
+
+
+# -- descriptors -------------------------------------------------------------------------
+
+def test_the_same_person_is_nearer_than_another_person(describe):
+    obama = describe("obama.jpg")
+    assert obama.shape == (128,) and obama.dtype == np.float32
+    same = [np.linalg.norm(obama - describe(n)) for n in ("obama2.jpg", "obama3.jpg")]
+    other = np.linalg.norm(describe("biden.jpg") - obama)
+    assert max(same) < 0.5 < other
+
+
+def test_a_mirrored_photo_has_a_close_descriptor(load_image, landmarks_of, describe, descriptor):
+    flipped = np.ascontiguousarray(load_image("obama.jpg")[:, ::-1])
+    d = descriptor(face_chip(flipped, landmarks_of("obama.jpg@flipped", flipped)))
+    assert np.linalg.norm(d - describe("obama.jpg")) < 0.3
+
+
+def test_a_batch_of_chips_gives_one_descriptor_each(load_image, landmarks_of, descriptor):
+    chip = face_chip(load_image("obama.jpg"), landmarks_of("obama.jpg"))
+    out = descriptor(np.stack([chip, chip[:, ::-1]]))
+    assert out.shape == (2, 128)
+    np.testing.assert_allclose(out[0], descriptor(chip), atol=1e-5)
+
+
+def test_a_chip_of_the_wrong_size_is_a_value_error(descriptor):
+    with pytest.raises(ValueError, match="150, 150, 3"):
+        descriptor(np.zeros((100, 100, 3), np.uint8))
+
+
+def test_a_missing_model_is_a_model_error_naming_the_file(tmp_path):
+    with pytest.raises(ModelError, match="nothing.dat.*missing.*face-recognition-models"):
+        Descriptor(tmp_path / "nothing.dat")
+
+
+def test_a_garbage_model_is_a_model_error_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(b"not a model" * 100)
+    with pytest.raises(ModelError, match="bad.dat.*cannot be loaded"):
+        Descriptor(bad)
+
+
+# -- matching ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def people(describe):
+    return {"obama": np.stack([describe("obama.jpg"), describe("obama_partial_face.jpg"), describe("obama3.jpg")]),
+            "biden": describe("biden.jpg")[None]}
+
+
+@pytest.mark.parametrize("aggregation", ["median", "max", "mean", "top1", "top3", lambda d: float(d.min())])
+def test_each_aggregation_names_an_enrolled_person(people, describe, aggregation):
+    name, distance = match(describe("obama2.jpg"), people, 0.6, aggregation)
+    assert name == "obama" and 0 < distance < 0.6
+    assert set(distances(describe("obama2.jpg"), people, aggregation)) == {"obama", "biden"}
+
+
+def test_max_is_stricter_than_median_and_top1_is_most_lenient(people, describe):
+    d = {agg: distances(describe("obama2.jpg"), people, agg)["obama"] for agg in ("max", "median", "top1")}
+    assert d["top1"] <= d["median"] <= d["max"]
+
+
+def test_a_face_over_the_threshold_is_unknown_with_its_nearest_distance(people, describe):
+    name, distance = match(describe("grace_hopper.jpg"), people)
+    assert name is None and distance > 0.6
+    assert match(describe("obama2.jpg"), people, threshold=0.1)[0] is None
+
+
+def test_nobody_enrolled_matches_nobody(describe):
+    name, distance = match(describe("obama.jpg"), {})
+    assert name is None and np.isnan(distance)
+
+
+def test_an_unknown_aggregation_is_a_value_error_naming_it(people, describe):
+    with pytest.raises(ValueError, match="'top0'"):
+        match(describe("obama.jpg"), people, aggregation="top0")
+
+
+# -- votes -------------------------------------------------------------------------------
+
+def test_one_borderline_result_does_not_settle_a_name():
+    votes = TrackVotes(sure=0.4)
+    assert votes.add(1, "obama", 0.45) is None
+    assert votes.add(1, "obama", 0.48).name == "obama"
+
+
+def test_a_clear_first_match_settles_at_once_and_agreeing_results_can_overturn_it():
+    votes = TrackVotes(sure=0.4)
+    assert votes.add(1, "obama", 0.3).name == "obama"
+    assert votes.add(1, "biden", 0.45).name == "obama", "one disagreeing result keeps the settled name"
+    assert votes.add(1, "biden", 0.44).name == "biden", "two agreeing results overturn it"
+
+
+def test_a_single_outlier_does_not_flip_the_settled_name():
+    votes = TrackVotes(votes=5)
+    for _ in range(3):
+        votes.add(1, "obama", 0.3)
+    assert votes.add(1, "biden", 0.55).name == "obama"
+    assert votes.add(1, None, 0.7).name == "obama"
+
+
+def test_a_tie_keeps_the_settled_name_and_a_new_majority_takes_over():
+    votes = TrackVotes(votes=4)
+    votes.add(1, "obama", 0.3), votes.add(1, "obama", 0.3)
+    votes.add(1, "biden", 0.4)
+    assert votes.add(1, "biden", 0.4).name == "obama", "2 against 2 keeps the old name"
+    assert votes.add(1, "biden", 0.4).name == "biden"
+
+
+def test_unknown_settles_like_a_name_and_tracks_are_separate():
+    votes = TrackVotes()
+    votes.add(1, None, 0.8), votes.add(1, None, 0.9)
+    votes.add(2, "obama", 0.45)
+    assert votes.settled(1).name is None and votes.settled(2) is None
+    votes.forget({2})
+    assert votes.settled(1) is None
+
+
+# -- the stage ---------------------------------------------------------------------------
+
+class Gated:
+    """The real descriptor, held until ``go`` is set: proves the stage does not wait for it."""
+
+    def __init__(self, inner: Descriptor) -> None:
+        self.inner, self.go = inner, threading.Event()
+
+    def __call__(self, chips: np.ndarray) -> np.ndarray:
+        assert self.go.wait(30)
+        return self.inner(chips)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture(scope="module")
+def obama3_frame(load_image, landmarks_of):
+    image = load_image("obama3.jpg")
+    faces = Faces.from_boxes(np.array([[0, 0, 10, 10]], np.float32)).replace(
+        track_id=np.array([7]), landmarks=landmarks_of("obama3.jpg")[None])
+    return Frame(image, 0, 0.0), faces
+
+
+@pytest.fixture(scope="module")
+def obama_enrolled(descriptor, detect):
+    vectors, _ = enroll_images([DATA / "obama.jpg"], descriptor, lambda im: still_faces(im, detect), Augment())
+    return {"Barack Obama": vectors}
+
+
+def test_the_name_settles_on_the_enrolled_person_within_a_few_calls(obama3_frame, obama_enrolled):
+    frame, faces = obama3_frame
+    clock = Clock()
+    with Identity(obama_enrolled, clock=clock) as stage:  # the default: a descriptor child process
+        names = []
+        for _ in range(4):
+            out = stage(frame, faces)
+            names.append(out.name[0])
+            assert stage.idle(60)
+            clock.t += 0.5
+        assert names[0] is None and names[-1] == "Barack Obama"
+        assert 0 < out.identity_distance[0] < 0.5
+
+
+def test_a_call_returns_before_any_descriptor_is_computed(obama3_frame, obama_enrolled, descriptor):
+    frame, faces = obama3_frame
+    gate = Gated(descriptor)
+    with Identity(obama_enrolled, descriptor=lambda: gate) as stage:
+        out = stage(frame, faces)
+        assert out.name.tolist() == [None] and np.isnan(out.identity_distance[0])
+        assert stage.computed == 0 and stage.started
+        gate.go.set()
+        assert stage.idle(30) and stage.computed == 1
+
+
+def test_the_request_queue_never_grows(obama3_frame, obama_enrolled, descriptor):
+    frame, faces = obama3_frame
+    many = Faces.concat([faces.replace(track_id=np.array([i])) for i in range(10)])
+    gate, clock = Gated(descriptor), Clock()
+    with Identity(obama_enrolled, descriptor=lambda: gate, max_pending=3, clock=clock) as stage:
+        for _ in range(5):
+            stage(frame, many)
+            clock.t += 10.0
+            assert stage.pending() <= 3
+        gate.go.set()
+
+
+def test_an_empty_gallery_names_nobody_and_computes_nothing(obama3_frame):
+    frame, faces = obama3_frame
+    with Identity({}, descriptor=lambda: pytest.fail("no descriptor with an empty gallery")) as stage:
+        for _ in range(3):
+            out = stage(frame, faces)
+        assert out.name.tolist() == [None] and not stage.started and stage.computed == 0
+
+
+def test_a_new_gallery_is_used_for_the_next_results(obama3_frame, obama_enrolled, descriptor):
+    frame, faces = obama3_frame
+    clock = Clock()
+    with Identity({}, descriptor=lambda: descriptor, clock=clock) as stage:
+        assert stage(frame, faces).name[0] is None and not stage.started
+        stage.set_people(obama_enrolled)
+        for _ in range(3):
+            out = stage(frame, faces)
+            assert stage.idle(30)
+            clock.t += 0.5
+        assert out.name[0] == "Barack Obama"
+
+
+def test_a_broken_model_is_reported_by_the_next_call(obama3_frame, obama_enrolled, tmp_path):
+    frame, faces = obama3_frame
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(b"garbage")
+    with Identity(obama_enrolled, descriptor=lambda: Descriptor(bad)) as stage:
+        stage(frame, faces)
+        stage.idle(30)
+        with pytest.raises(ModelError, match="bad.dat"):
+            stage(frame, faces)
+
+
+def test_the_descriptor_process_gives_the_same_descriptors(load_image, landmarks_of, descriptor):
+    from vcam.pipeline.identity import DescriptorProcess
+
+    chip = face_chip(load_image("obama.jpg"), landmarks_of("obama.jpg"))
+    child = DescriptorProcess()
+    try:
+        np.testing.assert_allclose(child(chip), descriptor(chip), atol=1e-5)
+        assert child(np.stack([chip, chip])).shape == (2, 128)
+    finally:
+        child.close()
+
+
+def test_the_descriptor_process_reports_a_broken_model(tmp_path):
+    from vcam.pipeline.identity import DescriptorProcess
+
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="bad.dat"):
+        DescriptorProcess(bad)

