@@ -75,6 +75,7 @@ class Scenario:
     height: int
     min_face_hz: float
     max_analysis_p95_ms: float | None = None
+    identity_emotion: bool = False  # identity and emotion on (issue 3's targets apply)
 
     @property
     def faces(self) -> int:
@@ -89,7 +90,12 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     "one-face": Scenario("one-face", 1, 1, 1280, 720, min_face_hz=30.0, max_analysis_p95_ms=50.0),
     "grid": Scenario("grid", 3, 3, 1920, 1080, min_face_hz=10.0),
+    "grid-all": Scenario("grid-all", 3, 3, 1920, 1080, min_face_hz=10.0, identity_emotion=True),
 }
+MAX_SETTLE_S = 2.0
+"""Target: seconds from a face's first analysis until it has a settled name."""
+MIN_EMOTION_HZ = 2.0
+"""Target: emotion updates per face per second."""
 
 
 # ---------------------------------------------------------------------------------
@@ -126,13 +132,26 @@ class AnalysisLog:
     n_faces: list[int] = field(default_factory=list)
     track_ids: list[list[int]] = field(default_factory=list)
     timings: list[dict[str, float]] = field(default_factory=list)
+    first_seen: dict[int, float] = field(default_factory=dict)  # track -> capture time of its first analysis
+    named_at: dict[int, float] = field(default_factory=dict)  # track -> when its name first settled
+    emotion_updates: list[tuple[float, int]] = field(default_factory=list)  # (finished, track) per re-classification
+    _last_emotion: dict[int, bytes] = field(default_factory=dict)
 
     def __call__(self, analysis: Any) -> None:
+        faces = analysis.faces
         self.finished.append(analysis.finished)
         self.latency_s.append(analysis.finished - analysis.captured)
-        self.n_faces.append(len(analysis.faces))
-        self.track_ids.append([int(t) for t in analysis.faces.track_id if t >= 0])
+        self.n_faces.append(len(faces))
+        self.track_ids.append([int(t) for t in faces.track_id if t >= 0])
         self.timings.append(dict(analysis.timings))
+        for i, tid in enumerate(faces.track_id.tolist()):
+            self.first_seen.setdefault(tid, analysis.captured)
+            if faces.name[i] is not None:
+                self.named_at.setdefault(tid, analysis.finished)
+            probs = faces.emotion[i].tobytes()  # smoothed values change exactly when a face is re-classified
+            if probs != self._last_emotion.get(tid):
+                self._last_emotion[tid] = probs
+                self.emotion_updates.append((analysis.finished, tid))
 
     def after(self, start: float, end: float) -> list[int]:
         """Indices of analyses finished inside ``[start, end]``."""
@@ -150,7 +169,8 @@ def run_child(name: str, seconds: float) -> dict[str, Any]:
     stamps: list[float] = []
     pyvirtualcam.register_backend(FAKE_BACKEND, make_fake_backend(stamps))
     config = Config(source=scenario.spec, output=f"vcam:{FAKE_BACKEND}", width=OUTPUT_SIZE[0], height=OUTPUT_SIZE[1],
-                    fps=SOURCE_FPS, seconds=WARMUP_S + seconds)
+                    fps=SOURCE_FPS, seconds=WARMUP_S + seconds, identity=scenario.identity_emotion,
+                    emotion=scenario.identity_emotion)
     log = AnalysisLog()
     daemon = Daemon(config, on_analysis=log)
     daemon.start()
@@ -171,6 +191,7 @@ def run_child(name: str, seconds: float) -> dict[str, Any]:
         **latencies(daemon.stats, log, window),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         **stage_times(log, window),
+        **identity_emotion_rates(log, window),
         "totals": {"captured": daemon.stats.captured, "analysed": daemon.stats.analysed, "sent": daemon.stats.sent},
     }
 
@@ -189,6 +210,19 @@ def face_rates(log: AnalysisLog, window: tuple[float, float]) -> dict[str, Any]:
         "face_hz_min": hz[0] if hz else 0.0,
         "faces_per_analysis_median": statistics.median(log.n_faces[i] for i in picked) if picked else 0.0,
     }
+
+
+def identity_emotion_rates(log: AnalysisLog, window: tuple[float, float]) -> dict[str, float]:
+    """Name settle time (s from a face's first analysed capture; includes model start-up, since every
+    demo face appears at the start) and emotion updates per face per second in ``window``."""
+    settle = [log.named_at[t] - log.first_seen[t] for t in log.first_seen if t in log.named_at]
+    unnamed = len(log.first_seen) - len(settle)
+    span = window[1] - window[0]
+    counts = Counter(t for when, t in log.emotion_updates if window[0] <= when <= window[1])
+    hz = sorted(n / span for n in counts.values()) or [0.0]
+    return {"settle_s_max": max(settle) if settle and not unnamed else float("nan"),
+            "settle_s_median": statistics.median(settle) if settle else float("nan"),
+            "unnamed_tracks": float(unnamed), "emotion_hz_min": hz[0], "emotion_hz_median": statistics.median(hz)}
 
 
 def output_rates(stamps: Sequence[float], window: tuple[float, float]) -> dict[str, float]:
@@ -297,6 +331,11 @@ ROWS: list[tuple[str, str, str]] = [
     ("latency capture->analysis done p50 ms", "analysis_latency_ms_p50", "{:.1f}"),
     ("latency capture->analysis done p95 ms", "analysis_latency_ms_p95", "{:.1f}"),
     ("peak RSS MB (child process)", "peak_rss_mb", "{:.0f}"),
+    ("name settled after s, median over faces", "settle_s_median", "{:.2f}"),
+    ("name settled after s, slowest face", "settle_s_max", "{:.2f}"),
+    ("tracks never named", "unnamed_tracks", "{:.0f}"),
+    ("emotion updates per face per s, median", "emotion_hz_median", "{:.1f}"),
+    ("emotion updates per face per s, min", "emotion_hz_min", "{:.1f}"),
 ]
 
 
@@ -334,6 +373,11 @@ def check_targets(scenario: Scenario, m: dict[str, Any]) -> list[tuple[bool, str
         p95 = m["analysis_latency_ms_p95"]
         checks.append((p95 <= scenario.max_analysis_p95_ms,
                        f"capture->analysis p95 <= {scenario.max_analysis_p95_ms:g} ms: {p95:.1f} ms"))
+    if scenario.identity_emotion:
+        checks.append((m["settle_s_max"] <= MAX_SETTLE_S, f"every face named <= {MAX_SETTLE_S:g} s after it appears "
+                                                          f"(incl. model start-up): slowest {m['settle_s_max']:.2f} s"))
+        checks.append((m["emotion_hz_min"] >= MIN_EMOTION_HZ, f"emotion updates >= {MIN_EMOTION_HZ:g} Hz per face: "
+                                                              f"min {m['emotion_hz_min']:.1f} Hz"))
     need = SOURCE_FPS * slack
     checks.append((m["output_fps"] >= need, f"output fps >= source {SOURCE_FPS:g} fps "
                                             f"({RATE_TOLERANCE:.0%} tolerance: >= {need:.1f}): {m['output_fps']:.1f}"))

@@ -55,7 +55,7 @@ def test_a_gallery_readable_by_others_is_made_private(tmp_path, caplog):
 
 def test_a_duplicate_name_is_an_error_that_says_what_to_do(gallery):
     gallery.add("Ada", vectors(2), ["a", "b"])
-    with pytest.raises(GalleryError, match="Ada is already enrolled with 2 images; use --replace.*--add"):
+    with pytest.raises(GalleryError, match="Ada is already enrolled with 2 descriptors; use --replace.*--add"):
         gallery.add("Ada", vectors(1), ["c"])
     gallery.add("Ada", vectors(1, 5), ["c"], replace=True)
     np.testing.assert_array_equal(gallery.people()["Ada"], vectors(1, 5))

@@ -6,6 +6,7 @@ versions add fields, never rename them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -97,15 +98,21 @@ class TrackSummary:
                 "emotion_pct": {k: round(100.0 * t["emotions"][k] / classified, 1) for k in EMOTIONS} if classified else None}
 
 
-def analyze(path: str | Path, *, progress: bool = True, features: Features | None = None) -> dict:
+def analyze(path: str | Path, *, progress: bool = True, features: Features | None = None,
+            gallery: str | Path | None = None) -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
+
+    Args:
+        features: which optional stages run (default: gaze only).
+        gallery: the gallery identity names people from (default: the user's).
 
     Raises:
         SourceError: the file is missing or unreadable.
     """
     started = time.monotonic()
     frames, summary = [], TrackSummary()
-    with VideoSource(Path(path), realtime=False) as source, Analyzer(features) as analyzer:
+    people = functools.partial(_people, gallery)
+    with VideoSource(Path(path), realtime=False) as source, Analyzer(features, people=people) as analyzer:
         for analysis in _run(source, analyzer, progress):
             frames.append({"index": analysis.frame_index, "t": round(analysis.t, 3),
                            "faces": face_records(analysis.faces, analysis.features)})
@@ -116,6 +123,13 @@ def analyze(path: str | Path, *, progress: bool = True, features: Features | Non
     log.info("analysed %d frames in %.1f s (%.1f frames/s)", len(frames), elapsed, len(frames) / max(elapsed, 1e-9))
     return {"schema_version": SCHEMA_VERSION, "generator": f"vcam {vcam.__version__}", "source": info,
             "frames": frames, "tracks": summary.records()}
+
+
+def _people(gallery: str | Path | None) -> dict[str, np.ndarray]:
+    from vcam.gallery import Gallery
+
+    with Gallery(gallery) as g:
+        return g.people()
 
 
 def _run(source: VideoSource, analyzer: Analyzer, progress: bool) -> Iterator[Analysis]:

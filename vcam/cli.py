@@ -24,6 +24,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import vcam  # noqa: E402
+from vcam.cli_people import add_commands  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
 
 log = logging.getLogger("vcam")
@@ -37,7 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub.add_parser("run", help="analyse a live source and send annotated video out"))
     _add_analyze(sub.add_parser("analyze", help="analyse a recording as fast as possible and write JSON"))
+    add_commands(sub)
     return parser
+
+
+def _feature_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-gaze", dest="gaze", action="store_false", help="do not estimate gaze")
+    p.add_argument("--identity", action="store_true", help="name enrolled people (see vcam enroll)")
+    p.add_argument("--emotion", action="store_true", help="estimate each face's emotion")
+    p.add_argument("--eu-mode", action="store_true", help="never infer emotion (EU AI Act: workplaces and education)")
+    p.add_argument("--gallery", metavar="PATH", help="the gallery file for --identity (default: your user data folder)")
 
 
 def _add_run(p: argparse.ArgumentParser) -> None:
@@ -51,7 +61,7 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="frame rate for demo and screen sources (default 30)")
     p.add_argument("--mirror", action="store_true", help="flip the outgoing video left-right")
     p.add_argument("--loop", action="store_true", help="restart a video file at its end")
-    p.add_argument("--no-gaze", dest="gaze", action="store_false", help="do not estimate gaze")
+    _feature_flags(p)
     p.add_argument("--no-overlay", dest="overlay", action="store_false", help="send video without annotations "
                    "(the 'analysis on' badge stays)")
 
@@ -60,6 +70,7 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", help="the video file to analyse")
     p.add_argument("--json", required=True, metavar="OUT.json", help="where to write the results")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _feature_flags(p)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -78,7 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     width, height = _size(args.size)
     config = Config(source=args.source, output=args.output, width=width, height=height, fps=args.fps,
                     mirror=args.mirror, loop=args.loop, frames=args.frames, seconds=args.seconds,
-                    gaze=args.gaze, overlay=args.overlay)
+                    gaze=args.gaze, identity=args.identity, emotion=args.emotion, eu_mode=args.eu_mode,
+                    gallery=args.gallery, overlay=args.overlay)
     daemon = Daemon(config).start()
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     try:
@@ -102,8 +114,12 @@ def _report(daemon) -> None:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``vcam analyze``: analyse a file and write the JSON."""
     from vcam.analyze import analyze, write_json
+    from vcam.config import Config
+    from vcam.pipeline import Features
 
-    document = analyze(args.video, progress=args.progress)
+    Config(identity=args.identity, emotion=args.emotion, eu_mode=args.eu_mode)  # the same checks as vcam run
+    features = Features(gaze=args.gaze, identity=args.identity, emotion=args.emotion)
+    document = analyze(args.video, progress=args.progress, features=features, gallery=args.gallery)
     write_json(document, args.json)
     log.info("wrote %s: %d frames, %d tracks", args.json, len(document["frames"]), len(document["tracks"]))
     return 0
@@ -126,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     crash_log = _setup_logging(args.verbose)
     try:
-        return {"run": cmd_run, "analyze": cmd_analyze}[args.command](args)
+        handler = {"run": cmd_run, "analyze": cmd_analyze}.get(args.command) or args.handler
+        return handler(args)
     except VcamError as err:
         log.error("error: %s", err)
         return 2

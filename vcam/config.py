@@ -29,6 +29,7 @@ class Config:
         gaze: run the gaze stage and show looking / away.
         identity: name enrolled people (off unless asked for: it is personal data).
         emotion: estimate each face's emotion (off unless asked for).
+        gallery: the gallery file identity names people from (None: the user's default).
         eu_mode: never infer emotion (the EU AI Act bans emotion recognition in
             workplaces and education); ``emotion`` cannot be switched on.
         overlay: draw the annotations (the "analysis on" badge is always drawn).
@@ -48,6 +49,7 @@ class Config:
     identity: bool = False
     emotion: bool = False
     eu_mode: bool = False
+    gallery: str | None = None
     overlay: bool = True
     fallback_file: str = "vcam-out.mp4"
 

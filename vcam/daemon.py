@@ -278,7 +278,7 @@ class Daemon:
         if self.source is not None and self.source.spec.startswith("demo"):
             log.info("identity on the demo source: naming the demo's portraits (your gallery is not used)")
             return demo_people()
-        with Gallery() as gallery:
+        with Gallery(self.config.gallery) as gallery:
             people = gallery.people()
         if not people:
             log.warning("identity is on but nobody is enrolled: everyone shows as unknown; add people with 'vcam enroll'")

@@ -139,7 +139,7 @@ class Gallery:
         def change(db: sqlite3.Connection) -> None:
             found = self._person(db, name)
             if found and not replace:
-                raise GalleryError(f"{name} is already enrolled with {found[1]} images; use --replace to start over "
+                raise GalleryError(f"{name} is already enrolled with {found[1]} descriptors; use --replace to start over "
                                    "or --add to add images")
             if found:
                 db.execute("DELETE FROM people WHERE id = ?", (found[0],))

@@ -390,6 +390,20 @@ def format_table(statuses: list[ModelStatus]) -> str:
     return "\n".join(lines + ([""] + failures if failures else []))
 
 
+def format_details(manifest: ManifestArg = None) -> str:
+    """Every model's manifest entry, one block each: file, sha256, source, license, input and labels."""
+    blocks = []
+    for info in _manifest(manifest).values():
+        lines = [f"{info.name}: {info.description}", f"  file     {info.file}", f"  sha256   {info.sha256}",
+                 f"  source   {info.source}", f"  license  {info.license}", f"  input    {info.input}"]
+        if info.labels:
+            lines.append(f"  labels   {', '.join(info.labels)}")
+        if info.url:
+            lines.append(f"  url      {info.url} (optional: vcam models install {info.name})")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def _word(status: ModelStatus) -> str:
     if not status.ok:
         return "FAILED"

@@ -90,6 +90,8 @@ class Analyzer:
         self.gaze = gaze or Gaze()
         self.identity: Identity | None = None
         self.emotion: Emotion | None = None
+        if self.features.identity:
+            self._identity()  # start the descriptor process now, while the other models load
 
     def process(self, frame: Frame) -> Analysis:
         """Analyse one frame."""

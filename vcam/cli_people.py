@@ -1,0 +1,142 @@
+"""The ``vcam enroll``, ``vcam gallery``, ``vcam models`` and ``vcam eval`` commands: thin shells.
+
+Each turns its arguments into calls on :mod:`vcam.gallery`, :mod:`vcam.models`
+or :mod:`vcam.evaluate`; :mod:`vcam.cli` owns the parser's top level and the
+error handling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from vcam.errors import VcamError
+
+log = logging.getLogger("vcam")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add enroll, gallery, models and eval to the top-level subparsers."""
+    _add_enroll(sub.add_parser("enroll", help="add a person to the gallery from photos or a live source"))
+    _add_gallery(sub.add_parser("gallery", help="list, remove or export enrolled people"))
+    _add_models(sub.add_parser("models", help="list, verify or install models"))
+    _add_eval(sub.add_parser("eval", help="measure identity matching on folders of photos"))
+
+
+def _gallery_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gallery", metavar="PATH", help="the gallery file (default: in your user data folder)")
+
+
+def _add_enroll(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="the person's name, as it will be shown")
+    p.add_argument("images", nargs="*", help="photos that each show this one person")
+    p.add_argument("--from", dest="source", metavar="SRC", help="enroll the one face seen in a live source instead")
+    p.add_argument("--frames", type=int, default=10, help="frames to collect with --from (default 10)")
+    p.add_argument("--augment", type=int, default=5, metavar="N", help="extra variants per photo: flips, light, "
+                   "rotation, blur, scale (default 5; 0 for none)")
+    p.add_argument("--no-augment", dest="augment", action="store_const", const=0, help="same as --augment 0")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--replace", action="store_true", help="start this person over")
+    mode.add_argument("--add", action="store_true", help="add these photos to an enrolled person")
+    _gallery_flag(p)
+    p.set_defaults(handler=cmd_enroll)
+
+
+def _add_gallery(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    _gallery_flag(sub.add_parser("list", help="who is enrolled"))
+    remove = sub.add_parser("remove", help="forget a person")
+    remove.add_argument("name")
+    _gallery_flag(remove)
+    export = sub.add_parser("export", help="write the gallery as JSON (names, sources, descriptors)")
+    export.add_argument("path", help="where to write, e.g. gallery.json")
+    _gallery_flag(export)
+    p.set_defaults(handler=cmd_gallery)
+
+
+def _add_models(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("list", help="every model, where it is and whether it checks out")
+    sub.add_parser("verify", help="check every model's sha256; exit 1 if one fails")
+    install = sub.add_parser("install", help="download an optional model (needs internet)")
+    install.add_argument("name")
+    p.set_defaults(handler=cmd_models)
+
+
+def _add_eval(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="what", required=True)
+    ident = sub.add_parser("identity", help="precision, recall and F1 of identity matching")
+    ident.add_argument("--gallery", required=True, metavar="DIR", help="one sub-folder of photos per person to enroll")
+    ident.add_argument("--probes", required=True, metavar="DIR", help="sub-folders named by person: other photos of them")
+    ident.add_argument("--impostors", required=True, metavar="DIR", help="photos of people who are not enrolled")
+    ident.add_argument("--json", required=True, metavar="OUT.json", help="where to write the report")
+    p.set_defaults(handler=cmd_eval)
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    """``vcam enroll NAME IMAGE...`` or ``vcam enroll NAME --from SRC --frames N``."""
+    from vcam.gallery import Augment, Gallery, enroll_from_frames, enroll_images
+
+    if bool(args.images) == bool(args.source):
+        raise VcamError("enroll needs photos (vcam enroll NAME a.jpg b.jpg) or a live source (--from webcam), not both")
+    augment = Augment(count=args.augment) if args.augment > 0 else None
+    if args.source:
+        from vcam.sources import open_source
+
+        with open_source(args.source) as src:
+            descriptors, sources = enroll_from_frames(src, args.frames, augment=augment)
+    else:
+        descriptors, sources = enroll_images(args.images, augment=augment)
+    with Gallery(args.gallery) as gallery:
+        if args.add:
+            gallery.add_images(args.name, descriptors, sources)
+        else:
+            gallery.add(args.name, descriptors, sources, replace=args.replace)
+    return 0
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    """``vcam gallery list|remove|export``."""
+    from vcam.gallery import Gallery
+
+    with Gallery(args.gallery) as gallery:
+        if args.action == "list":
+            rows = gallery.names()
+            sys.stdout.write("".join(f"{name}\t{count} descriptors\tenrolled {created}\n" for name, count, created in rows)
+                             or "nobody is enrolled; add people with 'vcam enroll NAME PHOTO...'\n")
+        elif args.action == "remove":
+            gallery.remove(args.name)
+            log.info("removed %s", args.name)
+        else:
+            gallery.export(args.path)
+            log.info("exported the gallery to %s", args.path)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """``vcam models list|verify|install``."""
+    from vcam import models
+
+    if args.action == "install":
+        path = models.install(args.name)
+        log.info("installed %s at %s", args.name, path)
+        return 0
+    statuses = models.verify_all()
+    sys.stdout.write(models.format_table(statuses) + "\n")
+    if args.action == "list":
+        sys.stdout.write("\n" + models.format_details() + "\n")
+    return 1 if args.action == "verify" and not all(s.ok for s in statuses) else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``vcam eval identity``: write the JSON report and print the headline figures."""
+    from vcam.analyze import write_json
+    from vcam.evaluate import evaluate_identity
+
+    report = evaluate_identity(args.gallery, args.probes, args.impostors)
+    write_json(report, args.json)
+    choice = report.get("choice", {})
+    log.info("wrote %s: %s", args.json, json.dumps(choice, default=str)[:400])
+    return 0
