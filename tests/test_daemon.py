@@ -121,8 +121,8 @@ def test_toggles_switch_features_and_reject_unknown_names():
     daemon = Daemon(Config(source="demo", output="none"))
     assert daemon.toggle("gaze") is False and daemon.features.gaze is False
     assert daemon.toggle("overlay", on=False) is False
-    with pytest.raises(Exception, match="unknown feature 'emotion'"):
-        daemon.toggle("emotion")
+    with pytest.raises(Exception, match="unknown feature 'sarcasm'"):
+        daemon.toggle("sarcasm")
 
 
 def test_a_mailbox_keeps_only_the_newest_item():
@@ -131,3 +131,41 @@ def test_a_mailbox_keeps_only_the_newest_item():
     box.put(2)
     assert box.get(0.01) == 2 and box.dropped == 1
     assert box.get(0.01) is None
+
+
+def test_switching_identity_and_emotion_on_while_running_names_every_demo_face(fake_cam):
+    from vcam.sources.demo import DemoSource
+
+    name, devices = fake_cam
+    daemon = Daemon(Config(source="demo", output=f"vcam:{name}", seconds=30.0)).start()
+    try:
+        time.sleep(1.0)
+        assert daemon.latest is not None and all(n is None for n in daemon.latest.faces.name)
+        assert daemon.toggle("identity") is True and daemon.toggle("emotion") is True
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not _all_named(daemon):
+            time.sleep(0.2)
+        faces = daemon.latest.faces
+    finally:
+        daemon.stop()
+    assert daemon.error is None
+    with DemoSource() as demo:
+        expected = set(demo.tile_names())
+    assert set(faces.name.tolist()) == expected
+    assert np.isfinite(faces.emotion).all() and np.allclose(faces.emotion.sum(axis=1), 1.0, atol=1e-3)
+    assert np.all(np.abs(faces.valence) <= 1) and np.all(np.abs(faces.arousal) <= 1)
+
+
+def _all_named(daemon: Daemon) -> bool:
+    latest = daemon.latest
+    return (latest is not None and len(latest.faces) == 9 and all(n is not None for n in latest.faces.name)
+            and np.isfinite(latest.faces.emotion).all())
+
+
+def test_eu_mode_refuses_to_switch_emotion_on():
+    daemon = Daemon(Config(source="demo", output="none", eu_mode=True))
+    with pytest.raises(Exception, match="EU mode"):
+        daemon.toggle("emotion")
+    assert daemon.features.emotion is False
+    with pytest.raises(Exception, match="EU mode"):
+        Config(emotion=True, eu_mode=True)

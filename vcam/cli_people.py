@@ -137,6 +137,5 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     report = evaluate_identity(args.gallery, args.probes, args.impostors)
     write_json(report, args.json)
-    choice = report.get("choice", {})
-    log.info("wrote %s: %s", args.json, json.dumps(choice, default=str)[:400])
+    log.info("wrote %s; best: %s", args.json, json.dumps(report.get("chosen"), default=str))
     return 0
