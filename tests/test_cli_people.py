@@ -81,15 +81,30 @@ def test_export_and_remove(gallery, tmp_path):
     assert missing.returncode == 2 and "Nobody" in missing.stderr
 
 
-def test_analyze_with_identity_and_emotion_names_the_enrolled_face(gallery, tmp_path):
+@pytest.fixture(scope="module")
+def obama_clip(tmp_path_factory) -> Path:
+    """3 s of the one-face demo showing Obama's demo portrait, as an H.264 file."""
     from vcam.outputs import open_output
     from vcam.sources.demo import DemoSource
 
+    tmp_path = tmp_path_factory.mktemp("clip")
     clip = tmp_path / "obama.mp4"
     with DemoSource(rows=1, cols=1, width=1280, height=720, realtime=False, portrait_dir=_one_portrait(tmp_path)) as src, \
             open_output(f"file:{clip}", width=1280, height=720, fps=15) as out:
         for _ in range(45):
             out.send(src.read().image)
+    return clip
+
+
+def test_enroll_from_a_live_source_collects_frames_with_one_face(obama_clip, tmp_path):
+    path = tmp_path / "g.sqlite3"
+    result = vcam("enroll", "Barack Obama", "--from", str(obama_clip), "--frames", "3", "--gallery", str(path))
+    assert result.returncode == 0, result.stderr
+    assert vcam("gallery", "list", "--gallery", str(path)).stdout.startswith("Barack Obama\t3 descriptors")
+
+
+def test_analyze_with_identity_and_emotion_names_the_enrolled_face(gallery, obama_clip, tmp_path):
+    clip = obama_clip
     out_json = tmp_path / "a.json"
     result = vcam("analyze", str(clip), "--json", str(out_json), "--identity", "--emotion", "--gallery", str(gallery),
                   "--no-progress")

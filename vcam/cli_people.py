@@ -34,8 +34,8 @@ def _add_enroll(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="*", help="photos that each show this one person")
     p.add_argument("--from", dest="source", metavar="SRC", help="enroll the one face seen in a live source instead")
     p.add_argument("--frames", type=int, default=10, help="frames to collect with --from (default 10)")
-    p.add_argument("--augment", type=int, default=5, metavar="N", help="extra variants per photo: flips, light, "
-                   "rotation, blur, scale (default 5; 0 for none)")
+    p.add_argument("--augment", type=int, metavar="N", help="extra variants per photo or frame: flips, light, "
+                   "rotation, blur, scale (default 5 for photos, 0 for --from: live frames vary already)")
     p.add_argument("--no-augment", dest="augment", action="store_const", const=0, help="same as --augment 0")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--replace", action="store_true", help="start this person over")
@@ -81,7 +81,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
     if bool(args.images) == bool(args.source):
         raise VcamError("enroll needs photos (vcam enroll NAME a.jpg b.jpg) or a live source (--from webcam), not both")
-    augment = Augment(count=args.augment) if args.augment > 0 else None
+    count = args.augment if args.augment is not None else (0 if args.source else 5)
+    augment = Augment(count=count) if count > 0 else None
     if args.source:
         from vcam.sources import open_source
 
