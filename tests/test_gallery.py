@@ -14,7 +14,7 @@ import pytest
 
 from vcam.gallery import Augment, Gallery, GalleryError, enroll_from_frames, enroll_images, still_faces
 from vcam.pipeline.detect import Detect
-from vcam.pipeline.identity import Descriptor
+from vcam.pipeline.descriptor import Descriptor
 from vcam.types import Frame
 
 from conftest import DATA
@@ -156,7 +156,7 @@ def test_a_photo_of_one_person_gives_one_descriptor_and_augmentation_multiplies_
 def test_a_photo_without_a_face_is_an_error_naming_the_file(tmp_path, load_image, descriptor, find_faces):
     background = tmp_path / "wall.jpg"
     cv2.imwrite(str(background), load_image("obama.jpg")[:150, :150])  # the backdrop above the head
-    with pytest.raises(GalleryError, match=f"no face found in .*wall.jpg; use a photo"):
+    with pytest.raises(GalleryError, match="no face found in .*wall.jpg; use a photo"):
         enroll_images([background], descriptor, find_faces)
 
 

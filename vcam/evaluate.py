@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from vcam.gallery import Augment, GalleryError, _read_image, enroll_images, still_faces
-from vcam.pipeline.identity import aggregate, face_chip
+from vcam.pipeline.descriptor import face_chip
+from vcam.pipeline.identity import aggregate
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def evaluate_identity(gallery_dir: str | Path, probes_dir: str | Path, impostors
     distance = _metric(metric)
     own_detect = None
     if descriptor is None:
-        from vcam.pipeline.identity import Descriptor
+        from vcam.pipeline.descriptor import Descriptor
 
         descriptor = Descriptor()
     if detect_landmarks is None:

@@ -13,7 +13,7 @@ are overwritten on disk (``secure_delete``), since these are biometric data.
 
 Enrollment (:func:`enroll_images`, :func:`enroll_from_frames`) finds the one
 face in each photo or frame with vcam's own detect and landmarks stages,
-aligns it (:func:`vcam.pipeline.identity.face_chip`), and adds a few augmented
+aligns it (:func:`vcam.pipeline.descriptor.face_chip`), and adds a few augmented
 variants of each chip (:class:`Augment`) so one photo covers a little more of
 the light and alignment a live camera will show.
 """
@@ -396,7 +396,7 @@ def _one_face(faces: Faces, what: str) -> np.ndarray:
 
 def _describe(descriptor, chips: list[np.ndarray]) -> np.ndarray:
     if descriptor is None:
-        from vcam.pipeline.identity import Descriptor
+        from vcam.pipeline.descriptor import Descriptor
 
         descriptor = Descriptor()
     return np.asarray(descriptor(np.stack(chips)), np.float32).reshape(len(chips), DESCRIPTOR_SIZE)
@@ -404,7 +404,7 @@ def _describe(descriptor, chips: list[np.ndarray]) -> np.ndarray:
 
 def _chips_of(image: np.ndarray, landmarks: np.ndarray, label: str, augment: Augment | None
               ) -> tuple[list[np.ndarray], list[str]]:
-    from vcam.pipeline.identity import face_chip
+    from vcam.pipeline.descriptor import face_chip
 
     chip = face_chip(image, landmarks)
     variants = (augment or NO_AUGMENT).variants(chip)
@@ -419,7 +419,7 @@ def enroll_images(paths: Iterable[str | Path], descriptor: Callable[[np.ndarray]
     Args:
         paths: photos, each holding exactly one face.
         descriptor: chips ``(B, 150, 150, 3)`` → ``(B, 128)``; default an in-process
-            :class:`vcam.pipeline.identity.Descriptor`.
+            :class:`vcam.pipeline.descriptor.Descriptor`.
         detect_landmarks: image → Faces with landmarks; default :func:`still_faces`.
         augment: variants per photo; None or ``Augment(count=0)`` for none.
 
@@ -508,7 +508,7 @@ def demo_people(cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
 
 
 def _describe_portraits(portraits: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    from vcam.pipeline.identity import DescriptorProcess, face_chip
+    from vcam.pipeline.descriptor import DescriptorProcess, face_chip
 
     chips = [face_chip(image, _one_face(still_faces(image), name)) for name, image in portraits]
     descriptor = DescriptorProcess()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
-import numpy as np
 import pytest
 
 from vcam.errors import SourceError
@@ -18,16 +18,22 @@ from vcam.sources import open_source
 @pytest.fixture(scope="module")
 def gallery_window(xvfb):
     """``vcam run`` showing the demo gallery in a 1920×1080 preview window (no annotations)."""
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "vcam.cli", "run", "--source", "demo", "--output", "window",
-                             "--size", "1920x1080", "--no-overlay", "--seconds", "60"],
-                            env={**os.environ, "DISPLAY": xvfb}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not _window_shown(xvfb):
+                             "--size", "1920x1080", "--no-overlay", "--seconds", "120"],
+                            env={**os.environ, "DISPLAY": xvfb}, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90  # a cold first start on a busy 2-core machine is slow
+    while not _window_shown(xvfb):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.seek(0)
+            pytest.fail(f"the gallery window never appeared (vcam exit {proc.poll()}):\n{log.read().decode()}")
         time.sleep(0.5)
     yield proc
     proc.terminate()
-    out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0, out.decode()
+    proc.wait(timeout=20)
+    log.seek(0)
+    assert proc.returncode == 0, log.read().decode()
 
 
 def _window_shown(display: str) -> bool:

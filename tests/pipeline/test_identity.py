@@ -11,8 +11,9 @@ import pytest
 from vcam.errors import ModelError
 from vcam.gallery import Augment, enroll_images, still_faces
 from vcam.pipeline.detect import Detect
-from vcam.pipeline.identity import (FACEMESH_LEFT_EYE, FACEMESH_RIGHT_EYE, Descriptor, Identity, TrackVotes,
-                                    chip_template, chip_transform, distances, face_chip, match)
+from vcam.pipeline.descriptor import (FACEMESH_LEFT_EYE, FACEMESH_RIGHT_EYE, Descriptor, chip_template, chip_transform,
+                                      face_chip)
+from vcam.pipeline.identity import Identity, TrackVotes, distances, match
 from vcam.types import Faces, Frame
 
 DATA = __import__("pathlib").Path(__file__).parents[1] / "data"
@@ -311,7 +312,7 @@ def test_a_broken_model_is_reported_by_the_next_call(obama3_frame, obama_enrolle
 
 
 def test_the_descriptor_process_gives_the_same_descriptors(load_image, landmarks_of, descriptor):
-    from vcam.pipeline.identity import DescriptorProcess
+    from vcam.pipeline.descriptor import DescriptorProcess
 
     chip = face_chip(load_image("obama.jpg"), landmarks_of("obama.jpg"))
     child = DescriptorProcess()
@@ -323,7 +324,7 @@ def test_the_descriptor_process_gives_the_same_descriptors(load_image, landmarks
 
 
 def test_the_descriptor_process_reports_a_broken_model(tmp_path):
-    from vcam.pipeline.identity import DescriptorProcess
+    from vcam.pipeline.descriptor import DescriptorProcess
 
     bad = tmp_path / "bad.dat"
     bad.write_bytes(b"garbage")
