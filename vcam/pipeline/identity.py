@@ -215,7 +215,12 @@ class Identity:
         max_pending: requests waiting at most; more only adds latency.
         nice: CPU priority steps the worker (and its child process) sits below
             the thread that first calls the stage, so video never waits for it.
-        descriptor: a factory called once on the worker thread that returns the
+        workers: worker threads, each with its own descriptor process (~80 MB).
+            More name a room of new faces sooner on a machine with spare cores;
+            on a 2-core laptop that is already busy with landmarks, a second one
+            only competes for the same CPU (measured: no faster, lower analysis
+            rate), so the default is 1.
+        descriptor: a factory called once on each worker thread that returns the
             chips → descriptors callable; default :class:`DescriptorProcess`.
         clock: seconds, monotonic.
 
@@ -225,7 +230,7 @@ class Identity:
 
     def __init__(self, people: dict[str, np.ndarray] | None = None, *, threshold: float = DEFAULT_THRESHOLD,
                  aggregation: str | Callable[[np.ndarray], float] = DEFAULT_AGGREGATION, recheck: float = 6.0,
-                 settle: float = 0.3, votes: int = 5, agree: int = 2, max_pending: int = 4, nice: int = 3,
+                 settle: float = 0.3, votes: int = 5, agree: int = 2, max_pending: int = 4, nice: int = 3, workers: int = 1,
                  descriptor: Callable[[], DescriptorFn] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         aggregate(np.zeros(1), aggregation)  # check the name now
@@ -233,6 +238,7 @@ class Identity:
             raise ValueError(f"need max_pending >= 1, recheck > 0, settle > 0; got {max_pending}, {recheck}, {settle}")
         self.threshold, self.aggregation = threshold, aggregation
         self.recheck, self.settle, self.max_pending, self.nice = recheck, settle, max_pending, nice
+        self.workers = max(1, workers)
         self._factory = descriptor or DescriptorProcess
         self._clock = clock
         self._votes = TrackVotes(votes, agree)
@@ -246,7 +252,7 @@ class Identity:
         self._results: list[tuple[int, int, str | None, float]] = []
         self._error: BaseException | None = None
         self._stop = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.computed = 0
         self.set_people(people or {})
 
@@ -318,9 +324,10 @@ class Identity:
         self._start_worker()
 
     def _start_worker(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="vcam-identity", daemon=True)
-            self._thread.start()
+        while len(self._threads) < self.workers:
+            thread = threading.Thread(target=self._work, name=f"vcam-identity-{len(self._threads)}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def _work(self) -> None:
         from vcam.daemon import _lower_priority  # here, not at the top: vcam.daemon imports the pipeline
@@ -362,7 +369,7 @@ class Identity:
     @property
     def started(self) -> bool:
         """Whether the worker has been started (with a non-empty gallery, or the first request)."""
-        return self._thread is not None
+        return bool(self._threads)
 
     def idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until no request is waiting or being computed; True if so."""
@@ -386,9 +393,9 @@ class Identity:
             self._stop = True
             self._pending.clear()
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout=10.0)
+        self._threads = []
 
     def __enter__(self) -> Identity:
         return self
