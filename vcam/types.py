@@ -88,6 +88,9 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "emotion": ((len(EMOTIONS),), np.float32, np.nan),
     "valence": ((), np.float32, np.nan),
     "arousal": ((), np.float32, np.nan),
+    "attention": ((), np.float32, np.nan),
+    "expression": ((), np.float32, np.nan),
+    "engagement": ((), np.float32, np.nan),
 }
 
 
@@ -116,6 +119,10 @@ class Faces:
             :data:`EMOTIONS` order, summing to 1.
         valence, arousal: ``(N,) float32``: estimates in -1..1 derived from
             ``emotion`` (see :mod:`vcam.pipeline.emotion`); not measured.
+        attention: ``(N,) float32``: share of the person's recent window spent
+            looking at their screen, 0..1 (see :mod:`vcam.pipeline.engagement`).
+        expression: ``(N,) float32``: the expression component of engagement, 0..1.
+        engagement: ``(N,) float32``: the engagement score, 0..1, from attention and expression.
 
     Shapes and dtypes are checked on creation: a wrong shape raises ValueError
     naming the column, the expected shape and the shape that arrived.
@@ -134,6 +141,9 @@ class Faces:
     emotion: np.ndarray
     valence: np.ndarray
     arousal: np.ndarray
+    attention: np.ndarray
+    expression: np.ndarray
+    engagement: np.ndarray
 
     def __post_init__(self) -> None:
         n = len(self.bbox)
