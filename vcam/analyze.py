@@ -6,6 +6,7 @@ versions add fields, never rename them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -23,6 +24,7 @@ from tqdm import tqdm
 import vcam
 from vcam.errors import VcamError
 from vcam.pipeline import Analyzer, Features
+from vcam.session import Recorder
 from vcam.sources.video import VideoSource
 from vcam.types import EMOTIONS, Analysis, Faces
 
@@ -99,12 +101,13 @@ class TrackSummary:
 
 
 def analyze(path: str | Path, *, progress: bool = True, features: Features | None = None,
-            gallery: str | Path | None = None) -> dict:
+            gallery: str | Path | None = None, timeline: str | Path | None = None) -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
     Args:
         features: which optional stages run (default: gaze only).
         gallery: the gallery identity names people from (default: the user's).
+        timeline: also record the session timeline (once per second of video) into this folder.
 
     Raises:
         SourceError: the file is missing or unreadable.
@@ -112,8 +115,14 @@ def analyze(path: str | Path, *, progress: bool = True, features: Features | Non
     started = time.monotonic()
     frames, summary = [], TrackSummary()
     people = functools.partial(_people, gallery)
-    with VideoSource(Path(path), realtime=False) as source, Analyzer(features, people=people) as analyzer:
+    features = features or Features()
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(VideoSource(Path(path), realtime=False))
+        analyzer = stack.enter_context(Analyzer(features, people=people))
+        recorder = stack.enter_context(Recorder(timeline, features=features.names(), source=str(path))) if timeline else None
         for analysis in _run(source, analyzer, progress):
+            if recorder is not None:
+                recorder.on_analysis(analysis)
             frames.append({"index": analysis.frame_index, "t": round(analysis.t, 3),
                            "faces": face_records(analysis.faces, analysis.features)})
             summary.add(analysis)

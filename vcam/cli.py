@@ -62,6 +62,8 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirror", action="store_true", help="flip the outgoing video left-right")
     p.add_argument("--loop", action="store_true", help="restart a video file at its end")
     _feature_flags(p)
+    p.add_argument("--record", nargs="?", const="auto", metavar="DIR", help="write the session timeline (CSV and "
+                   "JSON, once per second) to DIR, or to a new folder in your user data folder")
     p.add_argument("--no-overlay", dest="overlay", action="store_false", help="send video without annotations "
                    "(the 'analysis on' badge stays)")
 
@@ -70,6 +72,8 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", help="the video file to analyse")
     p.add_argument("--json", required=True, metavar="OUT.json", help="where to write the results")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--timeline", metavar="DIR", help="also write the session timeline (CSV and JSON) to DIR")
+    p.add_argument("--report", metavar="OUT.html", help="also write the session report (needs --timeline)")
     _feature_flags(p)
 
 
@@ -90,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = Config(source=args.source, output=args.output, width=width, height=height, fps=args.fps,
                     mirror=args.mirror, loop=args.loop, frames=args.frames, seconds=args.seconds,
                     gaze=args.gaze, identity=args.identity, emotion=args.emotion, eu_mode=args.eu_mode,
-                    gallery=args.gallery, overlay=args.overlay)
+                    gallery=args.gallery, record=args.record, overlay=args.overlay)
     daemon = Daemon(config).start()
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     try:
@@ -119,8 +123,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     Config(identity=args.identity, emotion=args.emotion, eu_mode=args.eu_mode)  # the same checks as vcam run
     features = Features(gaze=args.gaze, identity=args.identity, emotion=args.emotion)
-    document = analyze(args.video, progress=args.progress, features=features, gallery=args.gallery)
+    if args.report and not args.timeline:
+        raise VcamError("--report needs --timeline DIR: the report is drawn from the timeline")
+    document = analyze(args.video, progress=args.progress, features=features, gallery=args.gallery,
+                       timeline=args.timeline)
     write_json(document, args.json)
+    if args.report:
+        from vcam.session import write_report
+
+        write_report(args.timeline, args.report)
     log.info("wrote %s: %d frames, %d tracks", args.json, len(document["frames"]), len(document["tracks"]))
     return 0
 

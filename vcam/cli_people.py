@@ -23,6 +23,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_gallery(sub.add_parser("gallery", help="list, remove or export enrolled people"))
     _add_models(sub.add_parser("models", help="list, verify or install models"))
     _add_eval(sub.add_parser("eval", help="measure identity matching on folders of photos"))
+    _add_report(sub.add_parser("report", help="draw a recorded session's report as one HTML file"))
 
 
 def _gallery_flag(p: argparse.ArgumentParser) -> None:
@@ -73,6 +74,20 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     ident.add_argument("--impostors", required=True, metavar="DIR", help="photos of people who are not enrolled")
     ident.add_argument("--json", required=True, metavar="OUT.json", help="where to write the report")
     p.set_defaults(handler=cmd_eval)
+
+
+def _add_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("session", help="the session folder (vcam run --record, or vcam analyze --timeline)")
+    p.add_argument("--out", required=True, metavar="OUT.html", help="where to write the report")
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``vcam report SESSION --out report.html``."""
+    from vcam.session import write_report
+
+    write_report(args.session, args.out)
+    return 0
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:

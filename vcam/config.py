@@ -30,6 +30,8 @@ class Config:
         identity: name enrolled people (off unless asked for: it is personal data).
         emotion: estimate each face's emotion (off unless asked for).
         gallery: the gallery file identity names people from (None: the user's default).
+        record: write the session timeline (once per second per person) to this
+            folder, or to a new folder in the user's data dir with ``"auto"``; None: off.
         eu_mode: never infer emotion (the EU AI Act bans emotion recognition in
             workplaces and education); ``emotion`` cannot be switched on.
         overlay: draw the annotations (the "analysis on" badge is always drawn).
@@ -50,6 +52,7 @@ class Config:
     emotion: bool = False
     eu_mode: bool = False
     gallery: str | None = None
+    record: str | None = None
     overlay: bool = True
     fallback_file: str = "vcam-out.mp4"
 

@@ -24,15 +24,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Generic, TypeVar
 
 import numpy as np
 
 import overlay
 from vcam.config import EU_MODE_REFUSAL, Config
-from vcam.errors import OutputError, SourceError, VcamError
+from vcam.errors import OutputError, SessionError, SourceError, VcamError
 from vcam.outputs import Output, open_output
 from vcam.pipeline import Analyzer, Features
+from vcam.session import Recorder, new_session_dir
 from vcam.sources import Source, open_source
 from vcam.types import Analysis, Frame
 
@@ -129,7 +131,8 @@ class Daemon:
         self.features = Features(gaze=config.gaze, identity=config.identity, emotion=config.emotion)
         self.style = overlay.Style()
         self.show_overlay = config.overlay
-        self.on_analysis = on_analysis
+        self.listeners: list[Callable[[Analysis], None]] = [on_analysis] if on_analysis else []
+        self.recorder: Recorder | None = None
         self.stats = Stats()
         self.latest: Analysis | None = None
         self.error: VcamError | None = None
@@ -153,6 +156,8 @@ class Daemon:
         except BaseException:
             self.source.close()
             raise
+        if cfg.record:
+            self._start_recording()
         self.stats.started = time.monotonic()
         for name, target in (("capture", self._capture), ("analysis", self._analyse), ("output", self._send)):
             thread = threading.Thread(target=self._guard(target), name=f"vcam-{name}", daemon=True)
@@ -193,7 +198,7 @@ class Daemon:
             if thread is not threading.current_thread():
                 thread.join(timeout=5.0)
         self._threads = []
-        for part in (self.source, self.output):
+        for part in (self.source, self.output, self.recorder):
             if part is not None:
                 part.close()
 
@@ -268,8 +273,24 @@ class Daemon:
                 self.stats.analysed += 1
                 self.stats.analysis_latency.append(analysis.latency)
                 self.stats.faces_per_analysis.append(len(analysis.faces))
-                if self.on_analysis is not None:
-                    self.on_analysis(analysis)
+                for listener in list(self.listeners):
+                    self._tell(listener, analysis)
+
+    def _tell(self, listener: Callable[[Analysis], None], analysis: Analysis) -> None:
+        """Hand ``analysis`` to one listener; a recorder that cannot write stops recording, never the video."""
+        try:
+            listener(analysis)
+        except SessionError as err:
+            log.error("%s; recording stopped, the video goes on", err)
+            self.listeners.remove(listener)
+
+    def _start_recording(self) -> None:
+        cfg = self.config
+        folder = Path(cfg.record) if cfg.record != "auto" else new_session_dir()
+        self.recorder = Recorder(folder, features=self.features.names(), source=cfg.source)
+        self.recorder.open()
+        self.listeners.append(self.recorder.on_analysis)
+        log.info("afterwards: vcam report %s --out report.html", folder)
 
     def _people(self) -> dict[str, np.ndarray]:
         """Who identity can name: the demo's own people on the demo source, else the user's gallery."""

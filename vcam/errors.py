@@ -10,7 +10,8 @@
     ├── OutputError           an output that cannot be opened
     │   └── OutputSpecError   an output spec that does not parse
     ├── ModelError            a model file that is missing or fails its checks
-    └── GalleryError          the gallery of enrolled people cannot be read or changed, or a photo to enroll is unusable
+    ├── GalleryError          the gallery of enrolled people cannot be read or changed, or a photo to enroll is unusable
+    └── SessionError          a session timeline cannot be written or read
 
 Every message says what was expected, what arrived, and how to fix it.
 """
@@ -52,3 +53,7 @@ class ModelError(VcamError):
 
 class GalleryError(VcamError):
     """The gallery cannot be read or written, or an enrollment photo is unusable."""
+
+
+class SessionError(VcamError):
+    """A session folder cannot be written or read."""

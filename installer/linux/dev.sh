@@ -17,6 +17,7 @@ APT_PACKAGES=(
   xvfb xauth xdotool x11-utils trayer         # a virtual screen for screen-capture, window and tray tests
   libgl1 libglib2.0-0 libegl1 libgles2        # OpenCV and MediaPipe's native libraries
   libxkbcommon-x11-0 libsm6 libxext6 libxrender1 libfontconfig1 libdbus-1-3  # OpenCV's Qt preview window
+  chromium                                    # the browser the dashboard tests drive (playwright, no download)
 )
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }

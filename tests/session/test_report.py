@@ -1,0 +1,134 @@
+"""The HTML report: four embedded plots, the low-attention moments, and what was off."""
+
+from __future__ import annotations
+
+import base64
+import re
+import stat
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vcam.errors import VcamError
+from vcam.session import Recorder, SessionError, low_attention_moments, write_report
+from vcam.types import EMOTIONS, Analysis, Faces
+
+PNG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def meeting_faces(t: float) -> Faces:
+    """Four people; from 15 s to 30 s three of them look away, and Cy frowns from 20 s."""
+    n = 4
+    away = 15 <= t < 30
+    on = np.array([True, not away, not away, not away])
+    emotion = np.full((n, len(EMOTIONS)), 0.02, np.float32)
+    emotion[:, EMOTIONS.index("neutral")] = 0.88
+    if t >= 20:
+        emotion[2] = 0.02
+        emotion[2, EMOTIONS.index("sad")] = 0.88
+    return Faces.from_boxes(np.tile(np.float32([0, 0, 40, 40]), (n, 1))).replace(
+        track_id=np.arange(n), on_screen=on, name=np.array(["Ada", "Ben", "Cy", None], object), emotion=emotion,
+        valence=np.full(n, 0.1, np.float32), arousal=np.full(n, 0.0, np.float32),
+        attention=on.astype(np.float32), engagement=np.where(on, 0.8, 0.3).astype(np.float32))
+
+
+def record_meeting(folder: Path, features: tuple[str, ...], seconds: float = 45.0) -> Path:
+    with Recorder(folder, features=features) as rec:
+        for i in range(int(seconds * 5)):
+            now = time.monotonic()
+            rec.on_analysis(Analysis(i, i / 5, (640, 480), meeting_faces(i / 5), now, now))
+    return folder
+
+
+@pytest.fixture
+def full_session(tmp_path) -> Path:
+    return record_meeting(tmp_path / "full", ("gaze", "identity", "emotion"))
+
+
+def sections(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<section id="([\w-]+)">(.*?)</section>', html, re.S))
+
+
+def test_the_report_has_the_four_plot_sections_as_embedded_pngs(full_session, tmp_path):
+    html = write_report(full_session, tmp_path / "out" / "report.html").read_text()
+    parts = sections(html)
+    assert list(parts) == ["engagement", "emotion", "attention", "attention-dips"]
+    for body in parts.values():
+        png = base64.b64decode(PNG.search(body).group(1))
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+    assert "People seen: 4" in html and "Length: 0:45" in html
+
+
+def test_the_report_tables_the_moment_the_rooms_attention_fell(full_session, tmp_path):
+    html = write_report(full_session, tmp_path / "report.html").read_text()
+    table = sections(html)["attention-dips"]
+    assert '<table class="moments">' in table
+    assert "<td>0:15</td><td>0:30</td><td>15 s</td><td>25%</td>" in table
+
+
+def test_the_report_names_people_when_identity_was_on_and_labels_estimates(full_session, tmp_path):
+    html = write_report(full_session, tmp_path / "report.html").read_text()
+    assert "valence (estimate)" in html and "arousal (estimate)" in html
+    assert "Features on: gaze, identity, emotion" in html
+
+
+def test_the_report_says_emotion_was_off_when_it_was(tmp_path):
+    folder = record_meeting(tmp_path / "s", ("gaze",))
+    html = write_report(folder, tmp_path / "report.html").read_text()
+    emotion = sections(html)["emotion"]
+    assert "Emotion recognition was off" in emotion and "data:image" not in emotion
+    assert html.count("data:image/png;base64,") == 3
+
+
+def test_the_report_needs_no_external_resources_and_is_private(full_session, tmp_path):
+    out = write_report(full_session, tmp_path / "report.html")
+    html = out.read_text()
+    assert not re.search(r'(src|href)="(?!data:)', html) and "http" not in html
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_the_report_renders_from_a_session_cut_off_mid_line(full_session, tmp_path):
+    for name in ("timeline.csv", "room.csv"):
+        path = full_session / name
+        path.write_text(path.read_text()[:-7])
+    meta = full_session / "session.json"
+    meta.write_text(meta.read_text().replace('"ended"', '"was_ended"'))
+    html = write_report(full_session, tmp_path / "report.html").read_text()
+    assert "stopped without closing" in html and html.count("data:image/png;base64,") == 4
+
+
+def test_the_report_renders_a_session_where_nobody_was_seen(tmp_path):
+    folder = tmp_path / "empty"
+    with Recorder(folder, features=("gaze",)) as rec:
+        for i in range(12):
+            rec.on_analysis(Analysis(i, i / 4, (640, 480), Faces.empty(), 0.0, 0.0))
+    html = write_report(folder, tmp_path / "report.html").read_text()
+    assert "People seen: 0" in html and html.count("data:image/png;base64,") == 3
+
+
+def test_a_report_of_a_missing_session_raises_session_error(tmp_path):
+    with pytest.raises(SessionError):
+        write_report(tmp_path / "missing", tmp_path / "report.html")
+
+
+def test_a_report_that_cannot_be_written_raises_a_vcam_error(full_session, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(VcamError, match="--out"):
+        write_report(full_session, blocker / "report.html")
+
+
+def test_low_attention_moments_need_the_full_duration_below_the_threshold():
+    t = np.arange(40.0)
+    pct = np.full(40, 100.0)
+    pct[5:14] = 30  # 9 s: too short
+    pct[20:32] = 40  # 12 s
+    pct[25] = np.nan  # nobody there splits it into 5 s + 6 s
+    assert low_attention_moments(t, pct) == []
+    pct[25] = 45
+    assert low_attention_moments(t, pct) == [(20.0, 32.0, 40.0)]
+    assert low_attention_moments(t, pct, min_duration=9) == [(5.0, 14.0, 30.0), (20.0, 32.0, 40.0)]
+    assert low_attention_moments(t[:30], pct[:30], min_duration=9) == [(5.0, 14.0, 30.0), (20.0, 30.0, 40.0)]

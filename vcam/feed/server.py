@@ -1,0 +1,418 @@
+"""The feed server: a websockets 17 asyncio server on its own thread, WebSocket and HTTP on one port.
+
+::
+
+    analysis thread ── publish(event) ──call_soon_threadsafe──▶ feed thread (asyncio loop)
+                                                                  │ fan-out: one bounded queue per client
+                                                                  ▼
+                                       client ◀── send loop ── [queue: queue_size events]
+
+Routes (all on ``host:port``, by websockets' ``process_request`` hook):
+
+- ``/feed?token=TOKEN``: the WebSocket. Refused with 401 before the upgrade
+  without the right token, and with 403 for an ``Origin`` other than none
+  (non-browser clients), ``http://127.0.0.1:PORT``, ``http://localhost:PORT``
+  (the dashboard itself) or one of ``allowed_origins``: any web page the
+  presenter opens could otherwise read the audience.
+- ``/health``: ``{"ok": true, "clients": N, "published": N}``; no token, no audience data.
+- ``/?token=TOKEN``: the dashboard, ``index.html`` from ``static_dir``. It sets an
+  HttpOnly, SameSite=Strict cookie holding the token, so the page's own assets
+  (any other file in ``static_dir``) load with the cookie or ``?token=``.
+  Nothing outside ``static_dir`` is ever served (404), nor dotfiles.
+
+Each client gets the latest ``hello`` first, then the stream. Its queue holds
+``queue_size`` events; when full, the oldest ``audience`` snapshot is dropped,
+never a ``hello`` or ``alert`` (a client whose queue is full of those is
+closed with 1008). ``publish`` never blocks: it serialises the event once and
+hands it to the loop. Incoming messages are ignored, but one that is not JSON
+text closes that client with 1003, and one over ``max_message`` bytes with
+1009. Nothing is kept per event or per closed client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import http
+import ipaddress
+import json
+import logging
+import mimetypes
+import secrets
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+
+from vcam.errors import ConfigError, VcamError
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).with_name("static")
+"""The dashboard's files (index.html and its assets)."""
+
+FEED_PATH = "/feed"
+KINDS = ("hello", "audience", "alert")
+
+
+class ClientQueue:
+    """One client's bounded ``asyncio.Queue`` of ``(type, json text)``; used on the loop thread only."""
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(size)
+        self.high_water = 0
+        self.dropped = 0
+
+    def offer(self, kind: str, text: str) -> bool:
+        """Enqueue, dropping the oldest ``audience`` snapshot if full. False if only hello/alerts fill it."""
+        q = self.queue
+        if q.full():
+            items = [q.get_nowait() for _ in range(q.qsize())]
+            stale = next((i for i, (k, _) in enumerate(items) if k == "audience"), None)
+            if stale is None and kind != "audience":
+                for item in items:  # nothing may be dropped: the caller closes this client
+                    q.put_nowait(item)
+                return False
+            self.dropped += 1
+            if stale is not None:
+                del items[stale]
+                items.append((kind, text))
+            for item in items:
+                q.put_nowait(item)
+        else:
+            q.put_nowait((kind, text))
+        self.high_water = max(self.high_water, q.qsize())
+        return True
+
+
+@dataclass(eq=False)
+class _Client:
+    ws: ServerConnection
+    queue: ClientQueue
+    sender: asyncio.Task | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        address = self.ws.remote_address
+        return f"{address[0]}:{address[1]}" if address else "?"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _response(status: int, body: bytes, content_type: str, extra: Iterable[tuple[str, str]] = ()) -> Response:
+    status = http.HTTPStatus(status)
+    headers = Headers([
+        ("Date", email.utils.formatdate(usegmt=True)), ("Connection", "close"),
+        ("Content-Length", str(len(body))), ("Content-Type", content_type), ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+        ("Content-Security-Policy", "frame-ancestors 'none'"), *extra])
+    return Response(status.value, status.phrase, headers, body)
+
+
+def _text(status: int, text: str) -> Response:
+    return _response(status, text.encode(), "text/plain; charset=utf-8")
+
+
+def _is_json_text(message: str | bytes) -> bool:
+    if not isinstance(message, str):
+        return False
+    try:
+        json.loads(message)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+class FeedServer:
+    """The feed's WebSocket + HTTP server, on its own thread and event loop.
+
+    Args:
+        host: interface to bind. Loopback by default; anything else exposes the
+            audience to the network (still behind the token) and logs a warning.
+        port: TCP port; 0 picks a free one (read :attr:`port` after :meth:`start`).
+        token: the secret clients must present; default ``secrets.token_urlsafe(24)``.
+        allowed_origins: extra ``Origin`` values allowed on ``/feed``, e.g. ``"http://127.0.0.1:5173"``.
+        static_dir: the dashboard's files; default ``vcam/feed/static/``.
+        queue_size: events held per client. Larger absorbs longer stalls and delivers
+            staler snapshots; a snapshot is dropped rather than queued beyond it.
+        max_message: bytes allowed per incoming message; larger closes that client (1009).
+        max_pending: events handed to the loop but not yet fanned out. Beyond it, ``publish``
+            drops audience snapshots (never hello/alert), so a stuck loop cannot grow memory.
+        close_timeout: seconds to wait for a client's closing handshake.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
+                 allowed_origins: Iterable[str] | None = None, static_dir: str | Path | None = None,
+                 queue_size: int = 4, *, max_message: int = 4096, max_pending: int = 64,
+                 close_timeout: float = 2.0) -> None:
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"feed port must be 0..65535 (0 picks a free one), got {port!r}")
+        if queue_size < 1 or max_pending < 1:
+            raise ConfigError(f"feed queue_size and max_pending must be >= 1, got {queue_size!r} and {max_pending!r}")
+        if token is not None and not token.isascii():
+            raise ConfigError("feed token must be ASCII; leave it unset for a random one")
+        host = "127.0.0.1" if host == "localhost" else host  # one socket: localhost may resolve to two
+        self.host, self.port, self.token = host, port, token or secrets.token_urlsafe(24)
+        self.allowed_origins = frozenset(allowed_origins or ())
+        self.static_dir = Path(static_dir) if static_dir is not None else STATIC_DIR
+        self.queue_size, self.max_message, self.max_pending = queue_size, max_message, max_pending
+        self.close_timeout = close_timeout
+        self.published = 0
+        self.dropped = 0  # audience snapshots dropped at publish because the loop was behind
+        self._clients: set[_Client] = set()  # loop thread only
+        self._lock = threading.Lock()
+        self._hello: str | None = None
+        self._pending = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- lifecycle (any thread) --------------------------------------------------------
+    def start(self) -> FeedServer:
+        """Bind and serve on a new thread. Raises VcamError if the port cannot be bound."""
+        if not _is_loopback(self.host):
+            log.warning("the feed listens on %s, not loopback: other machines can reach it (the token is still "
+                        "required)", self.host)
+        self._thread = threading.Thread(target=self._run, name="vcam-feed", daemon=True)
+        self._thread.start()
+        self._ready.wait(10.0)
+        if self._error is not None or self._loop is None:
+            self._thread.join(timeout=5.0)
+            raise VcamError(f"cannot serve the feed on {self.host}:{self.port}: {self._error}; "
+                            "choose another port, or 0 for a free one")
+        log.info("feed serving on http://%s:%d/", self._url_host, self.port)
+        return self
+
+    def stop(self) -> None:
+        """Close every client and the server, and end the thread. Safe to call twice."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None and self._stopping is not None:
+            try:
+                loop.call_soon_threadsafe(self._stopping.set)
+            except RuntimeError:  # the loop already ended
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.close_timeout + 5.0)
+        self._thread = None
+
+    def __enter__(self) -> FeedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def _url_host(self) -> str:
+        host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        return f"[{host}]" if ":" in host else host
+
+    @property
+    def url(self) -> str:
+        """The dashboard's URL, with the token."""
+        return f"http://{self._url_host}:{self.port}/?token={self.token}"
+
+    @property
+    def feed_url(self) -> str:
+        """The WebSocket's URL, with the token."""
+        return f"ws://{self._url_host}:{self.port}{FEED_PATH}?token={self.token}"
+
+    # -- publishing (analysis thread) ------------------------------------------------
+    def publish(self, event: dict) -> None:
+        """Send ``event`` to every client. Thread-safe and never blocks; a no-op before start or after stop.
+
+        Raises ValueError for an event without a known ``type`` or with NaN (JSON has none).
+        """
+        kind = event.get("type")
+        if kind not in KINDS:
+            raise ValueError(f"feed event type must be one of {', '.join(KINDS)}, got {kind!r}")
+        text = json.dumps(event, separators=(",", ":"), allow_nan=False)
+        with self._lock:
+            self.published += 1
+            if kind == "hello":
+                self._hello = text
+            if self._loop is None:
+                return
+            if kind == "audience" and self._pending >= self.max_pending:
+                self.dropped += 1
+                return
+            self._pending += 1
+            loop = self._loop
+        try:
+            loop.call_soon_threadsafe(self._fanout, kind, text)
+        except RuntimeError:  # the loop closed meanwhile
+            with self._lock:
+                self._pending -= 1
+
+    def stats(self) -> dict[str, int]:
+        """``clients`` (open feed clients), ``connections`` (websockets' own set), ``published``, ``dropped``."""
+        server = self._server
+        return {"clients": len(self._clients), "connections": len(server.connections) if server else 0,
+                "published": self.published, "dropped": self.dropped}
+
+    def client_stats(self) -> list[dict[str, int]]:
+        """Per open client: ``queued``, ``high_water`` (most ever queued) and ``dropped`` snapshots."""
+        async def collect() -> list[dict[str, int]]:
+            return [{"queued": c.queue.queue.qsize(), "high_water": c.queue.high_water, "dropped": c.queue.dropped}
+                    for c in self._clients]
+        loop = self._loop
+        return asyncio.run_coroutine_threadsafe(collect(), loop).result(5.0) if loop else []
+
+    # -- the loop (feed thread) --------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as err:  # noqa: BLE001 - reported by start()
+            self._error = err
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        self._server = await serve(
+            self._handle, self.host, self.port, process_request=self._process_request, max_size=self.max_message,
+            compression=None, close_timeout=self.close_timeout, server_header=None)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._loop = asyncio.get_running_loop()
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            self._server.close()
+            await self._server.wait_closed()
+            log.info("feed stopped")
+
+    def _fanout(self, kind: str, text: str) -> None:
+        with self._lock:
+            self._pending -= 1
+        for client in list(self._clients):
+            if not client.queue.offer(kind, text):
+                log.info("feed client %s is not reading (its queue holds only hello/alerts): closing it", client.name)
+                self._clients.discard(client)
+                asyncio.ensure_future(client.ws.close(CloseCode.POLICY_VIOLATION, "too slow"))
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        client = _Client(ws, ClientQueue(self.queue_size))
+        with self._lock:
+            hello = self._hello
+        if hello is not None:
+            client.queue.offer("hello", hello)
+        self._clients.add(client)
+        client.sender = asyncio.create_task(self._send_loop(client))
+        log.debug("feed client %s connected (%d open)", client.name, len(self._clients))
+        try:
+            await self._read_loop(client)
+        finally:
+            self._clients.discard(client)
+            client.sender.cancel()
+            await asyncio.gather(client.sender, return_exceptions=True)
+            log.debug("feed client %s left (%d open)", client.name, len(self._clients))
+
+    @staticmethod
+    async def _send_loop(client: _Client) -> None:
+        try:
+            while True:
+                _, text = await client.queue.queue.get()
+                await client.ws.send(text)
+        except ConnectionClosed:
+            pass
+
+    async def _read_loop(self, client: _Client) -> None:
+        """Read and ignore messages; close this client on one that is not JSON text."""
+        try:
+            async for message in client.ws:
+                if not _is_json_text(message):
+                    log.info("feed client %s sent a message that is not JSON text: closing it", client.name)
+                    await client.ws.close(CloseCode.UNSUPPORTED_DATA, "expected JSON text")
+                    return
+        except ConnectionClosed as closed:
+            if closed.sent is not None and closed.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                log.info("feed client %s sent a message over %d bytes: closed it", client.name, self.max_message)
+
+    # -- HTTP (feed thread) --------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        query = parse_qs(url.query)
+        if request.method != "GET":
+            return _text(405, "only GET is served\n")
+        if url.path == "/health":
+            body = {"ok": True, "clients": len(self._clients), "published": self.published}
+            return _response(200, json.dumps(body).encode(), "application/json")
+        if url.path == FEED_PATH:
+            return self._check_feed(request, query)
+        return self._static(request, url.path, query)
+
+    def _origins(self) -> set[str]:
+        own = {f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
+        if self.host not in ("", "0.0.0.0", "::"):
+            own.add(f"http://{self._url_host}:{self.port}")
+        return own | self.allowed_origins
+
+    def _check_feed(self, request: Request, query: dict[str, list[str]]) -> Response | None:
+        """None lets the upgrade go on; else the refusal."""
+        origins = request.headers.get_all("Origin")
+        if len(origins) > 1 or (origins and origins[0] not in self._origins()):
+            log.info("feed refused a connection from origin %s", origins)
+            return _text(403, "this origin may not read the feed\n")
+        if not self._token_ok(query.get("token", [None])[0]):
+            return _text(401, "a valid token is required: open the dashboard URL vcam printed\n")
+        return None
+
+    def _token_ok(self, given: str | None) -> bool:
+        return given is not None and secrets.compare_digest(given.encode(), self.token.encode())
+
+    @property
+    def _cookie_name(self) -> str:
+        return f"vcam_feed_{self.port}"  # cookies ignore ports: one name per port keeps two vcams apart
+
+    def _cookie(self, request: Request) -> str | None:
+        jar = SimpleCookie()
+        try:
+            jar.load("; ".join(request.headers.get_all("Cookie")))
+        except CookieError:
+            return None
+        morsel = jar.get(self._cookie_name)
+        return morsel.value if morsel is not None else None
+
+    def _static(self, request: Request, path: str, query: dict[str, list[str]]) -> Response:
+        by_query = self._token_ok(query.get("token", [None])[0])
+        if not (by_query or (path != "/" and self._token_ok(self._cookie(request)))):
+            return _text(401, "a valid token is required: open the dashboard URL vcam printed\n")
+        file = self._resolve("/index.html" if path == "/" else path)
+        if file is None:
+            return _text(404, "not found\n")
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+            content_type += "; charset=utf-8"
+        extra = []
+        if path == "/":
+            extra.append(("Set-Cookie", f"{self._cookie_name}={self.token}; HttpOnly; SameSite=Strict; Path=/"))
+        return _response(200, file.read_bytes(), content_type, extra)
+
+    def _resolve(self, path: str) -> Path | None:
+        """The file under ``static_dir`` that ``path`` names, or None (outside it, hidden, or missing)."""
+        rel = unquote(path).lstrip("/")
+        parts = rel.split("/")
+        if not rel or "\\" in rel or "\x00" in rel or any(p.startswith(".") or not p for p in parts):
+            return None
+        root = self.static_dir.resolve()
+        candidate = (root / rel).resolve()
+        return candidate if candidate.is_relative_to(root) and candidate.is_file() else None

@@ -1,0 +1,421 @@
+"""The session timeline: one row per person per second, written so that a crash loses at most one second.
+
+A session folder (mode 0700, files 0600) holds::
+
+    session.json     metadata: started, features, source, version, every; at close also ended, duration, rows
+    timeline.csv     one row per present track per second (TIMELINE_COLUMNS)
+    timeline.jsonl   the same rows, one JSON object a line
+    room.csv         one row per second for the whole room (ROOM_COLUMNS)
+
+The CSV and JSONL files are appended to and ``fsync``-ed after every second's batch, so a
+crash, even SIGKILL, loses at most the second being written. ``session.json`` is replaced
+atomically. NaN is an empty cell in CSV and null in JSON.
+
+:func:`load_session` reads a folder back; a partly written last line is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import platformdirs
+
+import vcam
+from vcam.errors import ConfigError, SessionError
+from vcam.types import EMOTIONS, Analysis, Faces
+
+log = logging.getLogger(__name__)
+
+TIMELINE_COLUMNS = ("t", "wall_time", "track_id", "name", "looking", "attention", "emotion",
+                    "emotion_confidence", "valence_est", "arousal_est", "engagement")
+"""Columns of ``timeline.csv`` and keys of each ``timeline.jsonl`` object.
+
+t: seconds since the session started (analysis time); wall_time: ISO 8601 with the UTC offset,
+when the analysed frame was captured; name: empty unless identity was on (and the person known);
+looking: 1 if looking at the screen, else 0; attention, engagement: 0..1; emotion: the top label
+or empty when emotion was off or not classified yet; emotion_confidence: its probability, 0..1;
+valence_est, arousal_est: -1..1, estimated from the emotion probabilities, not measured.
+"""
+
+ROOM_COLUMNS = ("t", "people", "attending", "attention_pct", "engagement")
+"""Columns of ``room.csv``: people present, how many were looking at the screen, that share in
+percent (empty with nobody present), and the mean engagement, 0..1."""
+
+_FLOAT = {"t", "looking", "attention", "emotion_confidence", "valence_est", "arousal_est", "engagement",
+          "attention_pct"}
+_INT = {"track_id", "people", "attending"}
+
+
+def new_session_dir(root: str | Path | None = None) -> Path:
+    """A fresh, not yet existing folder ``<root>/YYYYmmdd-HHMMSS`` (``-2``, ``-3``… on a clash).
+
+    ``root`` defaults to ``platformdirs.user_data_dir("vcam")/sessions``.
+    """
+    root = Path(root) if root is not None else Path(platformdirs.user_data_dir("vcam")) / "sessions"
+    base = root / datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def write_json_atomic(document: dict, path: Path) -> None:
+    """Replace ``path`` with ``document`` (mode 0600, fsync-ed): a crash leaves the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(document, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _now_iso(epoch: float | None = None) -> str:
+    when = datetime.fromtimestamp(time.time() if epoch is None else epoch).astimezone()
+    return when.isoformat(timespec="milliseconds")
+
+
+def _cell(value: object) -> str:
+    """One CSV cell: '' for None/NaN, 3 decimals for floats."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 3) if math.isfinite(value) else None
+    return None if value == "" else value
+
+
+class Recorder:
+    """Records a session's timeline into ``folder`` while analyses arrive.
+
+    Use it as a context manager and call :meth:`on_analysis` with every Analysis from the
+    analysis thread. A row batch is a snapshot of the first analysis that starts a new
+    ``every``-second slot of analysis time; the pipeline already smooths attention and
+    emotion, so a snapshot is representative.
+
+    Args:
+        folder: the session folder; created with mode 0700. It must not hold a timeline already.
+        features: the features that were on, e.g. ``("gaze", "emotion")``. Names are written only
+            with ``"identity"``; emotion, valence and arousal only with ``"emotion"``.
+        every: seconds between batches, > 0. Lower gives a finer timeline, bigger files and more
+            fsyncs; a crash loses at most one batch.
+        source: the source spec, stored in ``session.json``.
+    """
+
+    def __init__(self, folder: str | Path, *, features: tuple[str, ...], every: float = 1.0, source: str = "") -> None:
+        if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
+            raise ConfigError(f"Recorder every must be a number of seconds > 0, got {every!r}")
+        self.folder = Path(folder)
+        self.features = tuple(features)
+        self.every = float(every)
+        self.source = source
+        self.rows = {"timeline": 0, "room": 0}
+        self.last_flushed: float | None = None
+        """Session time ``t`` of the last batch that is safely on disk, or None."""
+        self._lock = threading.Lock()
+        self._files: dict[str, io.TextIOWrapper] = {}
+        self._meta: dict = {}
+        self._state = "new"
+        self._t0: float | None = None  # analysis time at session start
+        self._offset = 0.0  # added to analysis time when the source restarts its clock
+        self._last_t = -math.inf
+        self._slot = -1
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def __enter__(self) -> Recorder:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Create the folder and files and write ``session.json``."""
+        if (self.folder / "timeline.csv").exists():
+            raise SessionError(f"{self.folder} already holds a session timeline; record into a new folder "
+                               "(leave the folder out to get a fresh one under the user data dir)")
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.folder, 0o700)
+            self._files = {"timeline": self._open_csv("timeline.csv", TIMELINE_COLUMNS),
+                           "jsonl": self._open_text("timeline.jsonl"),
+                           "room": self._open_csv("room.csv", ROOM_COLUMNS)}
+            self._meta = {"started": _now_iso(), "features": list(self.features), "source": self.source,
+                          "version": vcam.__version__, "every": self.every,
+                          "columns": {"timeline": list(TIMELINE_COLUMNS), "room": list(ROOM_COLUMNS)}}
+            write_json_atomic(self._meta, self.folder / "session.json")
+        except OSError as err:
+            self._close_files()
+            raise self._error("create", err) from err
+        self._state = "open"
+        log.info("recording session to %s", self.folder)
+
+    def close(self) -> None:
+        """Flush and close the files and record ``ended`` and the row counts. Runs once; later calls do nothing."""
+        with self._lock:
+            if self._state != "open":
+                self._state = "closed"
+                return
+            self._state = "closed"
+            self._close_files()
+            self._meta.update(ended=_now_iso(), duration=self.last_flushed, rows=dict(self.rows))
+            try:
+                write_json_atomic(self._meta, self.folder / "session.json")
+            except OSError as err:
+                raise self._error("finish", err) from err
+        log.info("session %s closed: %d timeline rows", self.folder, self.rows["timeline"])
+
+    def _open_text(self, name: str) -> io.TextIOWrapper:
+        fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding="utf-8", newline="")
+
+    def _open_csv(self, name: str, columns: tuple[str, ...]) -> io.TextIOWrapper:
+        f = self._open_text(name)
+        f.write(",".join(columns) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+        return f
+
+    def _close_files(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files = {}
+
+    def _error(self, verb: str, err: OSError) -> SessionError:
+        return SessionError(f"cannot {verb} the session in {self.folder}: {err.strerror or err}; "
+                            "choose a writable folder with free space")
+
+    # -- recording ---------------------------------------------------------------------
+    def on_analysis(self, analysis: Analysis) -> None:
+        """Take one analysis; every ``every`` seconds of analysis time, write and fsync a batch.
+
+        Called on the analysis thread. Does nothing once closed; raises RuntimeError before
+        :meth:`open` and SessionError when the disk refuses the write.
+        """
+        with self._lock:
+            if self._state == "closed":
+                return
+            if self._state != "open":
+                raise RuntimeError("Recorder.on_analysis called before open(); use it as a context manager")
+            t = self._session_time(analysis.t)
+            slot = math.floor(t / self.every + 1e-9)
+            if slot <= self._slot:
+                return
+            self._slot = slot
+            try:
+                self._write_batch(round(t, 3), analysis)
+            except OSError as err:
+                raise self._error("write", err) from err
+
+    def _session_time(self, t: float) -> float:
+        """Seconds since the session started; a source whose clock restarts continues where it was."""
+        if self._t0 is None:
+            self._t0 = t
+        if t + self._offset < self._last_t:
+            self._offset = self._last_t - t
+        self._last_t = t + self._offset
+        return self._last_t - self._t0
+
+    def _write_batch(self, t: float, analysis: Analysis) -> None:
+        wall = _now_iso(time.time() - (time.monotonic() - analysis.captured))
+        faces = analysis.faces
+        rows = [self._row(t, wall, faces, i) for i in range(len(faces)) if faces.track_id[i] >= 0]
+        files = self._files
+        for row in rows:
+            files["timeline"].write(",".join(_csv_escape(_cell(row[c])) for c in TIMELINE_COLUMNS) + "\n")
+            files["jsonl"].write(json.dumps({k: _json_value(v) for k, v in row.items()}) + "\n")
+        files["room"].write(",".join(_cell(v) for v in _room(t, rows)) + "\n")
+        for f in files.values():
+            f.flush()
+            os.fsync(f.fileno())
+        self.rows["timeline"] += len(rows)
+        self.rows["room"] += 1
+        self.last_flushed = t
+
+    def _row(self, t: float, wall: str, faces: Faces, i: int) -> dict:
+        row = {"t": t, "wall_time": wall, "track_id": int(faces.track_id[i]),
+               "name": " ".join(str(faces.name[i] or "").split()) if "identity" in self.features else "",
+               "looking": int(bool(faces.on_screen[i])) if "gaze" in self.features else math.nan,
+               "attention": float(faces.attention[i]), "emotion": "", "emotion_confidence": math.nan,
+               "valence_est": math.nan, "arousal_est": math.nan, "engagement": float(faces.engagement[i])}
+        probs = faces.emotion[i]
+        if "emotion" in self.features and np.isfinite(probs).all():
+            k = int(np.argmax(probs))
+            row.update(emotion=EMOTIONS[k], emotion_confidence=float(probs[k]),
+                       valence_est=float(faces.valence[i]), arousal_est=float(faces.arousal[i]))
+        return row
+
+
+def _csv_escape(cell: str) -> str:
+    if any(c in cell for c in ',"\n\r'):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def _room(t: float, rows: list[dict]) -> tuple:
+    """``ROOM_COLUMNS`` values for one batch of timeline rows."""
+    people = len(rows)
+    looking = [r["looking"] for r in rows if math.isfinite(r["looking"])]
+    attending = int(sum(looking))
+    pct = 100.0 * attending / len(looking) if looking else math.nan
+    engagement = [r["engagement"] for r in rows if math.isfinite(r["engagement"])]
+    return t, people, attending, pct, (sum(engagement) / len(engagement) if engagement else math.nan)
+
+
+# -- reading back ----------------------------------------------------------------------
+@dataclass
+class Session:
+    """A recorded session, read back.
+
+    Attributes:
+        folder: where it was read from.
+        metadata: ``session.json`` (``{}`` if missing); ``ended`` is absent after a crash.
+        timeline: ``TIMELINE_COLUMNS`` -> ``(R,)`` arrays: float64 for numbers (NaN for empty
+            cells), int64 for ``track_id``, str objects ('' for empty) for the rest.
+        room: ``ROOM_COLUMNS`` -> ``(S,)`` arrays, typed the same way.
+        skipped: lines that could not be read (a crash mid-write leaves at most one per file).
+    """
+
+    folder: Path
+    metadata: dict
+    timeline: dict[str, np.ndarray]
+    room: dict[str, np.ndarray]
+    skipped: int = 0
+    features: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.features = tuple(self.metadata.get("features", ()))
+
+    @property
+    def crashed(self) -> bool:
+        """True when the recorder never closed the session (``ended`` missing)."""
+        return "ended" not in self.metadata
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first to the end of the last recorded slot (0 with no rows)."""
+        t = self.room["t"]
+        return float(t[-1] - t[0] + self.metadata.get("every", 1.0)) if len(t) else 0.0
+
+    @property
+    def track_ids(self) -> list[int]:
+        """Every track id seen, ascending."""
+        return sorted(set(self.timeline["track_id"].tolist()))
+
+    def name_of(self, track_id: int) -> str:
+        """The name most often given to ``track_id`` ('' if none)."""
+        names = self.timeline["name"][(self.timeline["track_id"] == track_id) & (self.timeline["name"] != "")]
+        if not len(names):
+            return ""
+        values, counts = np.unique(names, return_counts=True)
+        return str(values[int(np.argmax(counts))])
+
+
+def load_session(folder: str | Path) -> Session:
+    """Read a session folder written by :class:`Recorder`.
+
+    A partly written or unreadable line (a crash mid-write) is skipped with a warning. Raises
+    SessionError when the folder or its ``timeline.csv`` is missing.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SessionError(f"no session folder at {folder}; pass a folder that `vcam` recorded into "
+                           f"(sessions are under {Path(platformdirs.user_data_dir('vcam')) / 'sessions'})")
+    if not (folder / "timeline.csv").is_file():
+        raise SessionError(f"{folder} holds no timeline.csv, so it is not a vcam session; pass the folder "
+                           "that holds session.json and timeline.csv")
+    skipped = [0]
+    timeline = _read_csv(folder / "timeline.csv", TIMELINE_COLUMNS, skipped)
+    room = _read_csv(folder / "room.csv", ROOM_COLUMNS, skipped) if (folder / "room.csv").is_file() else None
+    return Session(folder, _read_meta(folder / "session.json"), timeline,
+                   room if room is not None else _room_from(timeline), skipped[0])
+
+
+def _read_meta(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        log.warning("cannot read %s (%s); going on without session metadata", path, err)
+        return {}
+
+
+def _read_csv(path: Path, columns: tuple[str, ...], skipped: list[int]) -> dict[str, np.ndarray]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        raise SessionError(f"cannot read {path}: {err.strerror}; check the folder's permissions") from err
+    lines = text.split("\n")
+    if lines and lines[-1] != "":
+        log.warning("%s: skipping the partly written last line (the recording stopped mid-write)", path)
+        skipped[0] += 1
+    lines = [line for line in lines[:-1] if line]
+    if not lines or lines[0].split(",") != list(columns):
+        if lines:
+            log.warning("%s: unexpected header %r; expected %s", path, lines[0], ",".join(columns))
+        return _columns([], columns)
+    records = []
+    for n, fields in enumerate(csv.reader(lines[1:]), start=2):
+        record = _parse(fields, columns)
+        if record is None:
+            log.warning("%s: skipping unreadable line %d", path, n)
+            skipped[0] += 1
+        else:
+            records.append(record)
+    return _columns(records, columns)
+
+
+def _parse(fields: list[str], columns: tuple[str, ...]) -> list | None:
+    if len(fields) != len(columns):
+        return None
+    try:
+        return [_value(c, v) for c, v in zip(columns, fields)]
+    except ValueError:
+        return None
+
+
+def _value(column: str, cell: str) -> float | int | str:
+    if column in _FLOAT:
+        return float(cell) if cell else math.nan
+    return int(cell) if column in _INT else cell
+
+
+def _columns(records: list[list], columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    out = {}
+    for j, c in enumerate(columns):
+        values = [r[j] for r in records]
+        dtype = np.float64 if c in _FLOAT else np.int64 if c in _INT else object
+        out[c] = np.array(values, dtype=dtype) if values else np.zeros(0, dtype)
+    return out
+
+
+def _room_from(timeline: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Room rows rebuilt from the timeline, for a folder whose room.csv is missing."""
+    log.warning("room.csv is missing; rebuilding the room from timeline.csv (seconds with nobody present are lost)")
+    records = []
+    for t in np.unique(timeline["t"]):
+        at = timeline["t"] == t
+        rows = [{"looking": lk, "engagement": e} for lk, e in zip(timeline["looking"][at], timeline["engagement"][at])]
+        records.append(list(_room(float(t), rows)))
+    return _columns(records, ROOM_COLUMNS)

@@ -1,0 +1,303 @@
+"""The post-session report: one self-contained HTML file with plots, made from a session folder.
+
+Plots are PNGs drawn with matplotlib's Agg canvas (no pyplot, no global state) and embedded as
+base64 ``data:`` URIs, so the file opens anywhere, offline, and can be mailed as one attachment.
+Sections: engagement over time, emotion shares, attention per person, and the moments the
+room's attention fell. The report renders from a session cut short by a crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from vcam.session.recorder import Session, SessionError, load_session
+from vcam.types import EMOTIONS
+
+log = logging.getLogger(__name__)
+
+_EMOTION_COLOURS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#2ca02c",
+                    "sad": "#1f77b4", "surprise": "#ff7f0e", "neutral": "#b0b0b0"}
+
+
+def low_attention_moments(t: np.ndarray, attention_pct: np.ndarray, *, below: float = 50.0,
+                          min_duration: float = 10.0, every: float = 1.0) -> list[tuple[float, float, float]]:
+    """Spans where the room's attention stayed under ``below`` percent for ``min_duration`` seconds or more.
+
+    Args:
+        t: ``(S,)`` seconds, ascending, one per recorded slot.
+        attention_pct: ``(S,)`` percent of the room looking; NaN (nobody there) ends a span.
+        below: the threshold in percent; higher flags more, milder dips.
+        min_duration: the shortest span reported, seconds; lower reports brief glances away too.
+        every: the slot length in seconds; a gap over 1.5 slots (missing rows) ends a span.
+
+    Returns ``(start, end, lowest_pct)`` per span, ``end`` being the end of its last slot.
+    """
+    spans, start, lowest, prev = [], None, math.inf, -math.inf
+    for ti, pct in zip(np.asarray(t, float).tolist(), np.asarray(attention_pct, float).tolist()):
+        low = pct < below  # False for NaN
+        if start is not None and (not low or ti - prev > 1.5 * every):
+            spans.append((start, prev + every, lowest))
+            start = None
+        if low and start is None:
+            start, lowest = ti, math.inf
+        if low:
+            lowest = min(lowest, pct)
+        prev = ti
+    if start is not None:
+        spans.append((start, prev + every, lowest))
+    return [s for s in spans if s[1] - s[0] >= min_duration - 1e-9]
+
+
+def write_report(session_folder: str | Path, out_html: str | Path, *, below: float = 50.0,
+                 min_duration: float = 10.0) -> Path:
+    """Write the HTML report of ``session_folder`` to ``out_html`` atomically (mode 0600) and return its path.
+
+    ``below`` and ``min_duration`` pick the low-attention moments (see :func:`low_attention_moments`).
+    Raises SessionError when the session cannot be read or the report cannot be written, and an
+    ImportError naming matplotlib when it is not installed.
+    """
+    session = load_session(session_folder)
+    document = render(session, below=below, min_duration=min_duration)
+    out = Path(out_html)
+    try:
+        _write_atomic(document, out)
+    except OSError as err:
+        raise SessionError(f"cannot write the report to {out}: {err.strerror or err}; "
+                           "choose a writable path with --out") from err
+    log.info("wrote the report of %s to %s", session.folder, out)
+    return out
+
+
+def _write_atomic(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render(session: Session, *, below: float = 50.0, min_duration: float = 10.0) -> str:
+    """The report of ``session`` as one HTML string."""
+    every = float(session.metadata.get("every", 1.0))
+    moments = low_attention_moments(session.room["t"], session.room["attention_pct"], below=below,
+                                    min_duration=min_duration, every=every)
+    sections = [_engagement_section(session), _emotion_section(session), _attention_section(session),
+                _moments_section(session, moments, below, min_duration)]
+    return _PAGE.format(title=html.escape(f"vcam session report: {session.folder.name}"), summary=_summary(session),
+                        sections="\n".join(sections))
+
+
+# -- page ------------------------------------------------------------------------------
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+img {{ max-width: 100%; }} table {{ border-collapse: collapse; }}
+td, th {{ border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }}
+.note {{ color: #666; font-style: italic; }} .warn {{ color: #a40; }}
+</style></head><body>
+<h1>{title}</h1>
+{summary}
+{sections}
+</body></html>
+"""
+
+
+def _summary(session: Session) -> str:
+    meta = session.metadata
+    people = len(session.track_ids)
+    items = [f"<li>Started: {html.escape(_when(meta.get('started')))}</li>",
+             f"<li>Length: {_clock(session.duration)}</li>",
+             f"<li>People seen: {people}</li>",
+             f"<li>Features on: {html.escape(', '.join(session.features) or 'none recorded')}</li>"]
+    warn = ""
+    if session.crashed:
+        warn = ('<p class="warn">The recording stopped without closing (the app was killed or crashed); '
+                "up to its last second may be missing.</p>")
+    return f"<ul>{''.join(items)}</ul>{warn}"
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "unknown"
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _section(ident: str, heading: str, body: str) -> str:
+    return f'<section id="{ident}"><h2>{html.escape(heading)}</h2>\n{body}\n</section>'
+
+
+def _img(png: str, alt: str) -> str:
+    return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
+
+
+def _label(session: Session, track_id: int) -> str:
+    name = session.name_of(track_id) if "identity" in session.features else ""
+    return name or f"#{track_id}"
+
+
+# -- plots -----------------------------------------------------------------------------
+def _figure(height: float):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise ImportError("the session report needs matplotlib; install it with `pip install matplotlib`") from err
+    fig = Figure(figsize=(9, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(draw: Callable, height: float = 3.5) -> str:
+    fig = _figure(height)
+    draw(fig.add_subplot())
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _time_axis(ax, session: Session) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xlabel("time into the session (m:ss)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _clock(max(x, 0))))
+    if len(session.room["t"]):
+        ax.set_xlim(0, max(session.duration, 1.0))
+    ax.grid(alpha=0.3)
+
+
+def _no_data(ax, text: str = "no one was seen in this session") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#666")
+
+
+def _engagement_section(session: Session) -> str:
+    def draw(ax) -> None:
+        tl = session.timeline
+        ids = session.track_ids
+        for tid in ids:
+            at = tl["track_id"] == tid
+            ax.plot(tl["t"][at], tl["engagement"][at], lw=0.8, alpha=0.6, label=_label(session, tid))
+        ax.plot(session.room["t"], session.room["engagement"], lw=2.5, color="black", label="room mean")
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("engagement (0–1)")
+        _time_axis(ax, session)
+        if not ids:
+            _no_data(ax)
+        elif len(ids) <= 12:
+            ax.legend(fontsize="small", ncols=min(len(ids) + 1, 7), loc="lower left")
+    body = _img(_png(draw), "engagement over time") + (
+        '<p class="note">Thick black: the room mean. Thin lines: one per person.</p>')
+    return _section("engagement", "Engagement over time", body)
+
+
+def _emotion_section(session: Session) -> str:
+    heading = "Emotion shares"
+    if "emotion" not in session.features:
+        return _section("emotion", heading, '<p class="note">Emotion recognition was off for this session, '
+                                            "so there is nothing to show here.</p>")
+    rows = [("room", session.timeline["emotion"])] + [
+        (_label(session, tid), session.timeline["emotion"][session.timeline["track_id"] == tid])
+        for tid in session.track_ids]
+    shares = [_shares(labels) for _, labels in rows]
+
+    def draw(ax) -> None:
+        y = np.arange(len(rows))[::-1]
+        left = np.zeros(len(rows))
+        for k, emotion in enumerate(EMOTIONS):
+            widths = np.array([s[k] for s in shares])
+            ax.barh(y, widths, left=left, color=_EMOTION_COLOURS[emotion], label=emotion)
+            left += widths
+        ax.set_yticks(y, [name for name, _ in rows])
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("% of the seconds with a classified expression")
+        ax.legend(fontsize="small", ncols=len(EMOTIONS), loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    body = _img(_png(draw, 1.8 + 0.35 * len(rows)), "emotion shares") + (
+        '<p class="note">Expressions are estimated from faces by a model: they show what faces looked like, '
+        "not what people felt.</p>" + _valence_note(session))
+    return _section("emotion", heading, body)
+
+
+def _shares(labels: np.ndarray) -> list[float]:
+    labels = [str(v) for v in labels if v]
+    return [100.0 * labels.count(e) / len(labels) if labels else 0.0 for e in EMOTIONS]
+
+
+def _valence_note(session: Session) -> str:
+    v, a = session.timeline["valence_est"], session.timeline["arousal_est"]
+    if not np.isfinite(v).any():
+        return ""
+    return (f'<p class="note">Mean valence (estimate): {np.nanmean(v):+.2f}; mean arousal (estimate): '
+            f"{np.nanmean(a):+.2f} (both on a −1..1 scale, derived from the expression probabilities).</p>")
+
+
+def _attention_section(session: Session) -> str:
+    ids = session.track_ids
+    tl = session.timeline
+    pct = [100.0 * float(np.nanmean(tl["looking"][tl["track_id"] == tid])) if np.isfinite(
+        tl["looking"][tl["track_id"] == tid]).any() else 0.0 for tid in ids]
+
+    def draw(ax) -> None:
+        y = np.arange(len(ids))[::-1]
+        ax.barh(y, pct, color="#1f77b4")
+        for yi, p in zip(y, pct):
+            inside = p > 90
+            ax.text(p - 1 if inside else p + 1, yi, f"{p:.0f}%", va="center", fontsize="small",
+                    ha="right" if inside else "left", color="white" if inside else "black")
+        ax.set_yticks(y, [_label(session, tid) for tid in ids])
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("% of the person's recorded seconds spent looking at the screen")
+        if not ids:
+            _no_data(ax)
+    body = _img(_png(draw, 1.5 + 0.35 * max(len(ids), 1)), "attention per person")
+    return _section("attention", "Attention per person", body)
+
+
+def _moments_section(session: Session, moments: list[tuple[float, float, float]], below: float,
+                     min_duration: float) -> str:
+    def draw(ax) -> None:
+        ax.plot(session.room["t"], session.room["attention_pct"], color="#1f77b4", lw=1.5, drawstyle="steps-post")
+        ax.axhline(below, color="#a40", lw=1, ls="--")
+        for start, end, _ in moments:
+            ax.axvspan(start, end, color="#d62728", alpha=0.2)
+        ax.set_ylim(0, 102)
+        ax.set_ylabel("% of the room looking")
+        _time_axis(ax, session)
+        if not len(session.room["t"]):
+            _no_data(ax)
+    rule = f"below {below:.0f}% for {min_duration:.0f} s or more"
+    body = _img(_png(draw, 3.0), "room attention over time") + _moments_table(moments, rule)
+    return _section("attention-dips", "When the room's attention fell", body)
+
+
+def _moments_table(moments: list[tuple[float, float, float]], rule: str) -> str:
+    if not moments:
+        return f'<p class="note">No moment where the room\'s attention stayed {html.escape(rule)}.</p>'
+    rows = "".join(f"<tr><td>{_clock(s)}</td><td>{_clock(e)}</td><td>{e - s:.0f} s</td><td>{low:.0f}%</td></tr>"
+                   for s, e, low in moments)
+    return (f'<p>Shaded above: the moments the room\'s attention stayed {html.escape(rule)}.</p>'
+            '<table class="moments"><tr><th>from</th><th>to</th><th>lasted</th><th>lowest</th></tr>'
+            f"{rows}</table>")
