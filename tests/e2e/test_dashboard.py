@@ -6,8 +6,10 @@ downloads a browser here (STACK.md, "Screen, tray, browser").
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -51,8 +53,10 @@ def checked(event: dict) -> dict:
     return event
 
 
-def hello(session_id: str, *, emotion: bool = True, aggregate_only: bool = False, eu_mode: bool = False) -> dict:
-    features = {"gaze": True, "identity": True, "emotion": emotion, "aggregate_only": aggregate_only, "eu_mode": eu_mode}
+def hello(session_id: str, *, gaze: bool = True, emotion: bool = True, aggregate_only: bool = False,
+          eu_mode: bool = False) -> dict:
+    features = {"gaze": gaze, "identity": True, "emotion": emotion and not eu_mode,
+                "aggregate_only": aggregate_only, "eu_mode": eu_mode}
     return checked({"type": "hello", "schema_version": "1.0", "session_id": session_id,
                     "started_at": T0, "source": "screen:1", "features": features})
 
@@ -110,11 +114,18 @@ def browser(tmp_path_factory):
 
 @pytest.fixture
 def page(browser) -> Page:
+    """A fresh 1280×720 tab; the test fails if the page throws or asks any host but 127.0.0.1 for anything."""
     browser.clear_cookies()
     page = browser.new_page()
     page.set_viewport_size({"width": 1280, "height": 720})
+    errors: list[str] = []
+    elsewhere: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("request", lambda req: urlsplit(req.url).hostname == "127.0.0.1" or elsewhere.append(req.url))
     yield page
     page.close()
+    assert errors == [], f"the dashboard threw: {errors}"
+    assert elsewhere == [], f"the dashboard fetched from outside the vcam server: {elsewhere}"
 
 
 @pytest.fixture
@@ -223,6 +234,14 @@ def assert_fits(page: Page) -> None:
     page.set_viewport_size({"width": 1280, "height": 720})
 
 
+def test_the_vendored_chart_library_matches_its_recorded_sha256():
+    vendor = REPO / "vcam" / "feed" / "static" / "vendor"
+    recorded = re.findall(r"`([^`]+)` \| `[^`]+` \| [^|]+ \| `([0-9a-f]{64})`", (vendor / "SOURCES.md").read_text())
+    assert len(recorded) == 3, "vendor/SOURCES.md should list the three uPlot files"
+    for name, digest in recorded:
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, f"vendor/{name} changed"
+
+
 def test_the_dashboard_is_refused_without_the_token_and_with_a_wrong_one(page, server):
     for url in (with_token(server.url, None), with_token(server.url, "not-the-token")):
         response = page.goto(url)
@@ -253,6 +272,18 @@ def test_emotion_bars_are_hidden_with_a_note_in_eu_mode(page, server):
     assert "EU mode" in text(page, "#emotion-note")
     assert page.locator(".person .emo-label").all_inner_texts() == [""] * 9
     assert page.locator(".person .va").all_inner_texts() == [""] * 9
+
+
+def test_without_gaze_attention_shows_a_dash_never_zero(page, server):
+    start_session(server, page, "no-gaze", gaze=False)
+    blind = [dict(p, attention=None, looking=None, engagement=None,
+                  components=dict(p["components"], attention=None)) for p in nine_people(0)[:3]]
+    no_gaze = {"people": 3, "attending": None, "attention_pct": None, "engagement": None, "emotions": HAPPY_ROOM}
+    deliver(server, page, audience(1, no_gaze, blind), "document.querySelectorAll('.person').length === 3")
+    assert text(page, "#attention-pct") == "–"
+    assert text(page, "#engagement") == "–"
+    assert "gaze off" in text(page, "#attention-count")
+    assert page.locator(".person .att").all_inner_texts() == ["–"] * 3
 
 
 def test_the_connection_state_shows_reconnecting_until_a_server_returns_on_the_same_port(page):

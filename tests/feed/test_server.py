@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from vcam.errors import VcamError
 from vcam.feed.events import alert
-from vcam.feed.server import FeedServer
+from vcam.feed.server import ClientQueue, FeedServer
 
 HELLO = {"type": "hello", "schema_version": "1.0", "session_id": "s1", "started_at": 0.0, "source": "demo",
          "features": {"gaze": True, "identity": False, "emotion": False, "aggregate_only": False, "eu_mode": False}}
@@ -183,6 +183,23 @@ def test_the_server_binds_loopback_only_by_default(server):
     assert [sock.getsockname()[0] for sock in server._server.sockets] == ["127.0.0.1"]
 
 
+# -- the per-client queue -------------------------------------------------------------
+def test_a_full_queue_drops_its_oldest_snapshot_never_a_hello_or_alert():
+    queue = ClientQueue(3)
+    for kind, text in [("hello", "h"), ("audience", "a1"), ("alert", "x1"), ("audience", "a2"), ("alert", "x2")]:
+        assert queue.offer(kind, text)
+    items = [queue.queue.get_nowait() for _ in range(queue.queue.qsize())]
+    assert [text for _, text in items] == ["h", "x1", "x2"] and queue.dropped == 2 and queue.high_water == 3
+
+
+def test_a_queue_full_of_alerts_drops_a_new_snapshot_and_refuses_a_new_alert():
+    queue = ClientQueue(2)
+    queue.offer("hello", "h"), queue.offer("alert", "x1")
+    assert queue.offer("audience", "a") and queue.dropped == 1
+    assert not queue.offer("alert", "x2"), "the server then closes this client"
+    assert [queue.queue.get_nowait()[1] for _ in range(2)] == ["h", "x1"]
+
+
 # -- hostile clients ---------------------------------------------------------------------
 @pytest.mark.parametrize("message, code", [("{not json", 1003), (b"\x00\x01", 1003), ("x" * 100 * 1024, 1009)])
 def test_a_bad_message_closes_only_that_client(server, message, code):
@@ -205,7 +222,8 @@ def test_a_bad_message_closes_only_that_client(server, message, code):
 
 def test_a_client_that_never_reads_does_not_slow_publish_and_its_queue_stays_bounded(server):
     async def scenario():
-        async with connect(server.feed_url, max_queue=1) as stalled, connect(server.feed_url) as reader:
+        async with connect(server.feed_url, max_queue=1, close_timeout=0.5) as stalled, \
+                connect(server.feed_url) as reader:
             await recv_json(reader)
             got: list[dict] = []
             done = asyncio.Event()

@@ -40,10 +40,11 @@ import logging
 import mimetypes
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -61,6 +62,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 FEED_PATH = "/feed"
 KINDS = ("hello", "audience", "alert")
+T = TypeVar("T")
 
 
 class ClientQueue:
@@ -136,6 +138,11 @@ def _is_json_text(message: str | bytes) -> bool:
     except (ValueError, RecursionError):
         return False
     return True
+
+
+OPEN_TIMEOUT = 2.0
+"""Seconds a connection may take to send its request (loopback clients take milliseconds).
+Browsers open spare connections that never send one; stop() waits for them up to this long."""
 
 
 class FeedServer:
@@ -264,17 +271,24 @@ class FeedServer:
 
     def stats(self) -> dict[str, int]:
         """``clients`` (open feed clients), ``connections`` (websockets' own set), ``published``, ``dropped``."""
-        server = self._server
-        return {"clients": len(self._clients), "connections": len(server.connections) if server else 0,
-                "published": self.published, "dropped": self.dropped}
+        def collect() -> dict[str, int]:
+            server = self._server
+            return {"clients": len(self._clients), "connections": len(server.connections) if server else 0,
+                    "published": self.published, "dropped": self.dropped}
+        return self._on_loop(collect) or {"clients": 0, "connections": 0, "published": self.published,
+                                          "dropped": self.dropped}
 
     def client_stats(self) -> list[dict[str, int]]:
         """Per open client: ``queued``, ``high_water`` (most ever queued) and ``dropped`` snapshots."""
-        async def collect() -> list[dict[str, int]]:
-            return [{"queued": c.queue.queue.qsize(), "high_water": c.queue.high_water, "dropped": c.queue.dropped}
-                    for c in self._clients]
+        return self._on_loop(lambda: [{"queued": c.queue.queue.qsize(), "high_water": c.queue.high_water,
+                                       "dropped": c.queue.dropped} for c in self._clients]) or []
+
+    def _on_loop(self, fn: Callable[[], T]) -> T | None:
+        """``fn()`` run on the feed thread (None when not running)."""
+        async def call() -> T:
+            return fn()
         loop = self._loop
-        return asyncio.run_coroutine_threadsafe(collect(), loop).result(5.0) if loop else []
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(5.0) if loop else None
 
     # -- the loop (feed thread) --------------------------------------------------------
     def _run(self) -> None:
@@ -289,7 +303,8 @@ class FeedServer:
         self._stopping = asyncio.Event()
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._process_request, max_size=self.max_message,
-            compression=None, close_timeout=self.close_timeout, server_header=None)
+            compression=None, close_timeout=self.close_timeout, server_header=None,
+            open_timeout=OPEN_TIMEOUT)
         self.port = self._server.sockets[0].getsockname()[1]
         self._loop = asyncio.get_running_loop()
         self._ready.set()

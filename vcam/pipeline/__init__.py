@@ -11,6 +11,7 @@ Stage order, top to bottom, each ``(frame, faces) -> faces``::
     gaze      (frame, faces)    -> iris ratios, on_screen                 (feature "gaze")
     identity  (frame, faces)    -> name, distance                         (feature "identity")
     emotion   (frame, faces)    -> class probabilities, valence, arousal  (feature "emotion")
+    engagement(frame, faces)    -> attention, expression, engagement      (with gaze)
 
 Budget (how often each stage runs per face):
 
@@ -43,6 +44,7 @@ import numpy as np
 from vcam.models import model_path
 from vcam.pipeline.detect import Detect
 from vcam.pipeline.emotion import Emotion
+from vcam.pipeline.engagement import Engagement
 from vcam.pipeline.gaze import Gaze
 from vcam.pipeline.identity import Identity
 from vcam.pipeline.landmarks import Landmarks
@@ -88,6 +90,7 @@ class Analyzer:
         self.landmarks = landmarks or Landmarks()
         self.pose = pose or Pose()
         self.gaze = gaze or Gaze()
+        self.engagement = Engagement()
         self.identity: Identity | None = None
         self.emotion: Emotion | None = None
         if self.features.identity:
@@ -102,14 +105,15 @@ class Analyzer:
         faces = self._timed("landmarks", timings, self.landmarks, frame, faces)
         faces = self.track.observe(frame.t, faces)
         faces = self._timed("pose", timings, self.pose, frame, faces)
+        self._forget(set(self.track.tracks().track_id.tolist()))
         if self.features.gaze:
-            self.gaze.forget(set(self.track.tracks().track_id.tolist()))
             faces = self._timed("gaze", timings, self.gaze, frame, faces)
         if self.features.identity:
-            self._identity().forget(set(self.track.tracks().track_id.tolist()))
             faces = self._timed("identity", timings, self._identity(), frame, faces)
         if self.features.emotion:
             faces = self._timed("emotion", timings, self._emotion(), frame, faces)
+        if self.features.gaze:
+            faces = self._timed("engagement", timings, self.engagement, frame, faces)
         return Analysis(frame.index, frame.t, frame.size, faces, frame.captured, time.monotonic(), timings,
                         self.features.names())
 
@@ -119,6 +123,12 @@ class Analyzer:
         out = stage(frame, faces)
         timings[name] = (time.perf_counter() - start) * 1000.0
         return out
+
+    def _forget(self, live: set[int]) -> None:
+        """Drop per-person state of tracks that ended."""
+        for stage in (self.gaze, self.engagement, self.identity):
+            if stage is not None:
+                stage.forget(live)
 
     def _identity(self) -> Identity:
         if self.identity is None:

@@ -153,6 +153,7 @@
     const shown = emotionShown();
     $("#emotions").hidden = !shown;
     note.hidden = shown;
+    body.classList.toggle("no-emotion", !shown);
     note.textContent = state.features.eu_mode
       ? "Emotion inference is off in EU mode."
       : "Emotion is off for this session.";
@@ -193,7 +194,9 @@
     const value = value01 == null ? null : pct(value01);
     node.textContent = value == null ? "–" : String(value);
     node.dataset.value = value == null ? "" : String(value);
-    $("#gauge-arc").setAttribute("stroke-dasharray", `${value || 0} 100`);
+    const arc = $("#gauge-arc");
+    arc.setAttribute("stroke-dasharray", `${value || 0} 101`);
+    arc.style.visibility = value ? "visible" : "hidden"; // a zero-length dash still draws its round cap
     setLevel($("#gauge-panel"), value01);
   }
 
