@@ -62,6 +62,11 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirror", action="store_true", help="flip the outgoing video left-right")
     p.add_argument("--loop", action="store_true", help="restart a video file at its end")
     _feature_flags(p)
+    p.add_argument("--port", type=int, help="port of the live feed and dashboard on 127.0.0.1 "
+                   "(default 8765, or any free port when it is taken; 0 = any free port)")
+    p.add_argument("--no-feed", dest="feed", action="store_false", help="do not serve the feed and dashboard")
+    p.add_argument("--aggregate-only", action="store_true", help="the feed shows the room only, never a person "
+                   "(and nothing for fewer than 3 people)")
     p.add_argument("--record", nargs="?", const="auto", metavar="DIR", help="write the session timeline (CSV and "
                    "JSON, once per second) to DIR, or to a new folder in your user data folder")
     p.add_argument("--no-overlay", dest="overlay", action="store_false", help="send video without annotations "
@@ -94,7 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = Config(source=args.source, output=args.output, width=width, height=height, fps=args.fps,
                     mirror=args.mirror, loop=args.loop, frames=args.frames, seconds=args.seconds,
                     gaze=args.gaze, identity=args.identity, emotion=args.emotion, eu_mode=args.eu_mode,
-                    gallery=args.gallery, record=args.record, overlay=args.overlay)
+                    gallery=args.gallery, record=args.record, overlay=args.overlay, feed=args.feed, port=args.port,
+                    aggregate_only=args.aggregate_only)
     daemon = Daemon(config).start()
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     try:

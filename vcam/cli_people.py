@@ -24,6 +24,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_models(sub.add_parser("models", help="list, verify or install models"))
     _add_eval(sub.add_parser("eval", help="measure identity matching on folders of photos"))
     _add_report(sub.add_parser("report", help="draw a recorded session's report as one HTML file"))
+    sub.add_parser("dashboard", help="open the running vcam's live dashboard in your browser").set_defaults(
+        handler=cmd_dashboard)
 
 
 def _gallery_flag(p: argparse.ArgumentParser) -> None:
@@ -87,6 +89,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     from vcam.session import write_report
 
     write_report(args.session, args.out)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """``vcam dashboard``: open the running daemon's dashboard (the URL carries its private token)."""
+    import webbrowser
+
+    from vcam.feed import read_dashboard_url
+
+    url = read_dashboard_url()
+    if url is None:
+        raise VcamError("no vcam is running: start one with 'vcam run', then run 'vcam dashboard' again")
+    if not webbrowser.open(url):
+        sys.stdout.write(url + "\n")
+        log.info("no browser found: open the URL above yourself")
     return 0
 
 

@@ -30,6 +30,11 @@ class Config:
         identity: name enrolled people (off unless asked for: it is personal data).
         emotion: estimate each face's emotion (off unless asked for).
         gallery: the gallery file identity names people from (None: the user's default).
+        feed: serve the live engagement feed and dashboard on 127.0.0.1.
+        port: the feed's port; None: 8765, or any free port when that one is taken
+            (``vcam dashboard`` finds it either way); 0: any free port.
+        aggregate_only: the feed and dashboard show the room only, never a person,
+            and nothing at all for fewer than 3 people.
         record: write the session timeline (once per second per person) to this
             folder, or to a new folder in the user's data dir with ``"auto"``; None: off.
         eu_mode: never infer emotion (the EU AI Act bans emotion recognition in
@@ -53,6 +58,9 @@ class Config:
     eu_mode: bool = False
     gallery: str | None = None
     record: str | None = None
+    feed: bool = True
+    port: int | None = None
+    aggregate_only: bool = False
     overlay: bool = True
     fallback_file: str = "vcam-out.mp4"
 
@@ -66,6 +74,8 @@ class Config:
             _check_range("frames", self.frames, 1, 10**9)
         if self.seconds is not None:
             _check_range("seconds", self.seconds, 0.1, 10**7)
+        if self.port is not None:
+            _check_range("port", self.port, 0, 65535)
         if self.eu_mode and self.emotion:
             raise ConfigError(EU_MODE_REFUSAL)
 

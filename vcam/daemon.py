@@ -31,6 +31,8 @@ import numpy as np
 
 import overlay
 from vcam.config import EU_MODE_REFUSAL, Config
+from vcam.feed import FeedBuilder, remove_dashboard_url, write_dashboard_url
+from vcam.feed.server import FeedServer
 from vcam.errors import OutputError, SessionError, SourceError, VcamError
 from vcam.outputs import Output, open_output
 from vcam.pipeline import Analyzer, Features
@@ -118,6 +120,9 @@ def _lower_priority(steps: int) -> None:
         log.debug("could not lower analysis priority: %s", err)
 
 
+DEFAULT_FEED_PORT = 8765
+
+
 class Daemon:
     """One live vcam: a source, the analyzer, an output.
 
@@ -133,6 +138,7 @@ class Daemon:
         self.show_overlay = config.overlay
         self.listeners: list[Callable[[Analysis], None]] = [on_analysis] if on_analysis else []
         self.recorder: Recorder | None = None
+        self.feed: FeedServer | None = None
         self.stats = Stats()
         self.latest: Analysis | None = None
         self.error: VcamError | None = None
@@ -158,6 +164,8 @@ class Daemon:
             raise
         if cfg.record:
             self._start_recording()
+        if cfg.feed:
+            self._start_feed()
         self.stats.started = time.monotonic()
         for name, target in (("capture", self._capture), ("analysis", self._analyse), ("output", self._send)):
             thread = threading.Thread(target=self._guard(target), name=f"vcam-{name}", daemon=True)
@@ -201,6 +209,9 @@ class Daemon:
         for part in (self.source, self.output, self.recorder):
             if part is not None:
                 part.close()
+        if self.feed is not None:
+            self.feed.stop()
+            remove_dashboard_url(self.feed.url)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends (limit reached, source ended, output closed, or stop). True if it ended."""
@@ -291,6 +302,26 @@ class Daemon:
         self.recorder.open()
         self.listeners.append(self.recorder.on_analysis)
         log.info("afterwards: vcam report %s --out report.html", folder)
+
+    def _start_feed(self) -> None:
+        cfg = self.config
+        builder = FeedBuilder(self.features, cfg.aggregate_only, eu_mode=cfg.eu_mode, source=cfg.source)
+        self.feed = self._feed_server()
+        self.feed.publish(builder.hello())
+        self.listeners.append(lambda analysis: [self.feed.publish(e) for e in builder.on_analysis(analysis)])
+        write_dashboard_url(self.feed.url)
+        log.info("dashboard: %s (or run 'vcam dashboard')", self.feed.url)
+
+    def _feed_server(self) -> FeedServer:
+        """The started feed server on the configured port; with no port configured, 8765 or else any free one."""
+        port = self.config.port
+        try:
+            return FeedServer(port=DEFAULT_FEED_PORT if port is None else port).start()
+        except VcamError as err:
+            if port is not None:
+                raise
+            log.warning("%s; using another free port", err)
+            return FeedServer(port=0).start()
 
     def _people(self) -> dict[str, np.ndarray]:
         """Who identity can name: the demo's own people on the demo source, else the user's gallery."""

@@ -305,3 +305,21 @@ def test_the_connection_state_shows_reconnecting_until_a_server_returns_on_the_s
                 "document.querySelector('#attention-pct').dataset.value === '25'")
     finally:
         again.stop()
+
+
+def test_the_page_shows_live_values_from_a_daemon_running_the_demo(page):
+    from vcam.config import Config
+    from vcam.daemon import Daemon
+
+    daemon = Daemon(Config(source="demo", output="none", port=0, emotion=True, seconds=90)).start()
+    try:
+        page.goto(daemon.feed.url)
+        page.wait_for_function("document.querySelector('#conn-state').dataset.state === 'connected'", timeout=30000)
+        page.wait_for_function("document.querySelectorAll('.person').length === 9", timeout=30000)
+        page.wait_for_function("document.querySelectorAll('#emotions .emo[data-value]').length === 7", timeout=30000)
+        assert re.search(r"\b\d of 9\b", page.inner_text("#attention-count"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-demo.png"))
+    finally:
+        daemon.stop()
+    assert daemon.error is None

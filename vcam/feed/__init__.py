@@ -12,6 +12,7 @@ tests and the dashboard read; :func:`validate` checks an event against it.
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,8 @@ from vcam.feed.events import SCHEMA_VERSION, FeedBuilder
 if TYPE_CHECKING:
     from vcam.feed.server import FeedServer
 
-__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "FeedBuilder", "FeedServer", "schema", "validate"]
+__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "FeedBuilder", "FeedServer", "schema", "validate", "read_dashboard_url",
+           "remove_dashboard_url", "write_dashboard_url"]
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 """The committed JSON Schema (draft 2020-12) of every feed event."""
@@ -49,3 +51,38 @@ def __getattr__(name: str) -> object:
                               "install it with: pip install websockets==17.4") from err
         return FeedServer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def dashboard_url_file() -> Path:
+    """Where a running daemon leaves its dashboard URL (with the token) for ``vcam dashboard``; mode 0600."""
+    import warnings
+
+    import platformdirs
+
+    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (a headless box): platformdirs falls back to /tmp/runtime-UID
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir("vcam")) / "dashboard.url"
+
+
+def write_dashboard_url(url: str) -> None:
+    """Leave ``url`` for ``vcam dashboard``, readable by this user only."""
+    path = dashboard_url_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(url + "\n")
+    os.chmod(path, 0o600)
+
+
+def remove_dashboard_url(url: str) -> None:
+    """Remove the left URL if it is still ``url`` (another vcam may have replaced it)."""
+    if read_dashboard_url() == url:
+        dashboard_url_file().unlink(missing_ok=True)
+
+
+def read_dashboard_url() -> str | None:
+    """The URL a running daemon left, or None when none is running."""
+    try:
+        return dashboard_url_file().read_text().strip() or None
+    except FileNotFoundError:
+        return None
