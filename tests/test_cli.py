@@ -10,6 +10,7 @@ from importlib import resources
 
 import av
 import jsonschema
+import numpy as np
 import pytest
 
 from vcam.outputs import open_output
@@ -113,3 +114,30 @@ def test_an_unreadable_video_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "cannot read video" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("sample, analysed", [("every:5", 6), ("every:1", 30)])
+def test_sampling_every_nth_frame_analyses_that_many_and_says_so(grid_clip, tmp_path, sample, analysed):
+    out = tmp_path / "s.json"
+    result = vcam("analyze", str(grid_clip), "--json", str(out), "--sample", sample, "--no-progress", timeout=300)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert document["source"]["frames"] == 30 and document["source"]["analysed"] == len(document["frames"]) == analysed
+    assert f"{analysed} of 30 frames analysed" in result.stderr
+
+
+def test_scene_sampling_skips_unchanged_frames_and_keeps_changes(tmp_path):
+    from vcam.analyze import analyze
+
+    clip = tmp_path / "scenes.mp4"
+    with open_output(f"file:{clip}", width=320, height=240, fps=10) as out:
+        for i in range(30):  # three 1-second scenes of a still picture each
+            out.send(np.full((240, 320, 3), (40, 120, 200)[i // 10], np.uint8))
+    document = analyze(clip, progress=False, sample="scene")
+    assert [f["index"] for f in document["frames"]] == [0, 10, 20]
+    assert document["source"]["analysed"] == 3 and document["source"]["frames"] == 30
+
+
+def test_a_bad_sample_spec_is_one_clear_error(grid_clip, tmp_path):
+    result = vcam("analyze", str(grid_clip), "--json", str(tmp_path / "x.json"), "--sample", "every:0")
+    assert result.returncode == 2 and "bad --sample 'every:0'" in result.stderr

@@ -18,15 +18,16 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
 import vcam
-from vcam.errors import VcamError
+from vcam.errors import ConfigError, VcamError
 from vcam.pipeline import Analyzer, Features
 from vcam.session import Recorder
 from vcam.sources.video import VideoSource
-from vcam.types import EMOTIONS, Analysis, Faces
+from vcam.types import EMOTIONS, Analysis, Faces, Frame
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,15 @@ class TrackSummary:
 
 
 def analyze(path: str | Path, *, progress: bool = True, features: Features | None = None,
-            gallery: str | Path | None = None, timeline: str | Path | None = None) -> dict:
+            gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all") -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
     Args:
         features: which optional stages run (default: gaze only).
         gallery: the gallery identity names people from (default: the user's).
         timeline: also record the session timeline (once per second of video) into this folder.
+        sample: ``all``, ``every:N`` or ``scene`` (see :class:`Sampler`); ``frames`` then
+            lists the analysed frames only, and ``source.analysed`` counts them.
 
     Raises:
         SourceError: the file is missing or unreadable.
@@ -116,20 +119,22 @@ def analyze(path: str | Path, *, progress: bool = True, features: Features | Non
     frames, summary = [], TrackSummary()
     people = functools.partial(_people, gallery)
     features = features or Features()
+    sampler = Sampler(sample)
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(VideoSource(Path(path), realtime=False))
         analyzer = stack.enter_context(Analyzer(features, people=people))
         recorder = stack.enter_context(Recorder(timeline, features=features.names(), source=str(path))) if timeline else None
-        for analysis in _run(source, analyzer, progress):
+        for analysis in _run(source, analyzer, progress, sampler):
             if recorder is not None:
                 recorder.on_analysis(analysis)
             frames.append({"index": analysis.frame_index, "t": round(analysis.t, 3),
                            "faces": face_records(analysis.faces, analysis.features)})
             summary.add(analysis)
         info = {"path": str(path), "fps": round(source.fps, 3), "width": source.size[0], "height": source.size[1],
-                "frames": len(frames)}
+                "frames": source.frames_read, "analysed": len(frames), "sample": sample}
     elapsed = time.monotonic() - started
-    log.info("analysed %d frames in %.1f s (%.1f frames/s)", len(frames), elapsed, len(frames) / max(elapsed, 1e-9))
+    log.info("analysed %d of %d frames in %.1f s (%.1f frames/s)", len(frames), info["frames"], elapsed,
+             len(frames) / max(elapsed, 1e-9))
     return {"schema_version": SCHEMA_VERSION, "generator": f"vcam {vcam.__version__}", "source": info,
             "frames": frames, "tracks": summary.records()}
 
@@ -141,11 +146,52 @@ def _people(gallery: str | Path | None) -> dict[str, np.ndarray]:
         return g.people()
 
 
-def _run(source: VideoSource, analyzer: Analyzer, progress: bool) -> Iterator[Analysis]:
+class Sampler:
+    """Which frames of a long recording to analyse: ``all``, ``every:N`` or ``scene``.
+
+    ``scene`` analyses a frame when it differs from the last analysed one (mean
+    absolute difference of 64×36 grey thumbnails above ``threshold`` grey levels,
+    0..255) or when ``max_gap`` seconds have passed, as the seed studies did with
+    scene-change keyframes. A higher threshold skips more and may miss short
+    looks away; ``max_gap`` bounds how stale the tracks can get.
+    """
+
+    def __init__(self, spec: str = "all", threshold: float = 6.0, max_gap: float = 2.0) -> None:
+        self.spec, self.threshold, self.max_gap = spec, threshold, max_gap
+        self.every = _parse_sample(spec)
+        self._thumb: np.ndarray | None = None
+        self._last_t = -np.inf
+
+    def wants(self, frame: Frame) -> bool:
+        """Whether to analyse ``frame``."""
+        if self.spec == "scene":
+            return self._changed(frame)
+        return frame.index % self.every == 0
+
+    def _changed(self, frame: Frame) -> bool:
+        thumb = cv2.cvtColor(cv2.resize(frame.image, (64, 36), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        changed = self._thumb is None or float(cv2.absdiff(thumb, self._thumb).mean()) > self.threshold
+        if changed or frame.t - self._last_t >= self.max_gap:
+            self._thumb, self._last_t = thumb, frame.t
+            return True
+        return False
+
+
+def _parse_sample(spec: str) -> int:
+    if spec in ("all", "scene"):
+        return 1
+    kind, _, n = spec.partition(":")
+    if kind != "every" or not n.isdigit() or int(n) < 1:
+        raise ConfigError(f"bad --sample {spec!r}: expected all, scene or every:N with N >= 1, e.g. every:5")
+    return int(n)
+
+
+def _run(source: VideoSource, analyzer: Analyzer, progress: bool, sampler: Sampler) -> Iterator[Analysis]:
     total = source.frame_count or None
     with tqdm(total=total, unit="frame", desc="analyzing", disable=not progress, leave=False) as bar:
         for frame in source:
-            yield analyzer.process(frame)
+            if sampler.wants(frame):
+                yield analyzer.process(frame)
             bar.update(1)
 
 

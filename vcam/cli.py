@@ -77,6 +77,8 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", help="the video file to analyse")
     p.add_argument("--json", required=True, metavar="OUT.json", help="where to write the results")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--sample", default="all", help="all (default), every:N (every Nth frame) or scene (only frames "
+                   "that changed, and at least every 2 s) for long recordings")
     p.add_argument("--timeline", metavar="DIR", help="also write the session timeline (CSV and JSON) to DIR")
     p.add_argument("--report", metavar="OUT.html", help="also write the session report (needs --timeline)")
     _feature_flags(p)
@@ -132,13 +134,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.report and not args.timeline:
         raise VcamError("--report needs --timeline DIR: the report is drawn from the timeline")
     document = analyze(args.video, progress=args.progress, features=features, gallery=args.gallery,
-                       timeline=args.timeline)
+                       timeline=args.timeline, sample=args.sample)
     write_json(document, args.json)
     if args.report:
         from vcam.session import write_report
 
         write_report(args.timeline, args.report)
-    log.info("wrote %s: %d frames, %d tracks", args.json, len(document["frames"]), len(document["tracks"]))
+    log.info("wrote %s: %d of %d frames analysed, %d tracks", args.json, document["source"]["analysed"],
+             document["source"]["frames"], len(document["tracks"]))
     return 0
 
 
@@ -149,6 +152,7 @@ def _setup_logging(verbose: bool) -> Path:
         from vcam.nativelog import filter_native_logs
 
         filter_native_logs()
+    logging.getLogger("websockets").setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "vcam: %(message)s")
     return Path(user_log_dir("vcam")) / "crash.log"

@@ -64,6 +64,11 @@ class Source(ABC):
     def _release(self) -> None:
         """Release the device or file. Called exactly once."""
 
+    @property
+    def frames_read(self) -> int:
+        """Frames delivered so far."""
+        return self._index
+
     def _media_time(self) -> float:
         """Seconds of the frame just grabbed, in the source's own clock."""
         return self._index / self.fps
