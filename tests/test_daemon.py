@@ -169,3 +169,34 @@ def test_eu_mode_refuses_to_switch_emotion_on():
     assert daemon.features.emotion is False
     with pytest.raises(Exception, match="EU mode"):
         Config(emotion=True, eu_mode=True)
+
+
+def test_a_taken_feed_port_asked_for_by_name_is_one_error_and_releases_the_source():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        daemon = Daemon(Config(source="demo", output="none", port=port))
+        with pytest.raises(Exception, match=f"cannot serve the feed on 127.0.0.1:{port}"):
+            daemon.start()
+    assert daemon.source._closed and daemon.output._closed
+
+
+def test_the_default_feed_port_falls_back_to_a_free_one_when_taken():
+    import socket
+
+    from vcam.daemon import DEFAULT_FEED_PORT
+
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", DEFAULT_FEED_PORT))
+            taken.listen()
+        except OSError:
+            pass  # already taken by something else: the fallback is what is under test either way
+        daemon = Daemon(Config(source="demo", output="none", frames=5)).start()
+        try:
+            assert daemon.feed.port != DEFAULT_FEED_PORT
+        finally:
+            daemon.stop()

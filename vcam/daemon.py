@@ -159,13 +159,13 @@ class Daemon:
         self.source = self._open_source()
         try:
             self.output = self._open_output()
+            if cfg.record:
+                self._start_recording()
+            if cfg.feed:
+                self._start_feed()
         except BaseException:
-            self.source.close()
+            self.stop()  # release whatever was taken: the camera, the output, the recording, the port
             raise
-        if cfg.record:
-            self._start_recording()
-        if cfg.feed:
-            self._start_feed()
         self.stats.started = time.monotonic()
         for name, target in (("capture", self._capture), ("analysis", self._analyse), ("output", self._send)):
             thread = threading.Thread(target=self._guard(target), name=f"vcam-{name}", daemon=True)
@@ -223,7 +223,10 @@ class Daemon:
         return bool(self._threads) and not self._stop.is_set()
 
     def toggle(self, feature: str, on: bool | None = None) -> bool:
-        """Switch ``feature`` (``gaze`` or ``overlay``) on, off, or over (None). Returns the new state."""
+        """Switch ``feature`` (gaze, identity, emotion or overlay) on, off, or over (None). Returns the new state.
+
+        Emotion cannot be switched on in EU mode (VcamError).
+        """
         if feature == "overlay":
             self.show_overlay = (not self.show_overlay) if on is None else on
             return self.show_overlay
