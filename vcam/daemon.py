@@ -301,7 +301,8 @@ class Daemon:
     def _start_recording(self) -> None:
         cfg = self.config
         folder = Path(cfg.record) if cfg.record != "auto" else new_session_dir()
-        self.recorder = Recorder(folder, features=self.features.names(), source=cfg.source)
+        self.recorder = Recorder(folder, features=self.features.names(), source=cfg.source,
+                                 people=not cfg.aggregate_only)
         self.recorder.open()
         self.listeners.append(self.recorder.on_analysis)
         log.info("afterwards: vcam report %s --out report.html", folder)

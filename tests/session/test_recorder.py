@@ -265,3 +265,16 @@ def test_a_sigkilled_recording_loses_at_most_its_last_second_and_still_makes_a_r
 
     out = write_report(folder, tmp_path / "report.html")
     assert out.read_text().count("data:image/png;base64,") == 4
+
+
+def test_aggregate_only_records_the_room_only_and_nothing_for_fewer_than_three(tmp_path):
+    from vcam.session.report import write_report
+
+    with Recorder(tmp_path / "s", features=("gaze",), people=False) as rec:
+        for second in range(4):
+            rec.on_analysis(analysis(second, float(second), make_faces(second, n=2 if second < 2 else 3)))
+    assert read_csv(tmp_path / "s" / "timeline.csv") == []
+    room = read_csv(tmp_path / "s" / "room.csv")
+    assert [r["people"] for r in room] == ["", "", "3", "3"]
+    write_report(tmp_path / "s", tmp_path / "r.html")
+    assert "Ada" not in (tmp_path / "r.html").read_text()

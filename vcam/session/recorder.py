@@ -105,6 +105,10 @@ def _json_value(value: object) -> object:
     return None if value == "" else value
 
 
+MIN_GROUP = 3
+"""Fewest people an aggregate-only record describes (as the feed)."""
+
+
 class Recorder:
     """Records a session's timeline into ``folder`` while analyses arrive.
 
@@ -120,15 +124,20 @@ class Recorder:
         every: seconds between batches, > 0. Lower gives a finer timeline, bigger files and more
             fsyncs; a crash loses at most one batch.
         source: the source spec, stored in ``session.json``.
+        people: write per-person rows. False (aggregate-only mode) writes only the
+            room's row, and leaves it blank while fewer than ``MIN_GROUP`` people are
+            present, so the record never describes one person.
     """
 
-    def __init__(self, folder: str | Path, *, features: tuple[str, ...], every: float = 1.0, source: str = "") -> None:
+    def __init__(self, folder: str | Path, *, features: tuple[str, ...], every: float = 1.0, source: str = "",
+                 people: bool = True) -> None:
         if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
             raise ConfigError(f"Recorder every must be a number of seconds > 0, got {every!r}")
         self.folder = Path(folder)
         self.features = tuple(features)
         self.every = float(every)
         self.source = source
+        self.people = people
         self.rows = {"timeline": 0, "room": 0}
         self.last_flushed: float | None = None
         """Session time ``t`` of the last batch that is safely on disk, or None."""
@@ -242,11 +251,13 @@ class Recorder:
         wall = _now_iso(time.time() - (time.monotonic() - analysis.captured))
         faces = analysis.faces
         rows = [self._row(t, wall, faces, i) for i in range(len(faces)) if faces.track_id[i] >= 0]
+        room = _room(t, rows) if self.people or len(rows) >= MIN_GROUP else (t, *[math.nan] * 4)
+        rows = rows if self.people else []
         files = self._files
         for row in rows:
             files["timeline"].write(",".join(_csv_escape(_cell(row[c])) for c in TIMELINE_COLUMNS) + "\n")
             files["jsonl"].write(json.dumps({k: _json_value(v) for k, v in row.items()}) + "\n")
-        files["room"].write(",".join(_cell(v) for v in _room(t, rows)) + "\n")
+        files["room"].write(",".join(_cell(v) for v in room) + "\n")
         for f in files.values():
             f.flush()
             os.fsync(f.fileno())
