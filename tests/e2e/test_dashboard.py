@@ -323,3 +323,25 @@ def test_the_page_shows_live_values_from_a_daemon_running_the_demo(page):
     finally:
         daemon.stop()
     assert daemon.error is None
+
+
+def test_a_page_from_another_origin_cannot_open_the_feed_even_with_the_token(page, server, tmp_path):
+    """Any web page the presenter opens could otherwise read the audience."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "other.html").write_text(
+        "<script>window.result = 'pending';"
+        f"const ws = new WebSocket({json.dumps(server.feed_url)});"
+        "ws.onopen = () => { window.result = 'open'; };"
+        "ws.onerror = () => { window.result = 'refused'; };</script>")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as other:
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+        try:
+            page.goto(f"http://127.0.0.1:{other.server_address[1]}/other.html")
+            page.wait_for_function("window.result !== 'pending'", timeout=10000)
+            assert page.evaluate("window.result") == "refused"
+        finally:
+            other.shutdown()
