@@ -26,6 +26,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_report(sub.add_parser("report", help="draw a recorded session's report as one HTML file"))
     sub.add_parser("dashboard", help="open the running vcam's live dashboard in your browser").set_defaults(
         handler=cmd_dashboard)
+    sub.add_parser("doctor", help="check this machine for what vcam needs and print how to fix what is missing"
+                   ).set_defaults(handler=cmd_doctor)
 
 
 def _gallery_flag(p: argparse.ArgumentParser) -> None:
@@ -105,6 +107,15 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         sys.stdout.write(url + "\n")
         log.info("no browser found: open the URL above yourself")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """``vcam doctor``: the table of checks and their fixes; exit 1 if a needed check fails."""
+    from vcam import doctor
+
+    checks = doctor.run_checks()
+    sys.stdout.write(doctor.format_report(checks) + "\n")
+    return doctor.exit_code(checks)
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:

@@ -1,0 +1,78 @@
+"""``vcam doctor`` on this machine: no webcam, no virtual camera, no display, all models and packages in place."""
+
+from __future__ import annotations
+
+import glob
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vcam import doctor, models
+from vcam.models import ModelStatus
+
+bare_machine = pytest.mark.skipif(bool(glob.glob("/dev/video*")) or not sys.platform.startswith("linux"),
+                                  reason="needs a Linux machine without webcam or v4l2loopback, like CI")
+
+
+@pytest.fixture(scope="module")
+def checks() -> list[doctor.Check]:
+    return doctor.run_checks()
+
+
+@bare_machine
+def test_a_machine_without_cameras_warns_with_both_fixes_and_still_passes(checks):
+    report = doctor.format_report(checks)
+    by_name = {c.name: c for c in checks}
+    assert by_name["cameras"].status == by_name["virtual camera"].status == "WARN"
+    assert "v4l2loopback-dkms" in report and "options v4l2loopback exclusive_caps=1 card_label=vcam" in report
+    assert "plug in a webcam, or use --source screen / demo" in report
+    assert doctor.exit_code(checks) == 0
+
+
+def test_needed_checks_pass_here(checks):
+    assert [c.name for c in checks if c.needed and c.status != "ok"] == []
+
+
+def test_a_corrupt_model_fails_the_doctor_and_prints_how_to_restore_it(monkeypatch):
+    broken = ModelStatus("face-landmarker", Path("/x.tflite"), False, "model face-landmarker at /x.tflite is corrupt")
+    monkeypatch.setattr(models, "verify_all", lambda *a, **kw: [broken])
+    checks = doctor.run_checks((doctor.check_models, doctor.check_cameras))
+    report = doctor.format_report(checks)
+    assert checks[0].status == "FAIL" and doctor.exit_code(checks) == 1
+    assert "models: face-landmarker: reinstall it with `bash installer/linux/dev.sh setup`" in report
+
+
+def test_a_taken_feed_port_is_only_a_warning_that_says_another_port_will_be_used():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        check = doctor.check_port(sock.getsockname()[1])
+    assert (check.status, check.needed) == ("WARN", False)
+    assert check.fix == "vcam will use another free port; or pass --port"
+
+
+def test_the_virtual_camera_fix_is_obs_on_windows_and_macos():
+    assert doctor.virtualcam_fix("win32") == doctor.virtualcam_fix("darwin") == (
+        "install OBS Studio and start its Virtual Camera once")
+
+
+def test_a_crashing_check_becomes_a_needed_failure_instead_of_a_traceback():
+    def check_boom() -> doctor.Check:
+        raise OSError("disk on fire")
+
+    [check] = doctor.run_checks((check_boom,))
+    assert (check.name, check.status, check.needed) == ("boom", "FAIL", True)
+    assert "disk on fire" in check.detail
+
+
+def test_the_real_command_prints_the_table_and_exits_0_here():
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    result = subprocess.run([sys.executable, "-m", "vcam.cli", "doctor"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    header = result.stdout.splitlines()[0].split()
+    assert header == ["CHECK", "STATUS", "DETAIL"]

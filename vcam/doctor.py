@@ -1,0 +1,240 @@
+"""``vcam doctor``: check this machine for everything vcam needs, and say how to fix what is missing.
+
+Each check is a small function returning one :class:`Check`. A *needed* check
+that fails (``FAIL``) makes ``vcam doctor`` exit 1; the others only warn
+(``WARN``): vcam still runs without a webcam, a virtual camera or a display,
+with another source or output.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import importlib.metadata
+import logging
+import os
+import re
+import socket
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+OK, WARN, FAIL = "ok", "WARN", "FAIL"
+PYTHON = (3, 11)
+# distribution name -> module it is imported as
+PACKAGES = {
+    "mediapipe": "mediapipe", "opencv-contrib-python": "cv2", "numpy": "numpy", "onnxruntime": "onnxruntime",
+    "dlib-bin": "dlib", "pyvirtualcam": "pyvirtualcam", "websockets": "websockets",
+}
+REINSTALL = "reinstall with `bash installer/linux/dev.sh setup` or `pip install -r requirements.lock`"
+CAMERA_FIX = "plug in a webcam, or use --source screen / demo"
+VIRTUALCAM_FIX_LINUX = ("sudo apt install v4l2loopback-dkms; put `options v4l2loopback exclusive_caps=1 "
+                        "card_label=vcam` in /etc/modprobe.d/vcam.conf, then `sudo modprobe v4l2loopback`")
+VIRTUALCAM_FIX_OTHER = "install OBS Studio and start its Virtual Camera once"
+DISPLAY_FIX = "run vcam inside a desktop session (DISPLAY or WAYLAND_DISPLAY set), or use --source webcam / demo"
+PORT_FIX = "vcam will use another free port; or pass --port"
+_PIN = re.compile(r"\s*([A-Za-z0-9._-]+)\s*==\s*([^;\s]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report.
+
+    Attributes:
+        name: what was checked, e.g. ``"virtual camera"``.
+        status: ``"ok"``, ``"WARN"`` or ``"FAIL"``.
+        detail: what was found.
+        fix: the exact command or step that fixes it ("" when ok).
+        needed: vcam cannot run without it; a failure makes ``vcam doctor`` exit 1.
+    """
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+    needed: bool = False
+
+
+def _result(name: str, good: bool, detail: str, fix: str, needed: bool) -> Check:
+    bad = FAIL if needed else WARN
+    return Check(name, OK if good else bad, detail, "" if good else fix, needed)
+
+
+# -- the checks ----------------------------------------------------------------------
+
+
+def check_python() -> Check:
+    """Python 3.11, the only version mediapipe 0.10.21 and the pins are built for."""
+    found = ".".join(map(str, sys.version_info[:3]))
+    want = ".".join(map(str, PYTHON))
+    return _result("python", sys.version_info[:2] == PYTHON, f"{found} at {sys.executable}",
+                   f"use Python {want}: `bash installer/linux/dev.sh setup` builds a {want} venv", needed=True)
+
+
+def pinned_versions() -> dict[str, str]:
+    """``{distribution: pinned version}`` from pyproject.toml in a checkout, else vcam's installed metadata."""
+    from vcam.models import REPO_ROOT
+
+    pyproject = REPO_ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        specs = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    else:
+        specs = importlib.metadata.requires("vcam") or []
+    return {m[1].lower(): m[2] for spec in specs if (m := _PIN.match(spec.split(";")[0]))}
+
+
+def check_packages() -> Check:
+    """Each key package imports and is installed at its pinned version."""
+    pins = pinned_versions()
+    problems = [p for dist, module in PACKAGES.items() if (p := _package_problem(dist, module, pins.get(dist)))]
+    if problems:
+        return _result("packages", False, "; ".join(problems), REINSTALL, needed=True)
+    return _result("packages", True, f"{len(PACKAGES)} key packages at their pinned versions", "", needed=True)
+
+
+def _package_problem(dist: str, module: str, pin: str | None) -> str | None:
+    try:
+        version = importlib.metadata.version(dist)
+        importlib.import_module(module)
+    except importlib.metadata.PackageNotFoundError:
+        return f"{dist} is not installed"
+    except Exception as err:  # noqa: BLE001 - a broken binary wheel raises anything
+        return f"{dist} does not import ({type(err).__name__}: {err})"
+    if pin is not None and version != pin:
+        return f"{dist} is {version}, expected {pin}"
+    return None
+
+
+def check_models() -> Check:
+    """Every model in models/manifest.toml passes its sha256 check."""
+    from vcam import models
+
+    statuses = models.verify_all()
+    bad = [s for s in statuses if not s.ok]
+    if bad:
+        return _result("models", False, "; ".join(s.message for s in bad), _model_fix(bad[0].name), needed=True)
+    return _result("models", True, f"{len(statuses)} models, sha256 ok", "", needed=True)
+
+
+def _model_fix(name: str) -> str:
+    from vcam import models
+
+    manifest = models.load_manifest()
+    found = f"{name}: " + models.fix_for(manifest[name]) + "; " if name in manifest else ""
+    return found + "`vcam models list` shows every model and what is wrong"
+
+
+def check_cameras(max_index: int = 4) -> Check:
+    """A webcam: ``/dev/video*`` on Linux, else OpenCV indices ``0 .. max_index - 1``."""
+    if sys.platform.startswith("linux"):
+        found = sorted(glob.glob("/dev/video*"))
+    else:
+        found = [f"index {i}" for i in range(max_index) if _opens(i)]
+    return _result("cameras", bool(found), ", ".join(found) or "no camera found", CAMERA_FIX, needed=False)
+
+
+def _opens(index: int) -> bool:
+    import cv2
+
+    cap = cv2.VideoCapture(index)
+    try:
+        return cap.isOpened()
+    finally:
+        cap.release()
+
+
+def virtualcam_fix(platform: str = sys.platform) -> str:
+    """The exact steps that install a virtual camera backend on ``platform``."""
+    return VIRTUALCAM_FIX_LINUX if platform.startswith("linux") else VIRTUALCAM_FIX_OTHER
+
+
+def check_virtualcam() -> Check:
+    """A pyvirtualcam backend opens a 1280×720 30 fps camera (closed again at once)."""
+    import pyvirtualcam
+
+    try:
+        with pyvirtualcam.Camera(width=1280, height=720, fps=30, print_fps=False) as cam:
+            detail = f"{cam.device} via {cam.backend}"
+    except Exception as err:  # noqa: BLE001 - pyvirtualcam raises RuntimeError, backends anything
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return _result("virtual camera", False, first, virtualcam_fix(), needed=False)
+    return _result("virtual camera", True, detail, "", needed=False)
+
+
+def check_display() -> Check:
+    """A display mss can capture: DISPLAY or WAYLAND_DISPLAY on Linux, and at least one monitor."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return _result("display", False, "neither DISPLAY nor WAYLAND_DISPLAY is set", DISPLAY_FIX, needed=False)
+    try:
+        import mss
+
+        with mss.mss() as screen:
+            monitors = len(screen.monitors) - 1  # monitors[0] is all of them together
+    except Exception as err:  # noqa: BLE001 - mss raises its own errors and OSError
+        return _result("display", False, f"mss cannot open the display: {err}", DISPLAY_FIX, needed=False)
+    return _result("display", monitors > 0, f"{monitors} monitor(s)", DISPLAY_FIX, needed=False)
+
+
+def check_port(port: int | None = None, host: str = "127.0.0.1") -> Check:
+    """The feed's default port is free on ``host`` (a bind test)."""
+    from vcam.daemon import DEFAULT_FEED_PORT
+
+    port = DEFAULT_FEED_PORT if port is None else port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            return _result("feed port", False, f"{host}:{port} is taken ({err.strerror or err})", PORT_FIX, needed=False)
+    return _result("feed port", True, f"{host}:{port} is free", "", needed=False)
+
+
+def check_config() -> Check:
+    """The default :class:`vcam.config.Config` builds."""
+    from vcam.config import Config
+
+    try:
+        config = Config()
+    except Exception as err:  # noqa: BLE001 - report, don't crash the doctor
+        return _result("config", False, f"the defaults do not build: {err}", "report this as a vcam bug", needed=True)
+    return _result("config", True, f"defaults ok ({config.width}x{config.height} at {config.fps:g} fps)", "", needed=True)
+
+
+CHECKS: tuple[Callable[[], Check], ...] = (
+    check_python, check_packages, check_models, check_cameras, check_virtualcam, check_display, check_port,
+    check_config,
+)
+
+
+# -- running and reporting -----------------------------------------------------------
+
+
+def run_checks(checks: tuple[Callable[[], Check], ...] = CHECKS) -> list[Check]:
+    """Run every check in order; one that crashes becomes a FAIL line instead of stopping the rest."""
+    return [_run(check) for check in checks]
+
+
+def _run(check: Callable[[], Check]) -> Check:
+    try:
+        return check()
+    except Exception as err:  # noqa: BLE001 - the doctor must finish whatever breaks
+        name = check.__name__.removeprefix("check_")
+        return Check(name, FAIL, f"the check crashed: {type(err).__name__}: {err}", "report this as a vcam bug", True)
+
+
+def format_report(checks: list[Check]) -> str:
+    """A fixed-width table (CHECK, STATUS, DETAIL), then ``NAME: fix`` for every check that is not ok."""
+    rows = [("CHECK", "STATUS", "DETAIL")] + [(c.name, c.status, c.detail) for c in checks]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() for a, b, c in rows]
+    fixes = [f"{c.name}: {c.fix}" for c in checks if c.status != OK]
+    return "\n".join(lines + (["", "To fix:"] + fixes if fixes else []))
+
+
+def exit_code(checks: list[Check]) -> int:
+    """1 when a needed check failed, else 0 (warnings do not fail)."""
+    return 1 if any(c.needed and c.status != OK for c in checks) else 0
