@@ -11,8 +11,6 @@ import functools
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from tqdm import tqdm
 
 import vcam
 from vcam.errors import ConfigError, VcamError
+from vcam.files import write_text_atomic
 from vcam.pipeline import Analyzer, Features
 from vcam.session import Recorder
 from vcam.sources.video import VideoSource
@@ -197,12 +196,7 @@ def _run(source: VideoSource, analyzer: Analyzer, progress: bool, sampler: Sampl
 
 def write_json(document: dict, path: str | Path) -> None:
     """Write ``document`` to ``path`` atomically: a crash leaves the old file or the new one, never half."""
-    path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(document, f, separators=(",", ":"))
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(document, separators=(",", ":")))
     except OSError as err:
         raise VcamError(f"cannot write {path}: {err.strerror}; choose a writable location with --json") from err

@@ -26,7 +26,6 @@ import logging
 import os
 import sqlite3
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,6 +36,7 @@ import numpy as np
 import platformdirs
 
 from vcam.errors import GalleryError
+from vcam.files import write_text_atomic
 from vcam.types import Faces, Frame
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ class Gallery:
                     for blob, src, made in self._db.execute(
                         "SELECT vector, source, created FROM descriptors WHERE person = ? ORDER BY id", (pid,))]}
                 for pid, name, created in people]}
-        _atomic_write(Path(path), json.dumps(doc, indent=1))
+        write_text_atomic(path, json.dumps(doc, indent=1))
 
     def close(self) -> None:
         """Close the database connection."""
@@ -264,21 +264,6 @@ def _insert(db: sqlite3.Connection, person: int, vectors: np.ndarray, sources: S
     now = _now()
     db.executemany("INSERT INTO descriptors (person, vector, source, created) VALUES (?, ?, ?, ?)",
                    [(person, v.astype("<f4").tobytes(), str(s), now) for v, s in zip(vectors, sources)])
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a 0600 temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp files are 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- enrollment ------------------------------------------------------------------------

@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import platformdirs
 
 import vcam
 from vcam.errors import ConfigError, SessionError
+from vcam.files import write_text_atomic
 from vcam.types import EMOTIONS, Analysis, Faces
 
 log = logging.getLogger(__name__)
@@ -75,16 +75,7 @@ def new_session_dir(root: str | Path | None = None) -> Path:
 
 def write_json_atomic(document: dict, path: Path) -> None:
     """Replace ``path`` with ``document`` (mode 0600, fsync-ed): a crash leaves the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(document, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(document, indent=1))
 
 
 def _now_iso(epoch: float | None = None) -> str:
