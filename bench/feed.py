@@ -31,7 +31,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,14 +40,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from common import emit_result, machine, print_machine
+from common import run_child as run_child_process
+
 WARMUP_S = 3.0
 """Seconds after the dashboard connects before the delay window starts (and before each CPU window)."""
 CLIENTS = 10
 """Raw feed clients for the CPU measurement."""
 MAX_DELAY_P95_MS = 500.0
 MIN_SNAPSHOT_HZ = 2.0
-LOAD_WARN = 0.5
-RESULT_MARK = "BENCH-RESULT "
 READY_MARK = "CLIENTS-READY"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -213,50 +213,17 @@ def run_child(seconds: float) -> dict[str, Any]:
 
 
 def child_main(seconds: float) -> int:
-    try:
-        result = run_child(seconds)
-    except Exception as err:  # noqa: BLE001 - reported to the parent as one line
-        logging.getLogger(__name__).exception("child failed")
-        print(RESULT_MARK + json.dumps({"error": str(err)}), flush=True)
-        return 1
-    print(RESULT_MARK + json.dumps(result), flush=True)
-    return 0
+    """Entry of ``--child``: print one ``RESULT_MARK`` JSON line."""
+    return emit_result(lambda: run_child(seconds))
 
 
 # ---------------------------------------------------------------------------------
 # parent
 # ---------------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(), "cpu_model": model,
-            "loadavg": list(os.getloadavg()), "python": platform.python_version()}
-
-
-def print_machine(info: dict[str, Any]) -> None:
-    load = info["loadavg"]
-    print(f"machine: nproc {info['nproc']} (cpu_count {info['cpu_count']}), {info['cpu_model']}, Python {info['python']}")
-    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min)")
-    if load[0] > LOAD_WARN:
-        print(f"WARNING: 1-min load average {load[0]:.2f} > {LOAD_WARN}: the machine is busy; figures will be worse than on an idle one")
-
-
 def run_once(seconds: float) -> dict[str, Any]:
+    """One run in a fresh child process; its JSON result (with ``error`` if it failed)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--seconds", str(seconds)]
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=240.0 + 4 * seconds)
-    except subprocess.TimeoutExpired:
-        return {"error": "child timed out"}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK):])
-    return {"error": f"child exited {proc.returncode} without a result"}
+    return run_child_process(cmd, 240.0 + 4 * seconds)
 
 
 ROWS: list[tuple[str, str, str]] = [

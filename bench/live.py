@@ -38,11 +38,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -51,17 +48,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import emit_result, machine, print_machine
+from common import run_child as run_child_process
+
 WARMUP_S = 3.0
 """Seconds discarded at the start of each run (model loading, first detections)."""
 SOURCE_FPS = 30.0
 OUTPUT_SIZE = (1280, 720)
 RATE_TOLERANCE = 0.05
 """Allowed shortfall for rates whose target equals the source rate."""
-LOAD_WARN = 0.5
-"""Warn when the 1-minute load average is above this at start."""
 FAKE_BACKEND = "vcam-bench-fake"
-RESULT_MARK = "BENCH-RESULT "
-"""Prefix of the child's one JSON line on stdout (anything else on stdout is ignored)."""
 
 
 @dataclass(frozen=True)
@@ -271,50 +267,17 @@ def stage_times(log: AnalysisLog, window: tuple[float, float]) -> dict[str, dict
 
 
 def child_main(name: str, seconds: float) -> int:
-    """Entry of ``--child``: print one ``RESULT_MARK`` JSON line, or the error on stderr."""
-    try:
-        result = run_child(name, seconds)
-    except Exception as err:  # noqa: BLE001 - reported to the parent as one line
-        logging.getLogger(__name__).exception("child %s failed", name)
-        print(RESULT_MARK + json.dumps({"scenario": name, "error": str(err)}), flush=True)
-        return 1
-    print(RESULT_MARK + json.dumps(result), flush=True)
-    return 0
+    """Entry of ``--child``: print one ``RESULT_MARK`` JSON line."""
+    return emit_result(lambda: run_child(name, seconds), scenario=name)
 
 
 # ---------------------------------------------------------------------------------
 # parent: runs children, prints the report
 # ---------------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
-    """nproc, CPU model, load average now."""
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(), "cpu_model": model,
-            "loadavg": list(os.getloadavg()), "python": platform.python_version()}
-
-
-def print_machine(info: dict[str, Any]) -> None:
-    load = info["loadavg"]
-    print(f"machine: nproc {info['nproc']} (cpu_count {info['cpu_count']}), {info['cpu_model']}, Python {info['python']}")
-    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min)")
-    if load[0] > LOAD_WARN:
-        print(f"WARNING: 1-min load average {load[0]:.2f} > {LOAD_WARN}: the machine is busy; figures will be worse than on an idle one")
-
-
 def run_once(name: str, seconds: float) -> dict[str, Any]:
     """One run in a fresh child process; its JSON result (with ``error`` if it failed)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seconds", str(seconds)]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=WARMUP_S + seconds + 180.0)
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK):])
-    return {"scenario": name, "error": f"child exited {proc.returncode} without a result"}
+    return run_child_process(cmd, WARMUP_S + seconds + 180.0, scenario=name)
 
 
 ROWS: list[tuple[str, str, str]] = [
