@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from vcam.feed.events import SCHEMA_VERSION
 from vcam.feed.server import FeedServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,7 +58,7 @@ def hello(session_id: str, *, gaze: bool = True, emotion: bool = True, aggregate
           eu_mode: bool = False) -> dict:
     features = {"gaze": gaze, "identity": True, "emotion": emotion and not eu_mode,
                 "aggregate_only": aggregate_only, "eu_mode": eu_mode}
-    return checked({"type": "hello", "schema_version": "1.0", "session_id": session_id,
+    return checked({"type": "hello", "schema_version": SCHEMA_VERSION, "session_id": session_id,
                     "started_at": T0, "source": "screen:1", "features": features})
 
 
@@ -81,7 +82,7 @@ def nine_people(step: int) -> list[dict]:
 
 
 def audience(step: int, room: dict | None, people: list[dict]) -> dict:
-    return checked({"type": "audience", "schema_version": "1.0", "t": float(step), "frame_index": step * 8,
+    return checked({"type": "audience", "schema_version": SCHEMA_VERSION, "t": float(step), "frame_index": step * 8,
                     "captured_at": T0 + step, "room": room, "people": people})
 
 
@@ -94,8 +95,13 @@ HAPPY_ROOM = {"angry": 0.0, "disgust": 0.0, "fear": 0.05, "happy": 0.4, "sad": 0
 
 
 def alert(kind: str, message: str, track_id: int | None = None) -> dict:
-    return checked({"type": "alert", "schema_version": "1.0", "t": 30.0, "kind": kind,
+    return checked({"type": "alert", "schema_version": SCHEMA_VERSION, "t": 30.0, "kind": kind,
                     "message": message, "track_id": track_id})
+
+
+def status(state: str, *, stage_errors: int = 0, message: str | None = None) -> dict:
+    return checked({"type": "status", "schema_version": SCHEMA_VERSION, "t": 40.0, "state": state,
+                    "source": "webcam:0", "source_lost": 1, "stage_errors": stage_errors, "message": message})
 
 
 # -- browser and server -----------------------------------------------------------------------
@@ -232,6 +238,35 @@ def assert_fits(page: Page) -> None:
             return bad; }""")
         assert overflow == [], f"at {width}×{height}: {overflow}"
     page.set_viewport_size({"width": 1280, "height": 720})
+
+
+def test_the_health_banner_shows_a_lost_source_hides_while_running_and_counts_stage_errors(page, server):
+    start_session(server, page, "health")
+    banner = page.get_by_role("status").and_(page.locator("#status-banner"))
+    assert banner.get_attribute("aria-live") == "polite"
+    assert banner.is_hidden() and page.locator("#stage-errors").is_hidden()
+
+    lost = "camera 0 stopped sending frames; retrying in 4 s"
+    deliver(server, page, status("source_lost", message=lost),
+            "document.querySelector('#status-banner').dataset.state === 'source_lost'")
+    assert banner.is_visible() and text(page, "#status-banner .state") == "Source lost"
+    assert text(page, "#status-banner .msg") == lost
+    assert page.locator("#stage-errors").is_hidden(), "no counter before the first stage error"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-source-lost.png"))
+    assert_fits(page)
+
+    server.publish(status("running", stage_errors=3))
+    page.wait_for_function("document.querySelector('#status-banner').dataset.state === 'running'", timeout=5000)
+    assert banner.is_hidden() and text(page, "#status-banner") == ""
+    assert text(page, "#stage-errors") == "stage errors: 3"
+    assert "unannotated" in page.locator("#stage-errors").get_attribute("title")
+
+    server.publish(status("paused", stage_errors=3))
+    page.reload()  # a new client learns the current status from the server, right after hello
+    page.wait_for_function("document.querySelector('#status-banner').dataset.state === 'paused'", timeout=5000)
+    assert text(page, "#status-banner .state") == "Analysis paused"
+    assert text(page, "#stage-errors") == "stage errors: 3"
 
 
 def test_the_vendored_chart_library_matches_its_recorded_sha256():

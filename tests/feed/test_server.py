@@ -13,10 +13,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from vcam.errors import VcamError
-from vcam.feed.events import alert
+from vcam.feed import validate
+from vcam.feed.events import SCHEMA_VERSION, alert, status
 from vcam.feed.server import ClientQueue, FeedServer
 
-HELLO = {"type": "hello", "schema_version": "1.0", "session_id": "s1", "started_at": 0.0, "source": "demo",
+HELLO = {"type": "hello", "schema_version": SCHEMA_VERSION, "session_id": "s1", "started_at": 0.0, "source": "demo",
          "features": {"gaze": True, "identity": False, "emotion": False, "aggregate_only": False, "eu_mode": False}}
 
 
@@ -92,6 +93,28 @@ def test_alerts_and_a_new_hello_reach_every_client(server):
                 assert (await recv_json(ws))["features"]["emotion"] is True
         async with connect(server.feed_url) as late:
             assert (await recv_json(late))["features"]["emotion"] is True, "a late client gets the latest hello"
+    asyncio.run(scenario())
+
+
+def test_a_new_client_gets_the_latest_hello_then_the_latest_status_before_the_stream(server):
+    lost = status(3.0, "source_lost", "webcam:0", source_lost=1, stage_errors=0,
+                  message="camera 0 stopped sending frames; retrying in 4 s")
+    back = status(9.5, "running", "webcam:0", source_lost=1, stage_errors=2, message=None)
+
+    async def scenario():
+        async with connect(server.feed_url) as early:
+            assert (await recv_json(early))["type"] == "hello"
+            server.publish(lost)
+            assert (await recv_json(early)) == lost, "a status reaches the clients already connected"
+            async with connect(server.feed_url) as late:
+                assert [(await recv_json(late))["type"] for _ in range(2)] == ["hello", "status"]
+            server.publish(back)
+            server.publish(snapshot(1))
+            assert (await recv_json(early)) == back and (await recv_json(early)) == snapshot(1)
+        async with connect(server.feed_url) as later:
+            first, second = await recv_json(later), await recv_json(later)
+            assert first["type"] == "hello" and second == back, "only the latest status is replayed"
+            validate(second)
     asyncio.run(scenario())
 
 
@@ -185,19 +208,25 @@ def test_the_server_binds_loopback_only_by_default(server):
 
 # -- the per-client queue -------------------------------------------------------------
 def test_a_full_queue_drops_its_oldest_snapshot_never_a_hello_or_alert():
-    queue = ClientQueue(3)
+    queue = ClientQueue(1)
     for kind, text in [("hello", "h"), ("audience", "a1"), ("alert", "x1"), ("audience", "a2"), ("alert", "x2")]:
         assert queue.offer(kind, text)
     items = [queue.queue.get_nowait() for _ in range(queue.queue.qsize())]
-    assert [text for _, text in items] == ["h", "x1", "x2"] and queue.dropped == 2 and queue.high_water == 3
+    assert [text for _, text in items] == ["h", "x1", "a2", "x2"] and queue.dropped == 1 and queue.high_water == 1
 
 
-def test_a_queue_full_of_alerts_drops_a_new_snapshot_and_refuses_a_new_alert():
-    queue = ClientQueue(2)
+def test_a_burst_of_alerts_is_queued_whole_for_a_client_that_reads():
+    queue = ClientQueue(4)
+    assert all(queue.offer("alert", f"person {i} arrived") for i in range(9)), "a 3x3 gallery starting"
+    assert queue.queue.qsize() == 9
+
+
+def test_a_queue_piled_with_unread_alerts_refuses_the_next_but_still_takes_snapshots():
+    queue = ClientQueue(2, keep=2)
     queue.offer("hello", "h"), queue.offer("alert", "x1")
-    assert queue.offer("audience", "a") and queue.dropped == 1
+    assert queue.offer("audience", "a")
     assert not queue.offer("alert", "x2"), "the server then closes this client"
-    assert [queue.queue.get_nowait()[1] for _ in range(2)] == ["h", "x1"]
+    assert [queue.queue.get_nowait()[1] for _ in range(3)] == ["h", "x1", "a"]
 
 
 # -- hostile clients ---------------------------------------------------------------------

@@ -10,6 +10,10 @@ and the tests read that same file. A change to an event's shape changes
 - ``audience``: a snapshot of the room and (unless aggregate-only) each person,
   at most every ``interval`` seconds.
 - ``alert``: attention fell (``attention_low``), or a person arrived or left.
+- ``status`` (since 1.1): the daemon's health: running, paused, source lost (and
+  retrying) or ended, with how often the source was lost and how many analysed
+  frames failed a stage (they went out unannotated). Sent when it changes; a new
+  client gets the latest one right after ``hello``.
 
 Times: ``t`` is seconds since the session started (from the frame's capture
 time, monotonic); ``started_at`` and ``captured_at`` are unix seconds.
@@ -38,10 +42,15 @@ from vcam.pipeline.engagement import Engagement, expression_of
 from vcam.pipeline.engagement import room as room_of
 from vcam.types import EMOTIONS, Analysis, Faces
 
-SCHEMA_VERSION = "1.0"
-"""Version of every event's shape; bumped with any change to ``schema.json``."""
+SCHEMA_VERSION = "1.1"
+"""Version of every event's shape; bumped with any change to ``schema.json``.
+1.1 added the ``status`` event; the other events are unchanged since 1.0."""
 
 ALERT_KINDS = ("attention_low", "person_left", "person_arrived")
+STATES = ("running", "paused", "source_lost", "ended")
+"""``status`` states: analysing; analysis paused (video still sent); source lost, retrying with
+backoff; source finished (a file) while the daemon stays up."""
+_STATUS_KEYS = ("state", "source", "source_lost", "stage_errors", "message")
 FEATURES = ("gaze", "identity", "emotion")
 
 
@@ -65,6 +74,31 @@ def alert(t: float, kind: str, message: str, track_id: int | None = None) -> dic
         raise ValueError(f"alert kind must be one of {', '.join(ALERT_KINDS)}, got {kind!r}")
     return {"type": "alert", "schema_version": SCHEMA_VERSION, "t": round(float(t), 3), "kind": kind,
             "message": message, "track_id": None if track_id is None else int(track_id)}
+
+
+def status(t: float, state: str, source: str, *, source_lost: int, stage_errors: int,
+           message: str | None) -> dict:
+    """A ``status`` event: the daemon's health at ``t`` (seconds since the session started).
+
+    Args:
+        state: one of :data:`STATES`.
+        source: the source spec, e.g. ``"webcam:0"``.
+        source_lost: times the source was lost this session (>= 0).
+        stage_errors: analysed frames this session in which a stage raised (>= 0); each
+            went out unannotated.
+        message: one line for a person, e.g. ``"camera 0 stopped sending frames; retrying in 4 s"``,
+            or None. Runs of whitespace (newlines of an exception's text too) become one space.
+
+    Raises:
+        ValueError: an unknown ``state`` or a negative count (a bug in the caller, not user input).
+    """
+    if state not in STATES:
+        raise ValueError(f"status state must be one of {', '.join(STATES)}, got {state!r}")
+    if source_lost < 0 or stage_errors < 0:
+        raise ValueError(f"status counts must be >= 0, got source_lost={source_lost!r}, stage_errors={stage_errors!r}")
+    line = None if message is None else " ".join(str(message).split()) or None
+    return {"type": "status", "schema_version": SCHEMA_VERSION, "t": round(float(t), 3), "state": state,
+            "source": source, "source_lost": int(source_lost), "stage_errors": int(stage_errors), "message": line}
 
 
 def _num(x: float, digits: int = 3) -> float | None:
@@ -148,6 +182,9 @@ class FeedBuilder:
         min_group: fewest people for which aggregate-only mode shows the room.
         engagement: the stage whose weights the published formula uses (share it with
             the analyzer's); it also fills attention when the analyzer has no engagement stage.
+        status_interval: seconds between ``status`` events that differ only in ``stage_errors``.
+            While a stage fails on every frame the count rises at the frame rate; shorter shows
+            it sooner and sends every client more messages. Any other change goes out at once.
         started, started_at: the session's start as ``time.monotonic()`` and unix seconds.
     """
 
@@ -155,7 +192,8 @@ class FeedBuilder:
                  source: str = "", session_id: str | None = None, interval: float = 0.25,
                  low_attention: float = 50.0, low_for: float = 10.0, left_after: float = 3.0,
                  arrive_after: float = 1.0, min_group: int = 3, engagement: Engagement | None = None,
-                 started: float | None = None, started_at: float | None = None) -> None:
+                 started: float | None = None, started_at: float | None = None,
+                 status_interval: float = 1.0) -> None:
         self.aggregate_only, self.eu_mode, self.source = aggregate_only, eu_mode, source
         self.session_id = session_id or secrets.token_hex(8)
         self.interval, self.low_attention, self.low_for = interval, low_attention, low_for
@@ -169,6 +207,8 @@ class FeedBuilder:
         self._seen: dict[int, _Seen] = {}
         self._low_since: float | None = None
         self._low_fired = False
+        self.status_interval = status_interval
+        self._status: dict | None = None  # the last status event returned
 
     def _flags(self, names: Iterable[str]) -> dict[str, bool]:
         names = set(names)
@@ -180,6 +220,24 @@ class FeedBuilder:
         self._hello_on = dict(self.on)
         return hello(self.session_id, self.started_at, self.source,
                      {**self.on, "aggregate_only": self.aggregate_only, "eu_mode": self.eu_mode})
+
+    def status(self, t: float, state: str, source: str, source_lost: int, stage_errors: int,
+               message: str | None) -> dict | None:
+        """A ``status`` event (see :func:`status`) if it differs from the last one returned, else None.
+
+        ``t`` is ignored in the comparison, so callers may call this on every analysed
+        frame and every lost-source tick. A change in ``stage_errors`` alone is held back
+        until ``status_interval`` has passed since the last event; the next call after
+        that returns it, with the count as it is then.
+        """
+        event = status(t, state, source, source_lost=source_lost, stage_errors=stage_errors, message=message)
+        last = self._status
+        if last is not None:
+            changed = [k for k in _STATUS_KEYS if event[k] != last[k]]
+            if not changed or (changed == ["stage_errors"] and 0 <= event["t"] - last["t"] < self.status_interval):
+                return None
+        self._status = event
+        return event
 
     def on_analysis(self, analysis: Analysis) -> list[dict]:
         """Events for one Analysis, in order: a ``hello`` if features changed, alerts, a snapshot when due."""

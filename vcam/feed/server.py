@@ -5,7 +5,7 @@
     analysis thread ── publish(event) ──call_soon_threadsafe──▶ feed thread (asyncio loop)
                                                                   │ fan-out: one bounded queue per client
                                                                   ▼
-                                       client ◀── send loop ── [queue: queue_size events]
+                                       client ◀── send loop ── [queue: queue_size snapshots + events]
 
 Routes (all on ``host:port``, by websockets' ``process_request`` hook):
 
@@ -20,13 +20,15 @@ Routes (all on ``host:port``, by websockets' ``process_request`` hook):
   (any other file in ``static_dir``) load with the cookie or ``?token=``.
   Nothing outside ``static_dir`` is ever served (404), nor dotfiles.
 
-Each client gets the latest ``hello`` first, then the stream. Its queue holds
-``queue_size`` events; when full, the oldest ``audience`` snapshot is dropped,
-never a ``hello`` or ``alert`` (a client whose queue is full of those is
-closed with 1008). ``publish`` never blocks: it serialises the event once and
-hands it to the loop. Incoming messages are ignored, but one that is not JSON
-text closes that client with 1003, and one over ``max_message`` bytes with
-1009. Nothing is kept per event or per closed client.
+Each client gets the latest ``hello`` first, then the latest ``status`` (the
+daemon's health), then the stream. Its queue holds ``queue_size`` snapshots;
+past that the oldest ``audience`` snapshot is dropped, never a ``hello``,
+``alert`` or ``status`` (a client with 64 of those waiting is not reading and is
+closed with 1008; see :class:`ClientQueue`).
+``publish`` never blocks: it serialises the event once and hands it to the
+loop. Incoming messages are ignored, but one that is not JSON text closes that
+client with 1003, and one over ``max_message`` bytes with 1009. Nothing is
+kept per event or per closed client.
 """
 
 from __future__ import annotations
@@ -61,38 +63,43 @@ STATIC_DIR = Path(__file__).with_name("static")
 """The dashboard's files (index.html and its assets)."""
 
 FEED_PATH = "/feed"
-KINDS = ("hello", "audience", "alert")
+KINDS = ("hello", "audience", "alert", "status")
 T = TypeVar("T")
 
 
 class ClientQueue:
-    """One client's bounded ``asyncio.Queue`` of ``(type, json text)``; used on the loop thread only."""
+    """One client's ``asyncio.Queue`` of ``(type, json text)``, bounded by kind; used on the loop thread only.
 
-    def __init__(self, size: int) -> None:
-        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(size)
-        self.high_water = 0
+    It holds at most ``size`` ``audience`` snapshots (a newer one replaces the
+    oldest: a slow client sees fewer, fresher snapshots) and at most ``keep``
+    other events (hello, alert, status), which are never dropped. Those come in
+    bursts (9 people "arrive" together when a 3x3 gallery starts), so ``keep``
+    is far larger than one burst; a client that lets ``keep`` of them pile up is
+    not reading, and :meth:`offer` says so (the server closes it).
+    """
+
+    def __init__(self, size: int, keep: int = 64) -> None:
+        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()  # bounded by offer()
+        self.size, self.keep = size, keep
+        self.high_water = 0  # most snapshots ever queued at once
         self.dropped = 0
 
     def offer(self, kind: str, text: str) -> bool:
-        """Enqueue, dropping the oldest ``audience`` snapshot if full. False if only hello/alerts fill it."""
+        """Enqueue, dropping the oldest snapshot past ``size``. False (nothing queued) past ``keep`` other events."""
         q = self.queue
-        if q.full():
-            items = [q.get_nowait() for _ in range(q.qsize())]
-            stale = next((i for i, (k, _) in enumerate(items) if k == "audience"), None)
-            if stale is None and kind != "audience":
-                for item in items:  # nothing may be dropped: the caller closes this client
-                    q.put_nowait(item)
-                return False
+        items = [q.get_nowait() for _ in range(q.qsize())]  # at most size + keep: cheap
+        snapshots = [i for i, (k, _) in enumerate(items) if k == "audience"]
+        accepted = kind == "audience" or len(items) - len(snapshots) < self.keep
+        if accepted and kind == "audience" and len(snapshots) >= self.size:
+            del items[snapshots.pop(0)]
             self.dropped += 1
-            if stale is not None:
-                del items[stale]
-                items.append((kind, text))
-            for item in items:
-                q.put_nowait(item)
-        else:
-            q.put_nowait((kind, text))
-        self.high_water = max(self.high_water, q.qsize())
-        return True
+        if accepted:
+            items.append((kind, text))
+            snapshots += [len(items) - 1] if kind == "audience" else []
+        for item in items:
+            q.put_nowait(item)
+        self.high_water = max(self.high_water, len(snapshots))
+        return accepted
 
 
 @dataclass(eq=False)
@@ -155,8 +162,8 @@ class FeedServer:
         token: the secret clients must present; default ``secrets.token_urlsafe(24)``.
         allowed_origins: extra ``Origin`` values allowed on ``/feed``, e.g. ``"http://127.0.0.1:5173"``.
         static_dir: the dashboard's files; default ``vcam/feed/static/``.
-        queue_size: events held per client. Larger absorbs longer stalls and delivers
-            staler snapshots; a snapshot is dropped rather than queued beyond it.
+        queue_size: audience snapshots held per client. Larger absorbs longer stalls and
+            delivers staler snapshots; the oldest is dropped rather than queued beyond it.
         max_message: bytes allowed per incoming message; larger closes that client (1009).
         max_pending: events handed to the loop but not yet fanned out. Beyond it, ``publish``
             drops audience snapshots (never hello/alert), so a stuck loop cannot grow memory.
@@ -184,6 +191,7 @@ class FeedServer:
         self._clients: set[_Client] = set()  # loop thread only
         self._lock = threading.Lock()
         self._hello: str | None = None
+        self._status: str | None = None  # the latest of each, replayed to every new client
         self._pending = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -256,6 +264,8 @@ class FeedServer:
             self.published += 1
             if kind == "hello":
                 self._hello = text
+            elif kind == "status":
+                self._status = text
             if self._loop is None:
                 return
             if kind == "audience" and self._pending >= self.max_pending:
@@ -327,9 +337,10 @@ class FeedServer:
     async def _handle(self, ws: ServerConnection) -> None:
         client = _Client(ws, ClientQueue(self.queue_size))
         with self._lock:
-            hello = self._hello
-        if hello is not None:
-            client.queue.offer("hello", hello)
+            latest = (("hello", self._hello), ("status", self._status))
+        for kind, text in latest:
+            if text is not None:
+                client.queue.offer(kind, text)
         self._clients.add(client)
         client.sender = asyncio.create_task(self._send_loop(client))
         log.debug("feed client %s connected (%d open)", client.name, len(self._clients))

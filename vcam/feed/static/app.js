@@ -14,6 +14,7 @@
   const TIMELINE_MAX_POINTS = 6 * 3600;
   const ALERTS_KEPT = 20;
   const EMOTIONS = ["neutral", "happy", "surprise", "sad", "fear", "angry", "disgust"];
+  const STATE_LABELS = { paused: "Analysis paused", source_lost: "Source lost", ended: "Source ended" };
 
   const $ = (sel) => document.querySelector(sel);
   const body = document.body;
@@ -113,6 +114,7 @@
     if (event.type === "hello") onHello(event);
     else if (event.type === "audience") onAudience(event);
     else if (event.type === "alert") onAlert(event);
+    else if (event.type === "status") onStatus(event);
   }
 
   function checkVersion(version) {
@@ -166,6 +168,7 @@
     state.timeline = [[], [], []];
     if (chart) chart.setData(state.timeline);
     $("#alerts").replaceChildren();
+    onStatus({ state: "running", stage_errors: 0, source_lost: 0, message: null });
   }
 
   // ---- audience --------------------------------------------------------------
@@ -453,6 +456,28 @@
     if (t > 1e9) return t * 1000;
     const started = state.hello && toEpochMs(state.hello.started_at);
     return started == null ? Date.now() : started + t * 1000;
+  }
+
+  // ---- status: the daemon's health --------------------------------------------
+  // The banner is empty while running: CSS collapses it, and the live region stays
+  // in the page so a screen reader announces the text when it appears.
+  function onStatus(status) {
+    const banner = $("#status-banner");
+    const stateName = String(status.state || "running");
+    const label = STATE_LABELS[stateName] || stateName.replace(/_/g, " ");
+    banner.dataset.state = stateName;
+    body.dataset.health = stateName;
+    const detail = status.message || (stateName === "paused" ? "" : status.source || "");
+    if (stateName === "running") banner.replaceChildren();
+    else banner.replaceChildren(el("strong", "state", label), ...(detail ? [el("span", "msg", detail)] : []));
+    renderStageErrors(status.stage_errors || 0);
+  }
+
+  function renderStageErrors(count) {
+    const node = $("#stage-errors");
+    node.dataset.count = String(count);
+    node.textContent = `stage errors: ${count}`;
+    node.hidden = count <= 0;
   }
 
   // ---- clock -----------------------------------------------------------------
