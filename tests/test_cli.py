@@ -19,6 +19,12 @@ from vcam.sources.demo import DemoSource
 VCAM = [sys.executable, "-m", "vcam.cli"]
 
 
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path, monkeypatch):
+    """Every vcam run here starts from the defaults, whatever the user's own config file says."""
+    monkeypatch.setenv("VCAM_CONFIG", str(tmp_path / "no-config.toml"))
+
+
 def vcam(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     run_env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     run_env.update(env or {})

@@ -4,8 +4,10 @@
 
     vcam run [--source SRC] [--output OUT] [--frames N] [--seconds S] [--mirror] ...
     vcam analyze VIDEO --json OUT.json
+    vcam config show | path | set KEY VALUE | unset KEY...
 
-Every error a user can cause is one line on stderr and exit status 2; an
+``vcam run`` starts from the settings in the config file (``vcam config``); flags given on the command
+line override them for that run. Every error a user can cause is one line on stderr and exit status 2; an
 unexpected error is one line too, with the traceback in the log file.
 """
 
@@ -24,7 +26,9 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import vcam  # noqa: E402
+from vcam.cli_config import add_commands as add_config_commands  # noqa: E402
 from vcam.cli_people import add_commands  # noqa: E402
+from vcam.config import Config, load_config  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
 
 log = logging.getLogger("vcam")
@@ -39,38 +43,51 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub.add_parser("run", help="analyse a live source and send annotated video out"))
     _add_analyze(sub.add_parser("analyze", help="analyse a recording as fast as possible and write JSON"))
     add_commands(sub)
+    add_config_commands(sub)
     return parser
 
 
+def _switch(p: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """``--flag`` / ``--no-flag``; None when neither is given, so the config file's value stands."""
+    p.add_argument(flag, action=argparse.BooleanOptionalAction, help=help)
+
+
 def _feature_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-gaze", dest="gaze", action="store_false", help="do not estimate gaze")
-    p.add_argument("--identity", action="store_true", help="name enrolled people (see vcam enroll)")
-    p.add_argument("--emotion", action="store_true", help="estimate each face's emotion")
-    p.add_argument("--eu-mode", action="store_true", help="never infer emotion (EU AI Act: workplaces and education)")
+    _switch(p, "--gaze", "estimate gaze (on by default)")
+    _switch(p, "--identity", "name enrolled people (see vcam enroll)")
+    _switch(p, "--emotion", "estimate each face's emotion")
+    _switch(p, "--eu-mode", "never infer emotion (EU AI Act: workplaces and education)")
     p.add_argument("--gallery", metavar="PATH", help="the gallery file for --identity (default: your user data folder)")
 
 
+_RUN_FLAGS = ("source", "output", "fps", "mirror", "loop", "frames", "seconds", "gaze", "identity", "emotion",
+              "eu_mode", "gallery", "record", "overlay", "feed", "port", "aggregate_only")
+"""``vcam run`` flags that name a ``Config`` field; each is None unless given (``--size`` gives width and height)."""
+
+
 def _add_run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", default="auto", help="auto, demo, webcam[:N], screen[:MONITOR], screen:X,Y,W,H or a "
+    p.description = ("Settings not given as flags come from the config file (vcam config show), else the defaults "
+                      "below.")
+    p.add_argument("--source", help="auto, demo, webcam[:N], screen[:MONITOR], screen:X,Y,W,H or a "
                    "video file (default: auto = the first webcam, else the demo)")
-    p.add_argument("--output", default="auto", help="auto, vcam, window, file:PATH.mp4 or none (default: auto = "
+    p.add_argument("--output", help="auto, vcam, window, file:PATH.mp4 or none (default: auto = "
                    "virtual camera, else a window, else vcam-out.mp4)")
     p.add_argument("--frames", type=int, help="stop after N frames")
     p.add_argument("--seconds", type=float, help="stop after S seconds")
-    p.add_argument("--size", default="1280x720", help="outgoing video size WxH (default 1280x720)")
-    p.add_argument("--fps", type=float, default=30.0, help="frame rate for demo and screen sources (default 30)")
-    p.add_argument("--mirror", action="store_true", help="flip the outgoing video left-right")
-    p.add_argument("--loop", action="store_true", help="restart a video file at its end")
+    p.add_argument("--size", help="outgoing video size WxH (default 1280x720)")
+    p.add_argument("--fps", type=float, help="frame rate for demo and screen sources (default 30)")
+    _switch(p, "--mirror", "flip the outgoing video left-right")
+    _switch(p, "--loop", "restart a video file at its end")
     _feature_flags(p)
     p.add_argument("--port", type=int, help="port of the live feed and dashboard on 127.0.0.1 "
                    "(default 8765, or any free port when it is taken; 0 = any free port)")
-    p.add_argument("--no-feed", dest="feed", action="store_false", help="do not serve the feed and dashboard")
-    p.add_argument("--aggregate-only", action="store_true", help="the feed shows the room only, never a person "
-                   "(and nothing for fewer than 3 people)")
+    _switch(p, "--feed", "serve the feed and dashboard (on by default)")
+    _switch(p, "--aggregate-only", "the feed shows the room only, never a person (and nothing for fewer than "
+            "3 people)")
     p.add_argument("--record", nargs="?", const="auto", metavar="DIR", help="write the session timeline (CSV and "
                    "JSON, once per second) to DIR, or to a new folder in your user data folder")
-    p.add_argument("--no-overlay", dest="overlay", action="store_false", help="send video without annotations "
-                   "(the 'analysis on' badge stays)")
+    _switch(p, "--overlay", "draw the annotations; --no-overlay sends video without them (the 'analysis on' "
+            "badge stays)")
 
 
 def _add_analyze(p: argparse.ArgumentParser) -> None:
@@ -82,6 +99,7 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeline", metavar="DIR", help="also write the session timeline (CSV and JSON) to DIR")
     p.add_argument("--report", metavar="OUT.html", help="also write the session report (needs --timeline)")
     _feature_flags(p)
+    p.set_defaults(gaze=True, identity=False, emotion=False, eu_mode=False)  # analyze does not read the config file
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -92,18 +110,20 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The run's ``Config``: defaults < the config file < the flags given (flags not given are None).
+
+    Raises ConfigError for a broken config file (naming the file, the line and the fix) or a bad flag.
+    """
+    width, height = _size(args.size) if args.size is not None else (None, None)
+    return load_config(width=width, height=height, **{name: getattr(args, name) for name in _RUN_FLAGS})
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``vcam run``: start the daemon and wait until it stops."""
-    from vcam.config import Config
     from vcam.daemon import Daemon
 
-    width, height = _size(args.size)
-    config = Config(source=args.source, output=args.output, width=width, height=height, fps=args.fps,
-                    mirror=args.mirror, loop=args.loop, frames=args.frames, seconds=args.seconds,
-                    gaze=args.gaze, identity=args.identity, emotion=args.emotion, eu_mode=args.eu_mode,
-                    gallery=args.gallery, record=args.record, overlay=args.overlay, feed=args.feed, port=args.port,
-                    aggregate_only=args.aggregate_only)
-    daemon = Daemon(config).start()
+    daemon = Daemon(config_from_args(args)).start()
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     try:
         while not daemon.wait(0.5):
@@ -126,7 +146,6 @@ def _report(daemon) -> None:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``vcam analyze``: analyse a file and write the JSON."""
     from vcam.analyze import analyze, write_json
-    from vcam.config import Config
     from vcam.pipeline import Features
 
     Config(identity=args.identity, emotion=args.emotion, eu_mode=args.eu_mode)  # the same checks as vcam run
