@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -11,6 +13,26 @@ import pytest
 import pyvirtualcam
 
 from fakecam import FakeDevice, make_backend
+
+
+@pytest.fixture(autouse=True)
+def private_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh VCAM_RUNTIME_DIR per test (vcam.instance's lock and socket), so tests, concurrent
+    runs and a real daemon never meet. Short (/tmp/vcam-rt-*): Unix socket paths are limited."""
+    folder = Path(tempfile.mkdtemp(prefix="vcam-rt-"))
+    monkeypatch.setenv("VCAM_RUNTIME_DIR", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def private_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """VCAM_CONFIG at a config file that does not exist yet, per test: a developer's own
+    settings never change a test, and a test's ``config set`` never changes theirs."""
+    path = tmp_path_factory.mktemp("config") / "config.toml"
+    monkeypatch.setenv("VCAM_CONFIG", str(path))
+    return path
+
 
 def _registered(name: str):
     devices: list[FakeDevice] = []

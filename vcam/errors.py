@@ -11,7 +11,8 @@
     │   └── OutputSpecError   an output spec that does not parse
     ├── ModelError            a model file that is missing or fails its checks
     ├── GalleryError          the gallery of enrolled people cannot be read or changed, or a photo to enroll is unusable
-    └── SessionError          a session timeline cannot be written or read
+    ├── SessionError          a session timeline cannot be written or read
+    └── AlreadyRunningError   another vcam runs for this user (it was told to show itself)
 
 Every message says what was expected, what arrived, and how to fix it.
 """
@@ -57,3 +58,7 @@ class GalleryError(VcamError):
 
 class SessionError(VcamError):
     """A session folder cannot be written or read."""
+
+
+class AlreadyRunningError(VcamError):
+    """Another vcam instance runs for this user; it was asked to show itself (see vcam.instance)."""
