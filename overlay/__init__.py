@@ -1,10 +1,12 @@
 """The overlay: drawing only, ``draw(image, analysis, style) -> image``.
 
-No I/O and no models here; see :func:`overlay.compose.draw` for the contract and
+No I/O and no models here; see :func:`overlay.compose.draw` for the contract,
+:func:`overlay.placard.placard` for the frame sent while there is no source, and
 :class:`overlay.style.Style` for what can be tuned.
 """
 
 from overlay.compose import draw
+from overlay.placard import placard
 from overlay.style import Style
 
-__all__ = ["Style", "draw"]
+__all__ = ["Style", "draw", "placard"]

@@ -11,28 +11,41 @@ from collections.abc import Iterator
 import pytest
 
 
-@contextlib.contextmanager
-def xvfb_server(size: str = "1920x1080") -> Iterator[str]:
-    """Run Xvfb with one ``size`` screen (e.g. ``"1920x1080"``); yield its DISPLAY string, e.g. ``":3"``.
+def start_xvfb(size: str = "1920x1080", number: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start Xvfb with one ``size`` screen on display ``number`` (None: a free one); ``(process, ":N")``.
 
-    ``-noreset``: by default an X server resets when its last client leaves, and a
-    client connecting during the reset is refused; tests connect and leave often.
-    Fails the test (never skips it) when Xvfb is missing: ``.ci/run`` installs it.
+    Returns once the server accepts connections. ``-noreset``: by default an X
+    server resets when its last client leaves, and a client connecting during
+    the reset is refused; tests connect and leave often. Fails the test (never
+    skips it) when Xvfb is missing: ``.ci/run`` installs it.
     """
     if shutil.which("Xvfb") is None:
         pytest.fail("Xvfb is not installed: run 'bash installer/linux/dev.sh setup' (it installs xvfb)")
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{size}x24", "-nolisten", "tcp",
-                             "-noreset"],
+    where = [f":{number}"] if number is not None else []
+    proc = subprocess.Popen(["Xvfb", *where, "-displayfd", str(write_fd), "-screen", "0", f"{size}x24",
+                             "-nolisten", "tcp", "-noreset"],
                             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_fd)
     with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()  # written once the server accepts connections
-    if not number:
+        shown = pipe.readline().strip()  # written once the server accepts connections
+    if not shown:
         proc.kill()
-        pytest.fail("Xvfb did not start")
+        pytest.fail(f"Xvfb did not start{'' if number is None else f' on :{number}'}")
+    return proc, f":{shown}"
+
+
+def stop_xvfb(proc: subprocess.Popen) -> None:
+    """Stop an X server started by :func:`start_xvfb` and wait for it to exit."""
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def xvfb_server(size: str = "1920x1080") -> Iterator[str]:
+    """Run Xvfb with one ``size`` screen (e.g. ``"1920x1080"``); yield its DISPLAY string, e.g. ``":3"``."""
+    proc, display = start_xvfb(size)
     try:
-        yield f":{number}"
+        yield display
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_xvfb(proc)

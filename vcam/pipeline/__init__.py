@@ -28,6 +28,10 @@ Budget (how often each stage runs per face):
 Identity and emotion are off until switched on on purpose; their stages (and
 models) are built the first time they are needed.
 
+A stage that raises is reported as :class:`StageError` naming the stage (the
+daemon counts it, and the frame goes out unannotated); the analyzer stays usable
+for the next frame.
+
 The analyzer is used by one thread only (DESIGN.md: trackers and per-face
 state live on the analysis thread), so it holds no locks.
 """
@@ -54,7 +58,20 @@ from vcam.types import Analysis, Faces, Frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Analyzer", "Features"]
+__all__ = ["Analyzer", "Features", "StageError"]
+
+
+class StageError(Exception):
+    """A stage raised while analysing one frame.
+
+    Attributes:
+        stage: the stage's name, e.g. ``"pose"`` or ``"identity"``.
+        cause: what it raised (also ``__cause__``).
+    """
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"stage {stage} failed: {type(cause).__name__}: {cause}")
+        self.stage, self.cause = stage, cause
 
 
 @dataclass
@@ -94,10 +111,13 @@ class Analyzer:
         self.identity: Identity | None = None
         self.emotion: Emotion | None = None
         if self.features.identity:
-            self._identity()  # start the descriptor process now, while the other models load
+            try:
+                self._identity()  # start the descriptor process now, while the other models load
+            except Exception as err:  # noqa: BLE001 - raised again, as a StageError, by the first process()
+                log.debug("identity could not start yet: %s", err)
 
     def process(self, frame: Frame) -> Analysis:
-        """Analyse one frame."""
+        """Analyse one frame. Raises StageError (naming the stage) when a stage raises."""
         timings: dict[str, float] = {}
         faces = self.track.tracks()
         faces = self._timed("detect", timings, self.detect, frame, faces)
@@ -109,9 +129,9 @@ class Analyzer:
         if self.features.gaze:
             faces = self._timed("gaze", timings, self.gaze, frame, faces)
         if self.features.identity:
-            faces = self._timed("identity", timings, self._identity(), frame, faces)
+            faces = self._timed("identity", timings, lambda *a: self._identity()(*a), frame, faces)
         if self.features.emotion:
-            faces = self._timed("emotion", timings, self._emotion(), frame, faces)
+            faces = self._timed("emotion", timings, lambda *a: self._emotion()(*a), frame, faces)
         if self.features.gaze:
             faces = self._timed("engagement", timings, self.engagement, frame, faces)
         return Analysis(frame.index, frame.t, frame.size, faces, frame.captured, time.monotonic(), timings,
@@ -120,7 +140,10 @@ class Analyzer:
     @staticmethod
     def _timed(name: str, timings: dict[str, float], stage, frame: Frame, faces: Faces) -> Faces:
         start = time.perf_counter()
-        out = stage(frame, faces)
+        try:
+            out = stage(frame, faces)
+        except Exception as err:  # noqa: BLE001 - any failure of any stage is reported the same way
+            raise StageError(name, err) from err
         timings[name] = (time.perf_counter() - start) * 1000.0
         return out
 
@@ -132,14 +155,25 @@ class Analyzer:
 
     def _identity(self) -> Identity:
         if self.identity is None:
-            self.identity = Identity()
-            self.identity.set_people(self.people())
+            people = self.people()
+            identity = Identity()
+            identity.set_people(people)
+            self.identity = identity
         return self.identity
 
     def _emotion(self) -> Emotion:
         if self.emotion is None:
             self.emotion = Emotion(model_path("emotion-fer"))
         return self.emotion
+
+    def drop(self, stage: str) -> None:
+        """Close and forget the ``"identity"`` or ``"emotion"`` stage, so it is built afresh when next needed.
+
+        The daemon calls this when it switches a broken stage off; other names do nothing.
+        """
+        if stage in ("identity", "emotion") and getattr(self, stage) is not None:
+            getattr(self, stage).close()
+            setattr(self, stage, None)
 
     def close(self) -> None:
         """Free the models and the identity worker."""

@@ -69,14 +69,18 @@ class ScreenSource(Source):
             if self._mss is None:  # created on the grabbing thread: X connections are per thread
                 self._mss = mss.MSS()
             shot = self._mss.grab(self._box)
-        except mss.ScreenShotError as err:
-            raise SourceLost(f"screen capture failed: {err}; the region or display went away") from err
+        except (mss.ScreenShotError, AssertionError, OSError) as err:  # mss 10 asserts when the X server is gone
+            raise SourceLost(f"screen capture failed ({type(err).__name__}: {err}); the region or display "
+                             f"went away") from err
         w, h = shot.size
         return np.frombuffer(shot.bgra, np.uint8).reshape(h, w, 4)
 
     def _release(self) -> None:
         if self._mss is not None:
-            self._mss.close()
+            try:
+                self._mss.close()
+            except Exception as err:  # noqa: BLE001 - mss raises when the X server is already gone
+                log.debug("closing the screen grabber: %s", err)
 
 
 def _check_display() -> None:
