@@ -298,3 +298,31 @@ def test_a_lock_file_that_cannot_be_opened_says_which_and_how_to_fix_it(private_
     (private_runtime_dir / "vcam.lock").mkdir()  # a folder where the lock file belongs
     with pytest.raises(ConfigError, match=r"cannot open vcam's lock file .*vcam\.lock.*set VCAM_RUNTIME_DIR"):
         claim(lambda text: None)
+
+
+# -- the vcam command itself ---------------------------------------------------------------
+
+
+def test_a_second_vcam_run_exits_with_a_clear_message_and_the_first_keeps_running_until_vcam_quit(tmp_path):
+    vcam = [sys.executable, "-m", "vcam"]
+    first = subprocess.Popen([*vcam, "run", "--source", "demo", "--output", "none", "--port", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in first.stdout], daemon=True).start()
+        deadline = time.monotonic() + 60
+        while "running: demo" not in lines.get(timeout=max(0.1, deadline - time.monotonic())):
+            pass
+        second = subprocess.run([*vcam, "run", "--source", "demo", "--output", "none"], capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 2 and "vcam is already running" in second.stderr
+        assert "vcam quit" in second.stderr
+        time.sleep(0.5)
+        assert first.poll() is None, "the first vcam keeps running"
+        stopped = subprocess.run([*vcam, "quit"], capture_output=True, text=True, timeout=30)
+        assert stopped.returncode == 0
+        assert first.wait(timeout=30) == 0
+    finally:
+        first.kill()
+    nothing = subprocess.run([*vcam, "quit"], capture_output=True, text=True, timeout=30)
+    assert nothing.returncode == 2 and "no vcam is running" in nothing.stderr

@@ -123,17 +123,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``vcam run``: start the daemon and wait until it stops."""
     from vcam.daemon import Daemon
 
-    daemon = Daemon(config_from_args(args)).start()
-    signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
-    try:
-        while not daemon.wait(0.5):
-            pass
-    finally:
-        daemon.stop()
-        _report(daemon)
+    from vcam.instance import claim
+
+    daemon = Daemon(config_from_args(args))
+    with claim(lambda message: _on_message(daemon, message)):  # before the camera is taken: one vcam at a time
+        daemon.start()
+        signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
+        try:
+            while not daemon.wait(0.5):
+                pass
+        finally:
+            daemon.stop()
+            _report(daemon)
     if daemon.error is not None:
         raise daemon.error
     return 0
+
+
+def _on_message(daemon, message: str) -> None:
+    """What ``vcam run`` does when another launch talks to it: ``show`` names the dashboard, ``quit`` stops."""
+    if message == "quit":
+        log.info("asked to quit by another vcam command")
+        daemon.stop()
+    elif message == "show":
+        url = daemon.dashboard_url
+        log.info("another vcam was started: this one keeps running%s", f"; dashboard: {url}" if url else "")
 
 
 def _report(daemon) -> None:

@@ -26,6 +26,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_report(sub.add_parser("report", help="draw a recorded session's report as one HTML file"))
     sub.add_parser("dashboard", help="open the running vcam's live dashboard in your browser").set_defaults(
         handler=cmd_dashboard)
+    sub.add_parser("quit", help="stop the running vcam (tray or run), flushing its session").set_defaults(
+        handler=cmd_quit)
     sub.add_parser("doctor", help="check this machine for what vcam needs and print how to fix what is missing"
                    ).set_defaults(handler=cmd_doctor)
 
@@ -91,6 +93,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from vcam.session import write_report
 
     write_report(args.session, args.out)
+    return 0
+
+
+def cmd_quit(args: argparse.Namespace) -> int:
+    """``vcam quit``: ask the running vcam to stop, as its tray's Quit does."""
+    from vcam.instance import send
+
+    if not send("quit"):
+        raise VcamError("no vcam is running, so there is nothing to quit")
+    log.info("asked the running vcam to quit")
     return 0
 
 

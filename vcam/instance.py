@@ -456,7 +456,7 @@ def already_running_message(pid: object, *, answered: bool, timeout: float = 2.0
         stop = f"taskkill /PID {pid}" if os.name == "nt" else f"kill {pid}"
     if answered:
         return (f"vcam is already running ({who}); its tray icon and dashboard were brought up, use that one. "
-                f"To quit it, choose Quit in its tray menu (or end it: {stop}).")
+                f"To quit it: 'vcam quit', or Quit in its tray menu (or end it: {stop}).")
     return (f"vcam is already running ({who}) but did not answer within {timeout:g} s, so it could not be "
             f"brought up. If it hangs, end it ({stop}) and start vcam again.")
 
