@@ -76,3 +76,18 @@ def test_the_real_command_prints_the_table_and_exits_0_here():
     assert result.returncode == 0, result.stdout + result.stderr
     header = result.stdout.splitlines()[0].split()
     assert header == ["CHECK", "STATUS", "DETAIL"]
+
+
+def test_a_broken_config_file_fails_the_doctor_naming_the_file_line_and_fix(private_config_file):
+    private_config_file.write_text("fps = 30\nmirror = \"maybe\"\n")
+    check = doctor.check_config()
+    assert check.status == doctor.FAIL and check.needed
+    assert str(private_config_file) in check.detail and "mirror" in check.detail
+    assert "vcam config set" in check.fix
+    assert private_config_file.read_text() == "fps = 30\nmirror = \"maybe\"\n", "the doctor never rewrites it"
+
+
+def test_a_valid_config_file_passes_and_is_named(private_config_file):
+    private_config_file.write_text('source = "demo"\n')
+    check = doctor.check_config()
+    assert check.status == doctor.OK and str(private_config_file) in check.detail and "demo" in check.detail

@@ -20,6 +20,8 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vcam.errors import VcamError
+
 log = logging.getLogger(__name__)
 
 OK, WARN, FAIL = "ok", "WARN", "FAIL"
@@ -194,14 +196,17 @@ def check_port(port: int | None = None, host: str = "127.0.0.1") -> Check:
 
 
 def check_config() -> Check:
-    """The default :class:`vcam.config.Config` builds."""
-    from vcam.config import Config
+    """The config file (if any) parses and every setting in it is valid."""
+    from vcam.config import config_path, load_config
 
+    path = config_path()
     try:
-        config = Config()
-    except Exception as err:  # noqa: BLE001 - report, don't crash the doctor
-        return _result("config", False, f"the defaults do not build: {err}", "report this as a vcam bug", needed=True)
-    return _result("config", True, f"defaults ok ({config.width}x{config.height} at {config.fps:g} fps)", "", needed=True)
+        config = load_config(path)
+    except VcamError as err:
+        return _result("config", False, str(err), f"fix it with 'vcam config set KEY VALUE' or "
+                       f"'vcam config unset KEY', or edit {path}", needed=True)
+    where = f"{path}" if path.exists() else f"defaults (no file at {path})"
+    return _result("config", True, f"{where}: source {config.source}, output {config.output}", "", needed=True)
 
 
 CHECKS: tuple[Callable[[], Check], ...] = (
