@@ -12,15 +12,11 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$ROOT/.venv"
-APT_PACKAGES=(
-  python3 python3-venv python3-dev           # the interpreter and venv
-  xvfb xauth xdotool x11-utils trayer         # a virtual screen for screen-capture, window and tray tests
-  libgl1 libglib2.0-0 libegl1 libgles2        # OpenCV and MediaPipe's native libraries
-  libxkbcommon-x11-0 libsm6 libxext6 libxrender1 libfontconfig1 libdbus-1-3  # OpenCV's Qt preview window
-  chromium                                    # the browser the dashboard tests drive (playwright, no download)
-)
+# System packages with the "dev" role in apt-packages.txt (shared with install.sh).
+APT_PACKAGES=($(awk '!/^[[:space:]]*(#|$)/ && $2 ~ /(^|,)dev(,|$)/ {print $1}' "$ROOT/installer/linux/apt-packages.txt"))
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
+[ ${#APT_PACKAGES[@]} -gt 0 ] || { log "no packages read from installer/linux/apt-packages.txt"; exit 1; }
 
 apt_setup() {
   local missing=()
