@@ -24,9 +24,13 @@ What is measured (the first ``WARMUP_S`` seconds of each run are discarded)
       stamped right after the send returns) and capture -> analysis done
       (``Analysis.finished - Analysis.captured``); p50 and p95 in ms.
     * peak RSS of the child (``ru_maxrss``), faces per analysis, per-stage ms.
+    * ``grid-all`` only: seconds until each face has a settled name, from when it
+      first showed in the video (the target, see ``MAX_SETTLE_S``) and from its
+      first analysis; emotion updates per face per second.
 
 Targets: one-face analysis >= 30 Hz and capture -> analysis p95 <= 50 ms; grid every
-face >= 10 Hz; output fps >= the source's 30 fps. Rates that equal the source's
+face >= 10 Hz; grid-all also every face named <= 2 s after it shows and emotion
+>= 2 Hz per face; output fps >= the source's 30 fps. Rates that equal the source's
 rate get a 5 % tolerance (``RATE_TOLERANCE``): a run can never beat the source,
 and counting at the window's edges is off by a frame.
 
@@ -89,7 +93,12 @@ SCENARIOS: dict[str, Scenario] = {
     "grid-all": Scenario("grid-all", 3, 3, 1920, 1080, min_face_hz=10.0, identity_emotion=True),
 }
 MAX_SETTLE_S = 2.0
-"""Target: seconds from a face's first analysis until it has a settled name."""
+"""Target: seconds from when a face first shows in the outgoing video until it has a settled name.
+
+The demo shows every face from its first frame, so the faces of the first analysis that found any are
+timed from the first frame the device got: model loading and the first detection count, as they do for
+a presenter who starts vcam in a meeting. A face that shows up later (a new track) is timed from the
+capture of its first analysed frame."""
 MIN_EMOTION_HZ = 2.0
 """Target: emotion updates per face per second."""
 
@@ -129,6 +138,7 @@ class AnalysisLog:
     track_ids: list[list[int]] = field(default_factory=list)
     timings: list[dict[str, float]] = field(default_factory=list)
     first_seen: dict[int, float] = field(default_factory=dict)  # track -> capture time of its first analysis
+    initial: set[int] | None = None  # tracks of the first analysis with faces: shown since the video started
     named_at: dict[int, float] = field(default_factory=dict)  # track -> when its name first settled
     emotion_updates: list[tuple[float, int]] = field(default_factory=list)  # (finished, track) per re-classification
     _last_emotion: dict[int, bytes] = field(default_factory=dict)
@@ -139,6 +149,8 @@ class AnalysisLog:
         self.latency_s.append(analysis.finished - analysis.captured)
         self.n_faces.append(len(faces))
         self.track_ids.append([int(t) for t in faces.track_id if t >= 0])
+        if self.initial is None and len(faces):
+            self.initial = set(faces.track_id.tolist())
         self.timings.append(dict(analysis.timings))
         for i, tid in enumerate(faces.track_id.tolist()):
             self.first_seen.setdefault(tid, analysis.captured)
@@ -187,7 +199,7 @@ def run_child(name: str, seconds: float) -> dict[str, Any]:
         **latencies(daemon.stats, log, window),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         **stage_times(log, window),
-        **identity_emotion_rates(log, window),
+        **identity_emotion_rates(log, window, stamps[0] if stamps else daemon.stats.started),
         "totals": {"captured": daemon.stats.captured, "analysed": daemon.stats.analysed, "sent": daemon.stats.sent},
     }
 
@@ -208,17 +220,29 @@ def face_rates(log: AnalysisLog, window: tuple[float, float]) -> dict[str, Any]:
     }
 
 
-def identity_emotion_rates(log: AnalysisLog, window: tuple[float, float]) -> dict[str, float]:
-    """Name settle time (s from a face's first analysed capture; includes model start-up, since every
-    demo face appears at the start) and emotion updates per face per second in ``window``."""
-    settle = [log.named_at[t] - log.first_seen[t] for t in log.first_seen if t in log.named_at]
-    unnamed = len(log.first_seen) - len(settle)
+def identity_emotion_rates(log: AnalysisLog, window: tuple[float, float], video_start: float) -> dict[str, float]:
+    """Name settle times and emotion updates per face per second in ``window``.
+
+    Two clocks per face (see :data:`MAX_SETTLE_S`): ``shown_settle_s_*`` from when the face first showed in
+    the outgoing video (``video_start``, the first frame the device got, for the faces there from the
+    start; the target) and ``settle_s_*`` from the capture of its first analysed frame (what identity
+    adds once a face has a box). A never-named face makes the maxima NaN.
+    """
+    shown = {t: (video_start if t in (log.initial or ()) else seen) for t, seen in log.first_seen.items()}
     span = window[1] - window[0]
     counts = Counter(t for when, t in log.emotion_updates if window[0] <= when <= window[1])
     hz = sorted(n / span for n in counts.values()) or [0.0]
-    return {"settle_s_max": max(settle) if settle and not unnamed else float("nan"),
-            "settle_s_median": statistics.median(settle) if settle else float("nan"),
-            "unnamed_tracks": float(unnamed), "emotion_hz_min": hz[0], "emotion_hz_median": statistics.median(hz)}
+    return {**settle_times("settle_s", log.named_at, log.first_seen), **settle_times("shown_settle_s", log.named_at, shown),
+            "unnamed_tracks": float(len(log.first_seen) - len(log.named_at.keys() & log.first_seen.keys())),
+            "emotion_hz_min": hz[0], "emotion_hz_median": statistics.median(hz)}
+
+
+def settle_times(name: str, named_at: dict[int, float], since: dict[int, float]) -> dict[str, float]:
+    """``{name_max, name_median}``: seconds from ``since[track]`` to ``named_at[track]`` over the tracks."""
+    settle = [named_at[t] - since[t] for t in since if t in named_at]
+    every = settle and len(settle) == len(since)
+    return {f"{name}_max": max(settle) if every else float("nan"),
+            f"{name}_median": statistics.median(settle) if settle else float("nan")}
 
 
 def output_rates(stamps: Sequence[float], window: tuple[float, float]) -> dict[str, float]:
@@ -294,8 +318,10 @@ ROWS: list[tuple[str, str, str]] = [
     ("latency capture->analysis done p50 ms", "analysis_latency_ms_p50", "{:.1f}"),
     ("latency capture->analysis done p95 ms", "analysis_latency_ms_p95", "{:.1f}"),
     ("peak RSS MB (child process)", "peak_rss_mb", "{:.0f}"),
-    ("name settled after s, median over faces", "settle_s_median", "{:.2f}"),
-    ("name settled after s, slowest face", "settle_s_max", "{:.2f}"),
+    ("named after s from shown in video, median", "shown_settle_s_median", "{:.2f}"),
+    ("named after s from shown in video, slowest", "shown_settle_s_max", "{:.2f}"),
+    ("named after s from first analysis, median", "settle_s_median", "{:.2f}"),
+    ("named after s from first analysis, slowest", "settle_s_max", "{:.2f}"),
     ("tracks never named", "unnamed_tracks", "{:.0f}"),
     ("emotion updates per face per s, median", "emotion_hz_median", "{:.1f}"),
     ("emotion updates per face per s, min", "emotion_hz_min", "{:.1f}"),
@@ -337,8 +363,9 @@ def check_targets(scenario: Scenario, m: dict[str, Any]) -> list[tuple[bool, str
         checks.append((p95 <= scenario.max_analysis_p95_ms,
                        f"capture->analysis p95 <= {scenario.max_analysis_p95_ms:g} ms: {p95:.1f} ms"))
     if scenario.identity_emotion:
-        checks.append((m["settle_s_max"] <= MAX_SETTLE_S, f"every face named <= {MAX_SETTLE_S:g} s after it appears "
-                                                          f"(incl. model start-up): slowest {m['settle_s_max']:.2f} s"))
+        checks.append((m["shown_settle_s_max"] <= MAX_SETTLE_S,
+                       f"every face named <= {MAX_SETTLE_S:g} s after it shows in the video (at start-up: incl. "
+                       f"loading every model): slowest {m['shown_settle_s_max']:.2f} s"))
         checks.append((m["emotion_hz_min"] >= MIN_EMOTION_HZ, f"emotion updates >= {MIN_EMOTION_HZ:g} Hz per face: "
                                                               f"min {m['emotion_hz_min']:.1f} Hz"))
     need = SOURCE_FPS * slack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -338,3 +339,140 @@ def test_the_descriptor_process_reports_a_broken_model(tmp_path):
     bad.write_bytes(b"garbage")
     with pytest.raises(ModelError, match="bad.dat"):
         DescriptorProcess(bad)
+
+
+# -- the order of looks and the worker's priority ---------------------------------------
+
+@pytest.fixture(scope="module")
+def room(load_image, landmarks_of):
+    """Four real faces side by side in one frame: ``(frame, faces)`` with tracks 1-4, and chip bytes -> track."""
+    names = ["obama.jpg", "biden.jpg", "grace_hopper.jpg", "obama2.jpg"]
+    images = [load_image(n) for n in names]
+    canvas = np.zeros((max(i.shape[0] for i in images), sum(i.shape[1] for i in images), 3), np.uint8)
+    points, x = [], 0
+    for name, image in zip(names, images):
+        canvas[:image.shape[0], x:x + image.shape[1]] = image
+        points.append(landmarks_of(name) + np.array([x, 0, 0], np.float32))
+        x += image.shape[1]
+    faces = Faces.from_boxes(np.zeros((4, 4), np.float32)).replace(track_id=np.arange(1, 5), landmarks=np.stack(points))
+    owner = {face_chip(canvas, p).tobytes(): tid for tid, p in zip(range(1, 5), points)}
+    return Frame(canvas, 0, 0.0), faces, owner
+
+
+class InOrder:
+    """The real descriptor; records which track each chip came from, and can be held (``go``)."""
+
+    def __init__(self, inner: Descriptor, owner: dict[bytes, int]) -> None:
+        self.inner, self.owner, self.order, self.go = inner, owner, [], threading.Event()
+        self.go.set()
+
+    def __call__(self, chip: np.ndarray) -> np.ndarray:
+        self.order.append(self.owner[chip.tobytes()])
+        assert self.go.wait(30)
+        return self.inner(chip)
+
+
+def wait_until(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
+@pytest.mark.parametrize("max_pending", [3, 2], ids=["room-in-line", "line-full"])
+def test_every_new_track_gets_its_first_look_before_any_track_gets_a_second(room, obama_enrolled, descriptor,
+                                                                             max_pending):
+    frame, faces, owner = room
+    clock, looks = Clock(), InOrder(descriptor, owner)
+    with Identity(obama_enrolled, descriptor=lambda: looks, max_pending=max_pending, recheck=1.0, burst_workers=1,
+                  clock=clock) as stage:
+        stage(frame, faces.select([0]))  # track 1 is named first
+        assert stage.idle(30)
+        stage(frame, faces.select([0]))
+        looks.go.clear()
+        stage(frame, faces.select([1]))  # track 2 is being computed (held) while the others arrive
+        assert wait_until(lambda: stage.pending() == 0)
+        clock.t += 1.0  # track 1 is due for its second look, 3 and 4 for their first
+        stage(frame, faces)
+        assert stage.pending() == max_pending
+        looks.go.set()
+        assert stage.idle(30)
+        stage(frame, faces)
+        assert stage.idle(30)
+    assert looks.order == [1, 2, 3, 4, 1, 2], "first looks in the order the tracks appeared, then the second looks"
+
+
+def test_a_track_waiting_in_line_keeps_its_place_when_its_chip_is_refreshed(room, obama_enrolled, descriptor):
+    frame, faces, owner = room
+    clock, looks = Clock(), InOrder(descriptor, owner)
+    looks.go.clear()
+    with Identity(obama_enrolled, descriptor=lambda: looks, settle=0.3, burst_workers=1, clock=clock) as stage:
+        stage(frame, faces.select([0]))  # track 1 is being computed (held)
+        assert wait_until(lambda: stage.pending() == 0)
+        stage(frame, faces.select([1, 2]))
+        clock.t += 0.1
+        stage(frame, faces.select([3, 1, 2]))  # 4 appears
+        clock.t += 0.3  # 2 and 3 are asked again with fresh chips, after 4
+        stage(frame, faces.select([3, 1, 2]))
+        assert stage.pending() == 3
+        looks.go.set()
+        assert stage.idle(30)
+    assert looks.order == [1, 2, 3, 4]
+
+
+def test_the_descriptor_process_runs_level_for_first_looks_and_lower_for_rechecks(obama3_frame, obama_enrolled):
+    from vcam.pipeline.descriptor import DescriptorProcess
+
+    frame, faces = obama3_frame
+    made: list[DescriptorProcess] = []
+    clock, own = Clock(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with Identity(obama_enrolled, descriptor=lambda: made.append(DescriptorProcess()) or made[0], nice=3,
+                  recheck=6.0, burst_workers=1, clock=clock) as stage:
+        stage(frame, faces)
+        assert stage.idle(60) and stage.computed == 1
+        assert os.getpriority(os.PRIO_PROCESS, made[0].pid) == own, "the first looks run level with the caller"
+        stage(frame, faces)
+        clock.t += 6.0
+        stage(frame, faces)
+        assert stage.idle(60) and stage.computed == 2
+        assert os.getpriority(os.PRIO_PROCESS, made[0].pid) == min(own + 3, 19), "rechecks run 3 steps lower"
+
+
+def test_a_second_worker_helps_with_the_first_looks_and_ends_with_them(room, obama_enrolled, descriptor):
+    frame, faces, _ = room
+    made, closed = [], []
+
+    class Closable:
+        """The real descriptor; records when its worker closes it."""
+
+        def __call__(self, chip: np.ndarray) -> np.ndarray:
+            return descriptor(chip)
+
+        def close(self) -> None:
+            closed.append(self)
+
+    clock = Clock()
+    with Identity(obama_enrolled, descriptor=lambda: made.append(Closable()) or made[-1], burst_workers=2,
+                  recheck=1.0, clock=clock) as stage:
+        assert wait_until(lambda: len(made) == 2), "two descriptors for the start-up burst"
+        stage(frame, faces)
+        assert stage.idle(60) and stage.computed == 4 and not closed
+        stage(frame, faces)
+        clock.t += 1.0  # every track is due for its second look: the burst is over
+        stage(frame, faces)
+        assert wait_until(lambda: len(closed) == 1), "one of them ends with the burst"
+        assert stage.idle(60) and stage.computed == 8, "the other one goes on"
+        names = stage(frame, faces).name.tolist()
+    assert names[0] == "Barack Obama" and names[1] is None and len(closed) == 2
+
+
+def test_the_descriptor_process_loads_no_opencv():
+    """Its start-up is on the way to every first name, and OpenCV is only needed to cut chips."""
+    import subprocess
+    import sys
+
+    from vcam.pipeline import descriptor as module
+
+    code = f"import runpy, sys; runpy.run_path({module.__file__!r}); print('cv2' in sys.modules)"
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr

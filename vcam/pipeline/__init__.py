@@ -102,19 +102,19 @@ class Analyzer:
                  pose: Pose | None = None, gaze: Gaze | None = None) -> None:
         self.features = features or Features()
         self.people = people or dict
+        self.identity: Identity | None = None
+        self.emotion: Emotion | None = None
+        if self.features.identity:
+            try:
+                self._identity()  # first: its descriptor process starts while the other models load
+            except Exception as err:  # noqa: BLE001 - raised again, as a StageError, by the first process()
+                log.debug("identity could not start yet: %s", err)
         self.detect = detect or Detect()
         self.track = track or Track()
         self.landmarks = landmarks or Landmarks()
         self.pose = pose or Pose()
         self.gaze = gaze or Gaze()
         self.engagement = Engagement()
-        self.identity: Identity | None = None
-        self.emotion: Emotion | None = None
-        if self.features.identity:
-            try:
-                self._identity()  # start the descriptor process now, while the other models load
-            except Exception as err:  # noqa: BLE001 - raised again, as a StageError, by the first process()
-                log.debug("identity could not start yet: %s", err)
 
     def process(self, frame: Frame) -> Analysis:
         """Analyse one frame. Raises StageError (naming the stage) when a stage raises."""

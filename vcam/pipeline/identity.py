@@ -31,6 +31,7 @@ import numpy as np
 
 from vcam.errors import ModelError
 from vcam.pipeline.descriptor import DESCRIPTOR_SIZE, DescriptorProcess, face_chip
+from vcam.threads import lower_priority
 from vcam.types import Faces, Frame
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,10 @@ class TrackVotes:
         """The settled vote of ``track_id``, or None while it has not settled."""
         return self._settled.get(track_id)
 
+    def results(self, track_id: int) -> int:
+        """How many results ``track_id`` has (0 before its first look; at most ``votes``)."""
+        return len(self._history.get(track_id, ()))
+
     def forget(self, live: set[int]) -> None:
         """Drop the tracks not in ``live``."""
         for tid in [t for t in self._history if t not in live]:
@@ -187,6 +192,15 @@ class TrackVotes:
 DescriptorFn = Callable[[np.ndarray], np.ndarray]
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One look the worker is asked for: a ``(150, 150, 3) uint8`` RGB chip of a track."""
+
+    chip: np.ndarray
+    generation: int  # the gallery it was asked under; results of an older gallery are dropped
+    first: bool  # the track has no result yet: it goes before every recheck
+
+
 class Identity:
     """The identity stage: fills ``Faces.name`` and ``Faces.identity_distance`` per track.
 
@@ -199,9 +213,23 @@ class Identity:
     the next call folds into :class:`TrackVotes`.
 
     The request queue never grows: one pending chip per track (a newer one
-    replaces it) and at most ``max_pending`` in all (the oldest is dropped; its
-    track asks again next time). With an empty gallery nothing is computed and
-    every name is None.
+    replaces it and keeps its place in line) and at most ``max_pending`` in all.
+    A track's first look goes before any recheck, and first looks are served in
+    the order their tracks appeared, so when a room of faces appears at once
+    each is named once before any is looked at again. When the queue is full, a
+    first look takes the place of the newest recheck; otherwise the track is
+    not queued (and no chip is cut) and asks again on the next call. With an
+    empty gallery nothing is computed and every name is None.
+
+    The burst of first looks at start-up, when a room of faces appears at once,
+    gets more CPU than the looks after it: ``burst_workers`` workers (each with
+    its own descriptor process) start at the priority of the thread that builds
+    the stage (the analysis thread). When the first second look is taken (first
+    looks go first, so by then every track has had one), the burst is over: all
+    but ``workers`` of them exit, and the rest drop ``nice`` steps, so rechecks
+    and faces that join later run below the video and the analysis (an
+    unprivileged process can lower its priority but not raise it again). The
+    analysis rate dips while the burst lasts (1-2 s for 9 faces on 2 cores).
 
     Args:
         people: the gallery, ``{name: (K, 128) float32}``; see :meth:`set_people`.
@@ -213,13 +241,19 @@ class Identity:
         settle: seconds between looks while a track has not settled.
         votes, agree: see :class:`TrackVotes`.
         max_pending: requests waiting at most; more only adds latency.
-        nice: CPU priority steps the worker (and its child process) sits below
-            the thread that first calls the stage, so video never waits for it.
-        workers: worker threads, each with its own descriptor process (~80 MB).
-            More name a room of new faces sooner on a machine with spare cores;
-            on a 2-core laptop that is already busy with landmarks, a second one
-            only competes for the same CPU (measured: no faster, lower analysis
-            rate), so the default is 1.
+        nice: CPU priority steps the worker (and its child process) drops below
+            the thread that builds the stage once the first looks are done, so
+            video and analysis do not wait for rechecks. 0 keeps it level.
+        workers: worker threads after the burst, each with its own descriptor
+            process (~80 MB). A second one at the lowered priority only
+            competes for the same CPU (measured on 2 cores: no faster, lower
+            analysis rate), so the default is 1.
+        burst_workers: worker threads for the start-up burst (at least
+            ``workers``). Measured with bench/live.py grid-all (2 busy cores, 9
+            faces appearing at once, the burst level with the analysis): 2
+            named the slowest face in 2.9 s against 3.3 s for 1 (medians of 8
+            and 18 runs), with no lower analysis rate after the burst. Each
+            extra one costs ~0.45 s of CPU to start and ~70 MB until it exits.
         descriptor: a factory called once on each worker thread that returns the
             chips → descriptors callable; default :class:`DescriptorProcess`.
         clock: seconds, monotonic.
@@ -231,7 +265,7 @@ class Identity:
     def __init__(self, people: dict[str, np.ndarray] | None = None, *, threshold: float = DEFAULT_THRESHOLD,
                  aggregation: str | Callable[[np.ndarray], float] = DEFAULT_AGGREGATION, recheck: float = 6.0,
                  settle: float = 0.3, votes: int = 5, agree: int = 2, max_pending: int = 4, nice: int = 3, workers: int = 1,
-                 descriptor: Callable[[], DescriptorFn] | None = None,
+                 burst_workers: int = 2, descriptor: Callable[[], DescriptorFn] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         aggregate(np.zeros(1), aggregation)  # check the name now
         if max_pending < 1 or recheck <= 0 or settle <= 0:
@@ -239,6 +273,7 @@ class Identity:
         self.threshold, self.aggregation = threshold, aggregation
         self.recheck, self.settle, self.max_pending, self.nice = recheck, settle, max_pending, nice
         self.workers = max(1, workers)
+        self.burst_workers = max(self.workers, burst_workers)
         self._factory = descriptor or DescriptorProcess
         self._clock = clock
         self._votes = TrackVotes(votes, agree)
@@ -247,7 +282,7 @@ class Identity:
         self._cond = threading.Condition()  # guards everything below
         self._people: dict[str, np.ndarray] = {}
         self._generation = 0
-        self._pending: OrderedDict[int, tuple[np.ndarray, int]] = OrderedDict()
+        self._pending: OrderedDict[int, _Request] = OrderedDict()
         self._busy: set[int] = set()
         self._results: list[tuple[int, int, str | None, float]] = []
         self._error: BaseException | None = None
@@ -294,14 +329,9 @@ class Identity:
     def _ask(self, frame: Frame, faces: Faces, generation: int) -> None:
         now = self._clock()
         for tid, points in zip(faces.track_id.tolist(), faces.landmarks):
-            if tid < 0 or not self._due(tid, now):
-                continue
-            try:
-                chip = face_chip(frame.image, points)
-            except ValueError:
-                continue  # no landmarks for this face this frame
-            self._asked[tid] = now
-            self._submit(tid, chip, generation)
+            if tid >= 0 and self._due(tid, now) and self._submit(
+                    tid, self._votes.results(tid) == 0, lambda p=points: face_chip(frame.image, p), generation):
+                self._asked[tid] = now
 
     def _due(self, tid: int, now: float) -> bool:
         if tid not in self._asked:
@@ -309,45 +339,60 @@ class Identity:
         wait = self.recheck if self._votes.settled(tid) is not None else self.settle
         return now - self._asked[tid] >= wait
 
-    def _submit(self, tid: int, chip: np.ndarray, generation: int) -> None:
+    def _submit(self, tid: int, first: bool, make_chip: Callable[[], np.ndarray], generation: int) -> bool:
+        """Queue a look at ``tid`` if it gets a place (see the class docstring); True if queued.
+
+        The chip (~1 ms) is cut only then, under the lock, so a full queue costs the analysis thread nothing.
+        """
         with self._cond:
-            if tid in self._busy and tid not in self._pending:
-                return  # being computed now; its result is on the way
-            self._pending.pop(tid, None)
-            while len(self._pending) >= self.max_pending:
-                dropped, _ = self._pending.popitem(last=False)
-                self._busy.discard(dropped)
-                self._asked.pop(dropped, None)  # ask again next call
-            self._pending[tid] = (chip, generation)
+            if not self._make_room(tid, first):
+                return False
+            try:
+                chip = make_chip()
+            except ValueError:
+                return False  # no usable landmarks for this face this frame
+            self._pending[tid] = _Request(chip, generation, first)  # a track already in line keeps its place
             self._busy.add(tid)
-            self._cond.notify()
+            self._cond.notify_all()  # a burst-only worker that wakes for a recheck leaves it to the others
         self._start_worker()
+        return True
+
+    def _make_room(self, tid: int, first: bool) -> bool:
+        """Whether ``tid`` may be queued now, evicting the newest recheck for a first look (lock held)."""
+        if tid in self._pending:
+            return True
+        if tid in self._busy:
+            return False  # being computed now; its result is on the way
+        if len(self._pending) < self.max_pending:
+            return True
+        rechecks = [t for t, request in self._pending.items() if not request.first] if first else []
+        if not rechecks:
+            return False
+        del self._pending[rechecks[-1]]
+        self._busy.discard(rechecks[-1])
+        self._asked.pop(rechecks[-1], None)  # it asks again on the next call
+        return True
 
     def _start_worker(self) -> None:
-        while len(self._threads) < self.workers:
-            thread = threading.Thread(target=self._work, name=f"vcam-identity-{len(self._threads)}", daemon=True)
+        """Start the workers, once: ``burst_workers`` of them, of which those past ``workers`` end with the burst."""
+        while len(self._threads) < self.burst_workers:
+            index = len(self._threads)
+            thread = threading.Thread(target=self._work, args=(index >= self.workers,), name=f"vcam-identity-{index}",
+                                      daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _work(self) -> None:
-        from vcam.daemon import _lower_priority  # here, not at the top: vcam.daemon imports the pipeline
-
-        _lower_priority(self.nice)
+    def _work(self, burst_only: bool) -> None:
         describe = None
+        lowered = False
         try:
-            describe = self._factory()
-            while (job := self._next()) is not None:
-                tid, chip, generation = job
-                vector = describe(chip)
-                with self._cond:
-                    people = self._people if generation == self._generation else {}
-                name, distance = match(vector, people, self.threshold, self.aggregation)
-                with self._cond:
-                    self.computed += 1
-                    self._busy.discard(tid)
-                    if people:
-                        self._results.append((tid, generation, name, distance))
-                    self._cond.notify_all()
+            describe = self._factory()  # at the builder's priority: the first looks are the burst
+            while (job := self._next(burst_only)) is not None:
+                tid, request = job
+                if not request.first and not lowered:
+                    self._lower(describe)  # first looks go first, so the burst is over
+                    lowered = True
+                self._post(tid, request.generation, describe(request.chip))
         except Exception as err:  # noqa: BLE001 - reported to the analysis thread by the next call
             log.error("identity worker stopped: %s", err)
             with self._cond:
@@ -357,14 +402,39 @@ class Identity:
             if describe is not None and hasattr(describe, "close"):
                 describe.close()
 
-    def _next(self) -> tuple[int, np.ndarray, int] | None:
+    def _post(self, tid: int, generation: int, vector: np.ndarray) -> None:
+        """Match ``vector`` against the gallery it was asked under and leave the result for the next call."""
+        with self._cond:
+            people = self._people if generation == self._generation else {}
+        name, distance = match(vector, people, self.threshold, self.aggregation)
+        with self._cond:
+            self.computed += 1
+            self._busy.discard(tid)
+            if people:
+                self._results.append((tid, generation, name, distance))
+            self._cond.notify_all()
+
+    def _next(self, burst_only: bool = False) -> tuple[int, _Request] | None:
+        """The next request: the oldest first look, else the oldest recheck.
+
+        None when stopping, or for a ``burst_only`` worker once only rechecks are left (it leaves them).
+        """
         with self._cond:
             while not self._pending and not self._stop:
                 self._cond.wait()
             if self._stop:
                 return None
-            tid, (chip, generation) = self._pending.popitem(last=False)
-            return tid, chip, generation
+            tid = next((t for t, request in self._pending.items() if request.first), next(iter(self._pending)))
+            if burst_only and not self._pending[tid].first:
+                return None
+            return tid, self._pending.pop(tid)
+
+    def _lower(self, describe: DescriptorFn) -> None:
+        """Drop this worker thread and its descriptor process ``nice`` steps (once; see the class docstring)."""
+        lower_priority(self.nice)
+        if hasattr(describe, "lower_priority"):
+            describe.lower_priority(self.nice)
+        log.debug("identity: first looks done; worker lowered by %d nice steps", self.nice)
 
     @property
     def started(self) -> bool:
