@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import vcam  # noqa: E402
 from vcam.cli_config import add_commands as add_config_commands  # noqa: E402
 from vcam.cli_people import add_commands  # noqa: E402
+from vcam.cli_tray import add_commands as add_tray_commands  # noqa: E402
+from vcam.cli_tray import default_command  # noqa: E402
 from vcam.config import Config, load_config  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
 
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(sub.add_parser("analyze", help="analyse a recording as fast as possible and write JSON"))
     add_commands(sub)
     add_config_commands(sub)
+    add_tray_commands(sub)
     return parser
 
 
@@ -192,8 +195,12 @@ def _setup_logging(verbose: bool) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``vcam`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``vcam`` console script; returns the exit status.
+
+    Bare ``vcam`` is ``vcam tray`` on a desktop (what a launcher or autostart runs), else ``--help``.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv or default_command())
     crash_log = _setup_logging(args.verbose)
     try:
         handler = {"run": cmd_run, "analyze": cmd_analyze}.get(args.command) or args.handler

@@ -1,0 +1,119 @@
+"""The ``vcam tray`` command: a thin shell over :mod:`vcam.tray` and :mod:`vcam.instance`.
+
+``vcam tray`` is what a desktop starts (bare ``vcam`` on a desktop, autostart): the daemon with
+the settings in the config file, and its tray icon. It is the one vcam of this user: a second
+launch brings the running one up (opens its dashboard) and exits. It stops on the tray's Quit,
+``vcam quit`` (the single-instance "quit" message), SIGTERM (logout) or Ctrl-C, each time flushing
+a recording and releasing the camera, and exits 0. :mod:`vcam.cli` owns the parser's top level and
+turns a VcamError into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from vcam.errors import VcamError
+
+if TYPE_CHECKING:
+    from vcam.daemon import Daemon
+
+log = logging.getLogger("vcam")
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+"""Signals that quit the tray cleanly: logout (SIGTERM, SIGHUP) and Ctrl-C."""
+
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``tray`` to the top-level subparsers."""
+    sub.add_parser("tray", help="run vcam in the system tray with the settings of 'vcam config' (the desktop "
+                   "default)").set_defaults(handler=cmd_tray)
+
+
+def desktop_session() -> bool:
+    """Whether a tray can be shown: Windows, macOS, or a Linux/BSD desktop (DISPLAY or WAYLAND_DISPLAY)."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def default_command() -> list[str]:
+    """The arguments bare ``vcam`` stands for: ``["tray"]`` on a desktop, else ``["--help"]``."""
+    return ["tray"] if desktop_session() else ["--help"]
+
+
+def cmd_tray(args: argparse.Namespace) -> int:
+    """``vcam tray``: claim the single instance, start the daemon, run the icon on the main thread; exit 0 on quit."""
+    from vcam.config import config_path, load_config
+    from vcam.daemon import Daemon
+    from vcam.instance import claim
+    from vcam.tray import Tray, choose_icon_class
+
+    icon_class = _icon_class_or_explain(choose_icon_class)
+    # MediaPipe makes an EGL context when it starts; under DISPLAY, Mesa's EGL opens an X connection for it,
+    # from C++ that holds the GIL, while pystray's X11 backend grabs the X server and then needs the GIL.
+    # Measured under Xvfb: 3 of 10 starts hung with the X server grabbed (the whole desktop frozen).
+    # Surfaceless EGL keeps MediaPipe off the X server; its CPU results are identical (checked on a face).
+    os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+    path = config_path()
+    daemon = Daemon(load_config(path), hold=True)
+    tray = Tray(daemon, path, icon_class=icon_class)
+    with claim(tray.on_message):  # AlreadyRunningError: the running one was told to show itself
+        previous = _on_stop_signals(lambda: threading.Thread(target=tray.stop, name="vcam-signal").start())
+        try:
+            tray.run(start=lambda: _start(daemon))
+        finally:
+            tray.stop()
+            daemon.stop()  # idempotent; also covers a start that finished after the quit
+            _restore_signals(previous)
+    if daemon.error is not None:
+        log.warning("the run had stopped with an error: %s", daemon.error)
+    return 0
+
+
+def _start(daemon: Daemon) -> str | None:
+    """Start the daemon (the tray shows what this returns or raises). When the configured source cannot
+    open, start on the demo and say so, so the presenter can pick another source from the menu."""
+    from vcam.errors import SourceError
+
+    try:
+        daemon.start()
+    except SourceError as err:
+        wanted, daemon.config.source = daemon.config.source, "demo"
+        daemon.start()
+        return f"could not open the source {wanted} ({err}); showing the demo until you choose another source"
+    log.info("vcam is in the tray; the dashboard is at %s", daemon.dashboard_url or "(feed off)")
+    return None
+
+
+def _icon_class_or_explain(choose: Callable[[], type]) -> type:
+    """The tray's icon class; with no desktop, one VcamError telling the user to use ``vcam run``."""
+    if not desktop_session():
+        raise VcamError("no desktop session (DISPLAY is not set): use 'vcam run' for vcam without a tray icon")
+    try:
+        return choose()
+    except ImportError as err:  # pystray cannot reach the display or any tray backend
+        raise VcamError(f"no desktop session the tray can use ({err}): use 'vcam run' for vcam without a tray "
+                        f"icon") from err
+
+
+def _on_stop_signals(stop: Callable[[], None]) -> dict[int, object]:
+    """Make the stop signals call ``stop`` (on the main thread, between the GUI loop's steps); the old handlers."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("got %s", signal.Signals(signum).name)
+        stop()
+
+    return {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
+
+
+def _restore_signals(previous: dict[int, object]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)
