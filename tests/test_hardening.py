@@ -147,7 +147,7 @@ def test_a_stage_that_raises_every_fifth_frame_is_logged_once_counted_and_never_
 
     def flaky_pose(self, frame, faces):
         calls["n"] += 1
-        if calls["n"] % 5 == 0:
+        if calls["n"] % 5 == 0 and calls["n"] <= 40:
             raise RuntimeError("injected pose failure")
         return real_pose(self, frame, faces)
 
@@ -156,18 +156,17 @@ def test_a_stage_that_raises_every_fifth_frame_is_logged_once_counted_and_never_
     daemon = Daemon(Config(source="demo", output=f"vcam:{backend}", port=0), on_analysis=told.append).start()
     feed = FeedLog(daemon.feed.feed_url)
     try:
-        wait_until(lambda: calls["n"] >= 40, 120, "40 frames through pose")
-        time.sleep(0.5)  # the feed's status catches up
+        wait_until(lambda: calls["n"] >= 45, 120, "45 frames through pose")
+        wait_until(lambda: feed.statuses()[-1]["stage_errors"] == 8, 10, "the feed to count all 8 (at most 1 s late)")
     finally:
         daemon.stop()
         feed.close()
     assert daemon.error is None
-    assert daemon.stats.stage_errors == calls["n"] // 5 >= 8
+    assert daemon.stats.stage_errors == 8
     assert len(told) == daemon.stats.analysed, "failed frames reach no listener: they went out unannotated"
     assert daemon.stats.sent >= 0.8 * daemon.stats.captured, "the video kept its rate"
     logged = [r for r in caplog.records if "injected pose failure" in r.getMessage()]
     assert len(logged) == 1, "the same failure is logged once"
-    assert feed.statuses()[-1]["stage_errors"] >= daemon.stats.stage_errors - 1, "the feed counts them (1 s apart)"
 
 
 def test_a_broken_emotion_model_switches_emotion_off_and_says_why(fake_cam, monkeypatch):
