@@ -34,7 +34,8 @@ PACKAGES = {
 REINSTALL = "reinstall with `bash installer/linux/dev.sh setup` or `pip install -r requirements.lock`"
 CAMERA_FIX = "plug in a webcam, or use --source screen / demo"
 VIRTUALCAM_FIX_LINUX = ("sudo apt install v4l2loopback-dkms; put `options v4l2loopback exclusive_caps=1 "
-                        "card_label=vcam` in /etc/modprobe.d/vcam.conf, then `sudo modprobe v4l2loopback`")
+                        "card_label=vcam` in /etc/modprobe.d/vcam-v4l2loopback.conf, then `sudo modprobe v4l2loopback` "
+                        "(bash installer/linux/install.sh does all of it)")
 VIRTUALCAM_FIX_OTHER = "install OBS Studio and start its Virtual Camera once"
 DISPLAY_FIX = "run vcam inside a desktop session (DISPLAY or WAYLAND_DISPLAY set), or use --source webcam / demo"
 PORT_FIX = "vcam will use another free port; or pass --port"
