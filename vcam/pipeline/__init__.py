@@ -109,11 +109,16 @@ class Analyzer:
                 self._identity()  # first: its descriptor process starts while the other models load
             except Exception as err:  # noqa: BLE001 - raised again, as a StageError, by the first process()
                 log.debug("identity could not start yet: %s", err)
-        self.detect = detect or Detect()
-        self.track = track or Track()
-        self.landmarks = landmarks or Landmarks()
-        self.pose = pose or Pose()
-        self.gaze = gaze or Gaze()
+        try:
+            self.detect = detect or Detect()
+            self.track = track or Track()
+            self.landmarks = landmarks or Landmarks()
+            self.pose = pose or Pose()
+            self.gaze = gaze or Gaze()
+        except BaseException:
+            if self.identity is not None:  # a model failed to load: stop the descriptor process already started
+                self.identity.close()
+            raise
         self.engagement = Engagement()
 
     def process(self, frame: Frame) -> Analysis:
@@ -155,10 +160,7 @@ class Analyzer:
 
     def _identity(self) -> Identity:
         if self.identity is None:
-            people = self.people()
-            identity = Identity()
-            identity.set_people(people)
-            self.identity = identity
+            self.identity = Identity(self.people())
         return self.identity
 
     def _emotion(self) -> Emotion:
