@@ -251,13 +251,20 @@ def test_recording_started_and_stopped_live_is_private_and_complete(fake_cam, tm
 # -- shutdown ------------------------------------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    """In the child before exec: Ctrl-C as in a terminal. A shell starting this suite in the background
+    has set SIGINT to ignored, which exec keeps, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
 def test_a_signal_during_a_recorded_session_shuts_down_cleanly(tmp_path, sig, status):
     env = {**os.environ, "VCAM_CONFIG": str(tmp_path / "config.toml")}
     video, session = tmp_path / "out.mp4", tmp_path / "session"
     proc = subprocess.Popen([sys.executable, "-m", "vcam", "run", "--source", "demo", "--output", f"file:{video}",
                              "--record", str(session), "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 60
         while not (session / "room.csv").exists() or len((session / "room.csv").read_text().splitlines()) < 4:
