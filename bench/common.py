@@ -7,12 +7,13 @@ the parent reads it back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import platform
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,35 @@ def run_child(cmd: list[str], timeout: float, **labels: Any) -> dict[str, Any]:
         if line.startswith(RESULT_MARK):
             return json.loads(line[len(RESULT_MARK):])
     return {**labels, "error": f"child exited {proc.returncode} without a result"}
+
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium: playwright drives it without downloading a browser (STACK.md)."""
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def dashboard_page(url: str, init_script: str, timeout_ms: int = 20000) -> Iterator[Any]:
+    """The dashboard at ``url`` in headless Chromium, connected to its feed; closed on exit.
+
+    ``init_script`` runs before the page's own scripts (the benchmarks wrap ``WebSocket`` with it
+    to count or time messages). Yields the playwright ``Page``; use it on this thread only.
+    """
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="vcam-bench-chromium-") as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+                                                        args=CHROMIUM_ARGS)
+        try:
+            page = context.new_page()
+            page.add_init_script(init_script)
+            page.goto(url)
+            page.wait_for_selector('#conn-state[data-state="connected"]', timeout=timeout_ms)
+            yield page
+        finally:
+            context.close()

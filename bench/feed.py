@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common import emit_result, machine, print_machine
+from common import dashboard_page, emit_result, machine, print_machine
 from common import run_child as run_child_process
 
 WARMUP_S = 3.0
@@ -50,11 +50,6 @@ CLIENTS = 10
 MAX_DELAY_P95_MS = 500.0
 MIN_SNAPSHOT_HZ = 2.0
 READY_MARK = "CLIENTS-READY"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 INIT_SCRIPT = """
 (() => {
   const Orig = window.WebSocket;
@@ -131,26 +126,14 @@ def cpu_window(seconds: float) -> tuple[float, float]:
 
 def measure_dashboard(url: str, seconds: float) -> dict[str, Any]:
     """Open the dashboard in Chromium, measure ``seconds`` after warm-up; close the browser."""
-    import tempfile
-
     import numpy as np
-    from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="vcam-bench-chromium-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                        args=CHROMIUM_ARGS)
-        try:
-            page = context.new_page()
-            page.add_init_script(INIT_SCRIPT)
-            page.goto(url)
-            page.wait_for_selector('#conn-state[data-state="connected"]', timeout=15000)
-            time.sleep(WARMUP_S)
-            start = time.time()
-            time.sleep(seconds)
-            end = time.time()
-            records = page.evaluate("window.__vcamBench")
-        finally:
-            context.close()
+    with dashboard_page(url, INIT_SCRIPT, timeout_ms=15000) as page:
+        time.sleep(WARMUP_S)
+        start = time.time()
+        time.sleep(seconds)
+        end = time.time()
+        records = page.evaluate("window.__vcamBench")
     inside = [(d, at) for d, at in records if start <= at <= end]
     ms = np.asarray([d for d, _ in inside]) * 1000.0
     nan = float("nan")

@@ -38,9 +38,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from common import emit_result, machine, print_machine
+from common import dashboard_page, emit_result, machine, print_machine
 from common import run_child as run_child_process
-from feed import CHROMIUM, CHROMIUM_ARGS
 
 OUTPUT_SIZE = (1280, 720)
 SOURCE_FPS = 30.0
@@ -160,25 +159,12 @@ def websocket_client(url: str, interval: float) -> dict[str, Any]:
 
 def browser_client(url: str, interval: float) -> dict[str, Any]:
     """The real dashboard page in headless Chromium, counting messages with an init script."""
-    import tempfile
-
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory(prefix="vcam-soak-chromium-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                        args=CHROMIUM_ARGS)
-        try:
-            page = context.new_page()
-            page.add_init_script(INIT_SCRIPT)
-            page.goto(url)
-            page.wait_for_selector('#conn-state[data-state="connected"]', timeout=20000)
-            print(READY_MARK, flush=True)
-            # poll_counts runs on this thread: playwright's sync API must stay on it
-            per_interval = poll_counts(lambda: page.evaluate("window.__vcamSoak.n"), interval, stdin_closed())
-            counts = page.evaluate("window.__vcamSoak")
-            connected = page.locator('#conn-state[data-state="connected"]').count() == 1
-        finally:
-            context.close()
+    with dashboard_page(url, INIT_SCRIPT) as page:
+        print(READY_MARK, flush=True)
+        # poll_counts runs on this thread: playwright's sync API must stay on it
+        per_interval = poll_counts(lambda: page.evaluate("window.__vcamSoak.n"), interval, stdin_closed())
+        counts = page.evaluate("window.__vcamSoak")
+        connected = page.locator('#conn-state[data-state="connected"]').count() == 1
     return {"messages": counts["n"], "per_interval": per_interval, "types": counts["types"],
             "connected_at_end": connected, "closed_by_server": counts["opens"] - 1, "close_reasons": []}
 
