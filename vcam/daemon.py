@@ -399,8 +399,16 @@ class Daemon:
                     log.error("%s; recording stopped, the video goes on", err)
                     self.listeners.remove(listener)
                     if self.recorder is not None and listener == self.recorder.on_analysis:
-                        self.recorder = None
+                        self._drop_broken_recorder()
         self._publish_status()
+
+    def _drop_broken_recorder(self) -> None:
+        """Close what the failed recorder still holds open; it already said why it failed."""
+        recorder, self.recorder = self.recorder, None
+        try:
+            recorder.close()
+        except SessionError as err:
+            log.debug("closing the failed recording: %s", err)
 
     def _start_feed(self) -> None:
         cfg = self.config

@@ -22,6 +22,16 @@ CHANGES=0
 ROOT_TODO=""
 NOTES=""
 
+# usage: the script's header comment (lines 2-11), for --help.
+usage() {
+  sed -n '2,11s/^# \{0,1\}//p' "$0"
+}
+
+# need_value OPTION ARGS_LEFT: die unless OPTION is followed by a value.
+need_value() {
+  [ "$2" -ge 2 ] || die "$1 needs a value; see --help"
+}
+
 say() { printf '%s: %s\n' "$PROG" "$*"; }
 
 die() {

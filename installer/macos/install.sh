@@ -23,14 +23,6 @@ OBS_URL=https://obsproject.com/download
 
 PREFIX="" DRY_RUN=0 AUTOSTART=1 UNINSTALL=0 PURGE=0 PYTHON="" PACKAGES_FROM=""
 
-usage() {
-  sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-}
-
-need_value() {
-  [ "$2" -ge 2 ] || die "$1 needs a value; see --help"
-}
-
 parse_args() {
   while [ $# -gt 0 ]; do
     case "$1" in

@@ -83,23 +83,38 @@ class ClientQueue:
         self.size, self.keep = size, keep
         self.high_water = 0  # most snapshots ever queued at once
         self.dropped = 0
+        self._snapshots = 0  # queued now, by kind
+        self._others = 0
 
     def offer(self, kind: str, text: str) -> bool:
         """Enqueue, dropping the oldest snapshot past ``size``. False (nothing queued) past ``keep`` other events."""
-        q = self.queue
-        items = [q.get_nowait() for _ in range(q.qsize())]  # at most size + keep: cheap
-        snapshots = [i for i, (k, _) in enumerate(items) if k == "audience"]
-        accepted = kind == "audience" or len(items) - len(snapshots) < self.keep
-        if accepted and kind == "audience" and len(snapshots) >= self.size:
-            del items[snapshots.pop(0)]
-            self.dropped += 1
-        if accepted:
-            items.append((kind, text))
-            snapshots += [len(items) - 1] if kind == "audience" else []
+        snapshot = kind == "audience"
+        if not snapshot and self._others >= self.keep:
+            return False
+        if snapshot and self._snapshots >= self.size:
+            self._drop_oldest_snapshot()
+        self.queue.put_nowait((kind, text))
+        self._snapshots += snapshot
+        self._others += not snapshot
+        self.high_water = max(self.high_water, self._snapshots)
+        return True
+
+    async def get(self) -> tuple[str, str]:
+        """The next ``(type, json text)``, waiting for one."""
+        kind, text = await self.queue.get()
+        if kind == "audience":
+            self._snapshots -= 1
+        else:
+            self._others -= 1
+        return kind, text
+
+    def _drop_oldest_snapshot(self) -> None:
+        items = [self.queue.get_nowait() for _ in range(self.queue.qsize())]  # at most size + keep
+        del items[next(i for i, (k, _) in enumerate(items) if k == "audience")]
         for item in items:
-            q.put_nowait(item)
-        self.high_water = max(self.high_water, len(snapshots))
-        return accepted
+            self.queue.put_nowait(item)
+        self._snapshots -= 1
+        self.dropped += 1
 
 
 @dataclass(eq=False)
@@ -356,7 +371,7 @@ class FeedServer:
     async def _send_loop(client: _Client) -> None:
         try:
             while True:
-                _, text = await client.queue.queue.get()
+                _, text = await client.queue.get()
                 await client.ws.send(text)
         except ConnectionClosed:
             pass
