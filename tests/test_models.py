@@ -141,7 +141,7 @@ def test_the_committed_manifest_lists_the_models_the_pipeline_loads_and_not_the_
     files = {info.file for info in manifest.values()}
     assert "package:mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite" in files
     assert "package:mediapipe/modules/face_landmark/face_landmark_with_attention.tflite" in files
-    assert "package:face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat" in files
+    assert "repo:models/identity/dlib_face_descriptor.onnx" in files
     assert "repo:models/emotion/emotion_fer_mini_xception.onnx" in files
     assert not any("shape_predictor_68" in f for f in files)
     assert len(manifest["emotion-fer"].labels) == 7

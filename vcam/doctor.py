@@ -29,7 +29,7 @@ PYTHON = (3, 11)
 # distribution name -> module it is imported as
 PACKAGES = {
     "mediapipe": "mediapipe", "opencv-contrib-python": "cv2", "numpy": "numpy", "onnxruntime": "onnxruntime",
-    "dlib-bin": "dlib", "pyvirtualcam": "pyvirtualcam", "websockets": "websockets",
+    "pyvirtualcam": "pyvirtualcam", "websockets": "websockets",
 }
 REINSTALL = "reinstall with `bash installer/linux/dev.sh setup` or `pip install -r requirements.lock`"
 CAMERA_FIX = "plug in a webcam, or use --source screen / demo"

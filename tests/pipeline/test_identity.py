@@ -1,4 +1,4 @@
-"""identity: aligned chips, dlib descriptors of real faces, matching, votes, and the off-thread stage."""
+"""identity: aligned chips, dlib descriptors (as ONNX) of real faces, matching, votes, and the off-thread stage."""
 
 from __future__ import annotations
 
@@ -128,15 +128,61 @@ def test_a_chip_of_the_wrong_size_is_a_value_error(descriptor):
 
 
 def test_a_missing_model_is_a_model_error_naming_the_file(tmp_path):
-    with pytest.raises(ModelError, match="nothing.dat.*missing.*face-recognition-models"):
-        Descriptor(tmp_path / "nothing.dat")
+    with pytest.raises(ModelError, match="nothing.onnx.*missing.*git checkout"):
+        Descriptor(tmp_path / "nothing.onnx")
 
 
 def test_a_garbage_model_is_a_model_error_naming_the_file(tmp_path):
-    bad = tmp_path / "bad.dat"
+    bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model" * 100)
-    with pytest.raises(ModelError, match="bad.dat.*cannot be loaded"):
+    with pytest.raises(ModelError, match="bad.onnx.*cannot be loaded.*dlib_descriptor_to_onnx"):
         Descriptor(bad)
+
+
+def test_another_onnx_model_in_its_place_is_a_model_error():
+    from vcam.models import model_path
+
+    with pytest.raises(ModelError, match="expected \\(N, 150, 150, 3\\)"):
+        Descriptor(model_path("emotion-fer"))
+
+
+def test_the_onnx_descriptor_gives_dlibs_own_numbers_on_real_faces(load_image, landmarks_of, descriptor):
+    """The converted model against dlib-bin on the original .dat (face-recognition-models), aligned chips of real faces."""
+    import importlib.util
+
+    import dlib
+
+    origin = importlib.util.find_spec("face_recognition_models").origin
+    net = dlib.face_recognition_model_v1(
+        str(__import__("pathlib").Path(origin).parent / "models" / "dlib_face_recognition_resnet_model_v1.dat"))
+    names = ["obama.jpg", "obama2.jpg", "biden.jpg", "grace_hopper.jpg", "astronaut.jpg"]
+    chips = np.stack([face_chip(load_image(n), landmarks_of(n)) for n in names])
+    want = np.array(net.compute_face_descriptor(list(chips)), np.float32)
+    np.testing.assert_allclose(descriptor(chips), want, atol=1e-4)
+
+
+def test_other_threads_run_while_a_descriptor_is_computed(load_image, landmarks_of, descriptor):
+    """onnxruntime releases the GIL: the analysis thread is not held up by the identity worker."""
+    chips = np.repeat(face_chip(load_image("obama.jpg"), landmarks_of("obama.jpg"))[None], 16, axis=0)
+    ticks, done = [], threading.Event()
+
+    def tick() -> None:
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        start = time.perf_counter()
+        descriptor(chips)
+        took = time.perf_counter() - start
+    finally:
+        done.set()
+        ticker.join()
+    gaps = np.diff(ticks)
+    assert took > 0.05 and len(ticks) > 10, "the batch took long enough to see the other thread run"
+    assert gaps.max() < took / 2, f"the other thread stalled for {gaps.max():.3f} s of a {took:.3f} s call"
 
 
 # -- matching ----------------------------------------------------------------------------
@@ -310,35 +356,14 @@ def test_a_new_gallery_is_used_for_the_next_results(obama3_frame, obama_enrolled
 
 def test_a_broken_model_is_reported_by_the_next_call(obama3_frame, obama_enrolled, tmp_path):
     frame, faces = obama3_frame
-    bad = tmp_path / "bad.dat"
+    bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"garbage")
     with Identity(obama_enrolled, descriptor=lambda: Descriptor(bad)) as stage:
-        with pytest.raises(ModelError, match="bad.dat"):
+        with pytest.raises(ModelError, match="bad.onnx"):
             deadline = time.monotonic() + 30  # the worker loads the model in the background
             while time.monotonic() < deadline:
                 stage(frame, faces)
                 time.sleep(0.05)
-
-
-def test_the_descriptor_process_gives_the_same_descriptors(load_image, landmarks_of, descriptor):
-    from vcam.pipeline.descriptor import DescriptorProcess
-
-    chip = face_chip(load_image("obama.jpg"), landmarks_of("obama.jpg"))
-    child = DescriptorProcess()
-    try:
-        np.testing.assert_allclose(child(chip), descriptor(chip), atol=1e-5)
-        assert child(np.stack([chip, chip])).shape == (2, 128)
-    finally:
-        child.close()
-
-
-def test_the_descriptor_process_reports_a_broken_model(tmp_path):
-    from vcam.pipeline.descriptor import DescriptorProcess
-
-    bad = tmp_path / "bad.dat"
-    bad.write_bytes(b"garbage")
-    with pytest.raises(ModelError, match="bad.dat"):
-        DescriptorProcess(bad)
 
 
 # -- the order of looks and the worker's priority ---------------------------------------
@@ -363,13 +388,14 @@ class InOrder:
     """The real descriptor; records which track each chip came from, and can be held (``go``)."""
 
     def __init__(self, inner: Descriptor, owner: dict[bytes, int]) -> None:
-        self.inner, self.owner, self.order, self.go = inner, owner, [], threading.Event()
+        self.inner, self.owner, self.order, self.batches, self.go = inner, owner, [], [], threading.Event()
         self.go.set()
 
-    def __call__(self, chip: np.ndarray) -> np.ndarray:
-        self.order.append(self.owner[chip.tobytes()])
+    def __call__(self, chips: np.ndarray) -> np.ndarray:
+        self.order += [self.owner[chip.tobytes()] for chip in chips]
+        self.batches.append(len(chips))
         assert self.go.wait(30)
-        return self.inner(chip)
+        return self.inner(chips)
 
 
 def wait_until(condition, timeout: float = 30.0) -> bool:
@@ -384,7 +410,7 @@ def test_every_new_track_gets_its_first_look_before_any_track_gets_a_second(room
                                                                              max_pending):
     frame, faces, owner = room
     clock, looks = Clock(), InOrder(descriptor, owner)
-    with Identity(obama_enrolled, descriptor=lambda: looks, max_pending=max_pending, recheck=1.0, burst_workers=1,
+    with Identity(obama_enrolled, descriptor=lambda: looks, max_pending=max_pending, recheck=1.0,
                   clock=clock) as stage:
         stage(frame, faces.select([0]))  # track 1 is named first
         assert stage.idle(30)
@@ -406,7 +432,7 @@ def test_a_track_waiting_in_line_keeps_its_place_when_its_chip_is_refreshed(room
     frame, faces, owner = room
     clock, looks = Clock(), InOrder(descriptor, owner)
     looks.go.clear()
-    with Identity(obama_enrolled, descriptor=lambda: looks, settle=0.3, burst_workers=1, clock=clock) as stage:
+    with Identity(obama_enrolled, descriptor=lambda: looks, settle=0.3, clock=clock) as stage:
         stage(frame, faces.select([0]))  # track 1 is being computed (held)
         assert wait_until(lambda: stage.pending() == 0)
         stage(frame, faces.select([1, 2]))
@@ -420,59 +446,36 @@ def test_a_track_waiting_in_line_keeps_its_place_when_its_chip_is_refreshed(room
     assert looks.order == [1, 2, 3, 4]
 
 
-def test_the_descriptor_process_runs_level_for_first_looks_and_lower_for_rechecks(obama3_frame, obama_enrolled):
-    from vcam.pipeline.descriptor import DescriptorProcess
+def test_faces_that_arrive_while_the_worker_is_busy_are_described_in_one_batch(room, obama_enrolled, descriptor):
+    frame, faces, owner = room
+    looks = InOrder(descriptor, owner)
+    looks.go.clear()
+    clock = Clock()
+    with Identity(obama_enrolled, descriptor=lambda: looks, clock=clock) as stage:
+        stage(frame, faces.select([0]))  # track 1 is being computed (held)
+        assert wait_until(lambda: stage.pending() == 0)
+        stage(frame, faces)  # 2, 3 and 4 wait together
+        looks.go.set()
+        assert stage.idle(30)
+        assert looks.batches == [1, 3] and looks.order == [1, 2, 3, 4]
+        clock.t += 0.5  # a second look settles the ones not sure at first (obama2 lies at 0.44)
+        stage(frame, faces)
+        assert stage.idle(30)
+        names = stage(frame, faces).name.tolist()
+    assert names == ["Barack Obama", None, None, "Barack Obama"], "each result went to its own track"
 
+
+def test_the_worker_runs_level_for_first_looks_and_lower_for_rechecks(obama3_frame, obama_enrolled, descriptor):
     frame, faces = obama3_frame
-    made: list[DescriptorProcess] = []
+    worker: list[int] = []
     clock, own = Clock(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    with Identity(obama_enrolled, descriptor=lambda: made.append(DescriptorProcess()) or made[0], nice=3,
-                  recheck=6.0, burst_workers=1, clock=clock) as stage:
+    with Identity(obama_enrolled, descriptor=lambda: worker.append(threading.get_native_id()) or descriptor, nice=3,
+                  recheck=6.0, clock=clock) as stage:
         stage(frame, faces)
         assert stage.idle(60) and stage.computed == 1
-        assert os.getpriority(os.PRIO_PROCESS, made[0].pid) == own, "the first looks run level with the caller"
+        assert os.getpriority(os.PRIO_PROCESS, worker[0]) == own, "the first looks run level with the caller"
         stage(frame, faces)
         clock.t += 6.0
         stage(frame, faces)
         assert stage.idle(60) and stage.computed == 2
-        assert os.getpriority(os.PRIO_PROCESS, made[0].pid) == min(own + 3, 19), "rechecks run 3 steps lower"
-
-
-def test_a_second_worker_helps_with_the_first_looks_and_ends_with_them(room, obama_enrolled, descriptor):
-    frame, faces, _ = room
-    made, closed = [], []
-
-    class Closable:
-        """The real descriptor; records when its worker closes it."""
-
-        def __call__(self, chip: np.ndarray) -> np.ndarray:
-            return descriptor(chip)
-
-        def close(self) -> None:
-            closed.append(self)
-
-    clock = Clock()
-    with Identity(obama_enrolled, descriptor=lambda: made.append(Closable()) or made[-1], burst_workers=2,
-                  recheck=1.0, clock=clock) as stage:
-        assert wait_until(lambda: len(made) == 2), "two descriptors for the start-up burst"
-        stage(frame, faces)
-        assert stage.idle(60) and stage.computed == 4 and not closed
-        stage(frame, faces)
-        clock.t += 1.0  # every track is due for its second look: the burst is over
-        stage(frame, faces)
-        assert wait_until(lambda: len(closed) == 1), "one of them ends with the burst"
-        assert stage.idle(60) and stage.computed == 8, "the other one goes on"
-        names = stage(frame, faces).name.tolist()
-    assert names[0] == "Barack Obama" and names[1] is None and len(closed) == 2
-
-
-def test_the_descriptor_process_loads_no_opencv():
-    """Its start-up is on the way to every first name, and OpenCV is only needed to cut chips."""
-    import subprocess
-    import sys
-
-    from vcam.pipeline import descriptor as module
-
-    code = f"import runpy, sys; runpy.run_path({module.__file__!r}); print('cv2' in sys.modules)"
-    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "False", out.stderr
+        assert os.getpriority(os.PRIO_PROCESS, worker[0]) == min(own + 3, 19), "rechecks run 3 steps lower"

@@ -20,7 +20,7 @@ Budget (how often each stage runs per face):
   ``min_interval`` (0.2 s);
 - landmarks, pose, gaze: every analysed frame, every face.
 - identity: a descriptor per new track, then one every ``recheck`` seconds,
-  computed on its own worker thread (~90 ms each); the analysis thread only
+  computed on its own worker thread (~8-16 ms each, batched); the analysis thread only
   cuts the 150×150 chip and reads back settled names.
 - emotion: round-robin across faces within ``budget_ms`` per frame, each face at
   most every ``min_interval`` seconds, smoothed per track.
@@ -106,7 +106,7 @@ class Analyzer:
         self.emotion: Emotion | None = None
         if self.features.identity:
             try:
-                self._identity()  # first: its descriptor process starts while the other models load
+                self._identity()  # first: its worker loads the descriptor while the other models load
             except Exception as err:  # noqa: BLE001 - raised again, as a StageError, by the first process()
                 log.debug("identity could not start yet: %s", err)
         try:
@@ -116,7 +116,7 @@ class Analyzer:
             self.pose = pose or Pose()
             self.gaze = gaze or Gaze()
         except BaseException:
-            if self.identity is not None:  # a model failed to load: stop the descriptor process already started
+            if self.identity is not None:  # a model failed to load: stop the identity worker already started
                 self.identity.close()
             raise
         self.engagement = Engagement()

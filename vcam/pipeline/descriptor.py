@@ -5,24 +5,19 @@
   them in a 150×150 chip, so the chip looks like the ones the descriptor was
   trained on. No dlib detector and no dlib 68-point shape predictor (its iBUG
   300-W training data forbids commercial use): the points are our landmarks.
-- :class:`Descriptor` (~90-140 ms per face on a laptop core): a ``(128,)``
-  vector; two photos of one person lie close together.
-- :class:`DescriptorProcess`: the same in a child process. dlib holds the GIL
-  for the whole ``compute_face_descriptor`` call (measured: a 1 ms sleep on
-  another thread took 100 ms), so the live path computes descriptors in a
-  child that loads only numpy and dlib (this file run as a script). OpenCV is
-  imported inside the alignment functions, which only the parent calls: that
-  keeps ~0.1 s (measured 0.03-0.15 s) off the child's start, which every face
-  waits for when vcam starts with a room of faces.
+- :class:`Descriptor`: a ``(128,)`` vector per chip; two photos of one person
+  lie close together. It is dlib's ResNet (``dlib_face_recognition_resnet_model_v1``)
+  converted to ONNX by ``models/convert/dlib_descriptor_to_onnx.py`` and run by
+  onnxruntime on the calling thread: ~10× faster than dlib-bin on the same
+  core with the same numbers (max difference 3e-7); ``bench/descriptor.py``
+  measures both. onnxruntime releases the GIL while it runs, so a
+  worker thread computes descriptors while the analysis thread goes on; dlib
+  held it for the whole call, which is why this used to run in a child process.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import struct
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -141,25 +136,37 @@ def _crop_around(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarra
 
 # --- the descriptor ---------------------------------------------------------------------
 
+_FIX = ("restore it with `git checkout -- models/identity/dlib_face_descriptor.onnx`, or rebuild it with "
+        "models/convert/dlib_descriptor_to_onnx.py (see models/identity/README.md)")
+
 
 def descriptor_model_path() -> Path:
-    """The dlib ResNet face descriptor file (face-recognition-models 0.3.0, CC0), checked against the manifest."""
+    """The face descriptor model (dlib's ResNet as ONNX, CC0), checked against the manifest."""
     from vcam.models import model_path
 
     return model_path("face-descriptor")
 
 
-def _load_net(path: Path):
-    import dlib
+def load_session(path: Path):
+    """An onnxruntime CPU session on the calling thread for the descriptor at ``path``; ModelError if unusable."""
+    import onnxruntime as ort
 
-    fix = "reinstall it with `pip install --force-reinstall face-recognition-models==0.3.0`"
     if not path.is_file():
-        raise ModelError(f"the face descriptor model {path} is missing; {fix}")
+        raise ModelError(f"the face descriptor model {path} is missing; {_FIX}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # the caller's thread: its priority is the work's priority
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     try:
-        return dlib.face_recognition_model_v1(str(path))
-    except (RuntimeError, ValueError) as err:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own untyped errors for bad files
         raise ModelError(f"the face descriptor model {path} cannot be loaded ({' '.join(str(err).split())[:200]}); "
-                         f"it is corrupt or not a dlib model; {fix}") from err
+                         f"it is corrupt or not the descriptor; {_FIX}") from err
+    shape_in, shape_out = session.get_inputs()[0].shape, session.get_outputs()[0].shape
+    if list(shape_in[1:]) != [CHIP_SIZE, CHIP_SIZE, 3] or shape_out[-1] != DESCRIPTOR_SIZE:
+        raise ModelError(f"the face descriptor model {path} has input {shape_in} and output {shape_out}; expected "
+                         f"(N, {CHIP_SIZE}, {CHIP_SIZE}, 3) and (N, {DESCRIPTOR_SIZE}); {_FIX}")
+    return session
 
 
 def as_chips(chips: np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, bool]:
@@ -175,109 +182,23 @@ def as_chips(chips: np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, bool
 
 
 class Descriptor:
-    """dlib's face descriptor, in this process (it holds the GIL while it runs).
+    """dlib's face descriptor (as ONNX), run on the calling thread with the GIL released.
 
     ``descriptor(chip)`` maps a ``(150, 150, 3) uint8`` RGB chip from :func:`face_chip`
     to a ``(128,) float32`` vector (unit-free; Euclidean distances between two
     photos of one person are mostly under 0.6); a batch ``(B, 150, 150, 3)`` or a
-    list of chips gives ``(B, 128)``. Raises ModelError for a missing or broken file.
+    list of chips gives ``(B, 128)``. The graph does dlib's input scaling itself.
+    Raises ModelError for a missing or broken file. One instance may be called
+    from one thread at a time.
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else descriptor_model_path()
-        self._net = _load_net(self.path)
+        self._session = load_session(self.path)
 
     def __call__(self, chips: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         batch, single = as_chips(chips)
         if len(batch) == 0:
             return np.zeros((0, DESCRIPTOR_SIZE), np.float32)
-        out = np.array(self._net.compute_face_descriptor(list(batch)), np.float32)
+        out = self._session.run(None, {"chips": batch})[0].astype(np.float32, copy=False)
         return out[0] if single else out
-
-
-class DescriptorProcess:
-    """The same call as :class:`Descriptor`, computed in a child process.
-
-    The caller waits on a pipe with the GIL released, so other threads run on.
-    The child starts with the CPU priority of the thread that creates this
-    object, loads only numpy and dlib, and exits when :meth:`close` closes its
-    input. A missing or broken model is a ModelError here, at start.
-    """
-
-    def __init__(self, path: str | Path | None = None, start_timeout: float = 60.0) -> None:
-        self.path = Path(path) if path is not None else descriptor_model_path()
-        if not self.path.is_file():
-            _load_net(self.path)  # raises the ModelError naming the file
-        self._proc = subprocess.Popen([sys.executable, "-P", __file__, "--serve", str(self.path)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if self._proc.stdout.read(3) != b"ok\n":
-            err = self._proc.stderr.read().decode(errors="replace").strip()
-            self.close()
-            raise ModelError(err.splitlines()[-1] if err else f"the face descriptor process for {self.path} did not start")
-
-    def __call__(self, chips: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        batch, single = as_chips(chips)
-        self._proc.stdin.write(struct.pack("<I", len(batch)) + batch.tobytes())
-        self._proc.stdin.flush()
-        data = _read_exactly(self._proc.stdout, len(batch) * DESCRIPTOR_SIZE * 4)
-        out = np.frombuffer(data, np.float32).reshape(len(batch), DESCRIPTOR_SIZE)
-        return out[0] if single else out
-
-    @property
-    def pid(self) -> int:
-        """The child's process id."""
-        return self._proc.pid
-
-    def lower_priority(self, steps: int) -> None:
-        """Lower the child's CPU priority by ``steps`` nice steps (POSIX; a no-op elsewhere or if refused).
-
-        It cannot be raised again without privileges.
-        """
-        if steps <= 0 or not hasattr(os, "setpriority"):
-            return
-        try:
-            os.setpriority(os.PRIO_PROCESS, self.pid, os.getpriority(os.PRIO_PROCESS, self.pid) + steps)
-        except OSError as err:
-            log.debug("could not lower the descriptor process's priority: %s", err)
-
-    def close(self) -> None:
-        """Stop the child (waits up to 5 s, then kills it)."""
-        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        try:
-            self._proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-
-
-def _read_exactly(stream, n: int) -> bytes:
-    data = stream.read(n)
-    if data is None or len(data) != n:
-        raise ModelError("the face descriptor process stopped unexpectedly; see the log, then restart vcam")
-    return data
-
-
-def _serve(model: str) -> None:
-    """The child's loop: ``<uint32 n><n chips>`` in on stdin, ``n × 128 float32`` out on stdout."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    try:
-        descriptor = Descriptor(model)
-    except ModelError as err:
-        print(" ".join(str(err).split()), file=sys.stderr)
-        raise SystemExit(2) from None
-    stdout.write(b"ok\n")
-    stdout.flush()
-    chip_bytes = CHIP_SIZE * CHIP_SIZE * 3
-    while header := stdin.read(4):
-        (n,) = struct.unpack("<I", header)
-        batch = np.frombuffer(stdin.read(n * chip_bytes), np.uint8).reshape(n, CHIP_SIZE, CHIP_SIZE, 3)
-        stdout.write(descriptor(batch).astype(np.float32).tobytes())
-        stdout.flush()
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
-    _serve(sys.argv[2])

@@ -4,9 +4,9 @@ Three steps per face (STACK.md, "Identity"):
 
 1. **Align** (:func:`~vcam.pipeline.descriptor.face_chip`, on the analysis
    thread, ~1 ms): five FaceMesh points onto dlib's 150×150 chip layout.
-2. **Describe** (:class:`~vcam.pipeline.descriptor.DescriptorProcess`, ~90-140
-   ms per face): in a child process, because dlib holds the GIL for the whole
-   call; the stage's worker thread waits on its pipe.
+2. **Describe** (:class:`~vcam.pipeline.descriptor.Descriptor`, dlib's ResNet
+   as ONNX, ~12-16 ms per face on one core): on the stage's worker thread;
+   onnxruntime releases the GIL, so the analysis thread runs on meanwhile.
 3. **Match** (:func:`match`): the Euclidean distance to each enrolled person's
    K descriptors, aggregated per person (``median``, ``max``, ``mean`` or
    ``topN``, the mean of the N smallest); the nearest person under the
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcam.errors import ModelError
-from vcam.pipeline.descriptor import DESCRIPTOR_SIZE, DescriptorProcess, face_chip
+from vcam.pipeline.descriptor import DESCRIPTOR_SIZE, Descriptor, face_chip
 from vcam.threads import lower_priority
 from vcam.types import Faces, Frame
 
@@ -208,8 +208,8 @@ class Identity:
     look and hands them to its worker, then writes each track's settled vote
     into the faces; it never waits for a descriptor. A track needs a look when
     it has none yet, every ``settle`` seconds until its name settles, and every
-    ``recheck`` seconds after. The worker computes descriptors (in a child
-    process, see the module docstring), matches them and posts results that
+    ``recheck`` seconds after. The worker computes descriptors (see the
+    module docstring), matches them and posts results that
     the next call folds into :class:`TrackVotes`.
 
     The request queue never grows: one pending chip per track (a newer one
@@ -221,51 +221,42 @@ class Identity:
     not queued (and no chip is cut) and asks again on the next call. With an
     empty gallery nothing is computed and every name is None.
 
-    The burst of first looks at start-up, when a room of faces appears at once,
-    gets more CPU than the looks after it: ``burst_workers`` workers (each with
-    its own descriptor process) start at the priority of the thread that builds
-    the stage (the analysis thread). When the first second look is taken (first
-    looks go first, so by then every track has had one), the burst is over: all
-    but ``workers`` of them exit, and the rest drop ``nice`` steps, so rechecks
-    and faces that join later run below the video and the analysis (an
-    unprivileged process can lower its priority but not raise it again). The
-    analysis rate dips while the burst lasts (1-2 s for 9 faces on 2 cores).
+    The first looks, when a room of faces appears at once, run at the priority
+    of the thread that builds the stage (the analysis thread): every face waits
+    for its name. When the first second look is taken (first looks go first,
+    so by then every track has had one), the workers drop ``nice`` steps, so
+    rechecks and faces that join later run below the video and the analysis
+    (an unprivileged thread can lower its priority but not raise it again).
+    Nine first looks take ~0.15 s of one core.
 
     Args:
         people: the gallery, ``{name: (K, 128) float32}``; see :meth:`set_people`.
         threshold: largest distance given a name; see :data:`DEFAULT_THRESHOLD`.
         aggregation: see :func:`aggregate`.
         recheck: seconds between looks at a settled track. Shorter notices a
-            swapped person sooner and costs a descriptor (~0.14 s of CPU) per
-            face per period: 9 faces every 6 s take a fifth of one core.
+            swapped person sooner and costs a descriptor (~15 ms of CPU) per
+            face per period: 9 faces every 6 s take ~2 % of one core.
         settle: seconds between looks while a track has not settled.
         votes, agree: see :class:`TrackVotes`.
-        max_pending: requests waiting at most; more only adds latency.
-        nice: CPU priority steps the worker (and its child process) drops below
-            the thread that builds the stage once the first looks are done, so
-            video and analysis do not wait for rechecks. 0 keeps it level.
-        workers: worker threads after the burst, each with its own descriptor
-            process (~80 MB). A second one at the lowered priority only
-            competes for the same CPU (measured on 2 cores: no faster, lower
-            analysis rate), so the default is 1.
-        burst_workers: worker threads for the start-up burst (at least
-            ``workers``). Measured with bench/live.py grid-all (2 busy cores, 9
-            faces appearing at once, the burst level with the analysis): 2
-            named the slowest face in 2.9 s against 3.3 s for 1 (medians of 8
-            and 18 runs), with no lower analysis rate after the burst. Each
-            extra one costs ~0.45 s of CPU to start and ~70 MB until it exits.
+        max_pending: requests waiting at most, and so the largest batch the
+            worker computes at once. A 3×3 gallery's first looks fit in one.
+        nice: CPU priority steps the workers drop below the thread that builds
+            the stage once the first looks are done, so video and analysis do
+            not wait for rechecks. 0 keeps them level.
+        workers: worker threads, each with its own descriptor. One computes
+            nine first looks in ~0.15 s, so the default is 1.
         descriptor: a factory called once on each worker thread that returns the
-            chips → descriptors callable; default :class:`DescriptorProcess`.
+            chips → descriptors callable; default :class:`Descriptor`.
         clock: seconds, monotonic.
 
     Raises, from the call after it happened on the worker: ModelError when the
-    descriptor model cannot be loaded or its process dies.
+    descriptor model cannot be loaded or fails.
     """
 
     def __init__(self, people: dict[str, np.ndarray] | None = None, *, threshold: float = DEFAULT_THRESHOLD,
                  aggregation: str | Callable[[np.ndarray], float] = DEFAULT_AGGREGATION, recheck: float = 6.0,
-                 settle: float = 0.3, votes: int = 5, agree: int = 2, max_pending: int = 4, nice: int = 3, workers: int = 1,
-                 burst_workers: int = 2, descriptor: Callable[[], DescriptorFn] | None = None,
+                 settle: float = 0.3, votes: int = 5, agree: int = 2, max_pending: int = 9, nice: int = 3, workers: int = 1,
+                 descriptor: Callable[[], DescriptorFn] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         aggregate(np.zeros(1), aggregation)  # check the name now
         if max_pending < 1 or recheck <= 0 or settle <= 0:
@@ -273,8 +264,7 @@ class Identity:
         self.threshold, self.aggregation = threshold, aggregation
         self.recheck, self.settle, self.max_pending, self.nice = recheck, settle, max_pending, nice
         self.workers = max(1, workers)
-        self.burst_workers = max(self.workers, burst_workers)
-        self._factory = descriptor or DescriptorProcess
+        self._factory = descriptor or Descriptor
         self._clock = clock
         self._votes = TrackVotes(votes, agree)
         self._asked: dict[int, float] = {}  # analysis thread only
@@ -353,7 +343,7 @@ class Identity:
                 return False  # no usable landmarks for this face this frame
             self._pending[tid] = _Request(chip, generation, first)  # a track already in line keeps its place
             self._busy.add(tid)
-            self._cond.notify_all()  # a burst-only worker that wakes for a recheck leaves it to the others
+            self._cond.notify_all()
         self._start_worker()
         return True
 
@@ -374,25 +364,24 @@ class Identity:
         return True
 
     def _start_worker(self) -> None:
-        """Start the workers, once: ``burst_workers`` of them, of which those past ``workers`` end with the burst."""
-        while len(self._threads) < self.burst_workers:
-            index = len(self._threads)
-            thread = threading.Thread(target=self._work, args=(index >= self.workers,), name=f"vcam-identity-{index}",
-                                      daemon=True)
+        """Start the ``workers`` worker threads, once."""
+        while len(self._threads) < self.workers:
+            thread = threading.Thread(target=self._work, name=f"vcam-identity-{len(self._threads)}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _work(self, burst_only: bool) -> None:
+    def _work(self) -> None:
         describe = None
         lowered = False
         try:
-            describe = self._factory()  # at the builder's priority: the first looks are the burst
-            while (job := self._next(burst_only)) is not None:
-                tid, request = job
-                if not request.first and not lowered:
-                    self._lower(describe)  # first looks go first, so the burst is over
+            describe = self._factory()  # at the builder's priority, for the first looks
+            while jobs := self._next():
+                if not jobs[0][1].first and not lowered:
+                    self._lower()  # first looks go first, so they are done
                     lowered = True
-                self._post(tid, request.generation, describe(request.chip))
+                vectors = describe(np.stack([request.chip for _, request in jobs]))
+                for (tid, request), vector in zip(jobs, vectors):
+                    self._post(tid, request.generation, vector)
         except Exception as err:  # noqa: BLE001 - reported to the analysis thread by the next call
             log.error("identity worker stopped: %s", err)
             with self._cond:
@@ -414,26 +403,23 @@ class Identity:
                 self._results.append((tid, generation, name, distance))
             self._cond.notify_all()
 
-    def _next(self, burst_only: bool = False) -> tuple[int, _Request] | None:
-        """The next request: the oldest first look, else the oldest recheck.
+    def _next(self) -> list[tuple[int, _Request]]:
+        """The next batch: every first look waiting, else every recheck, oldest first; empty when stopping.
 
-        None when stopping, or for a ``burst_only`` worker once only rechecks are left (it leaves them).
+        One batch of 9 chips takes about half the time of 9 single ones (bench/descriptor.py).
         """
         with self._cond:
             while not self._pending and not self._stop:
                 self._cond.wait()
             if self._stop:
-                return None
-            tid = next((t for t, request in self._pending.items() if request.first), next(iter(self._pending)))
-            if burst_only and not self._pending[tid].first:
-                return None
-            return tid, self._pending.pop(tid)
+                return []
+            first = any(request.first for request in self._pending.values())
+            tids = [t for t, request in self._pending.items() if request.first == first]
+            return [(t, self._pending.pop(t)) for t in tids]
 
-    def _lower(self, describe: DescriptorFn) -> None:
-        """Drop this worker thread and its descriptor process ``nice`` steps (once; see the class docstring)."""
+    def _lower(self) -> None:
+        """Drop this worker thread ``nice`` steps (once; see the class docstring)."""
         lower_priority(self.nice)
-        if hasattr(describe, "lower_priority"):
-            describe.lower_priority(self.nice)
         log.debug("identity: first looks done; worker lowered by %d nice steps", self.nice)
 
     @property
@@ -458,7 +444,7 @@ class Identity:
             del self._asked[tid]
 
     def close(self) -> None:
-        """Stop the worker and its descriptor process (waits for a descriptor in flight)."""
+        """Stop the workers (waits for a descriptor in flight)."""
         with self._cond:
             self._stop = True
             self._pending.clear()
