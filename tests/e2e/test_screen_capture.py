@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,9 +26,14 @@ def gallery_window(xvfb):
     deadline = time.monotonic() + 90  # a cold first start on a busy 2-core machine is slow
     while not _window_shown(xvfb):
         if proc.poll() is not None or time.monotonic() > deadline:
+            exited = proc.poll()
+            windows = _window_tree(xvfb)  # before the kill: shows whether the window existed but stayed black
             proc.kill()
+            proc.wait()
             log.seek(0)
-            pytest.fail(f"the gallery window never appeared (vcam exit {proc.poll()}):\n{log.read().decode()}")
+            state = "still running after 90 s" if exited is None else f"exited with {exited}"
+            pytest.fail(f"the gallery never appeared on the screen (vcam {state}).\n"
+                        f"X windows then:\n{windows}\nvcam's output:\n{log.read().decode()}")
         time.sleep(0.5)
     yield proc
     proc.terminate()
@@ -39,6 +45,15 @@ def gallery_window(xvfb):
 def _window_shown(display: str) -> bool:
     with open_source("screen:1", realtime=False) as src:
         return float(src.read().image.std()) > 20
+
+
+def _window_tree(display: str) -> str:
+    """``xwininfo -root -tree`` on ``display``: the windows, their sizes and names, for a failure message."""
+    if shutil.which("xwininfo") is None:
+        return "(xwininfo is not installed: apt install x11-utils)"
+    done = subprocess.run(["xwininfo", "-root", "-tree"], env={**os.environ, "DISPLAY": display},
+                          capture_output=True, text=True, timeout=10)
+    return done.stdout or done.stderr
 
 
 def test_the_screen_source_captures_the_gallery_and_finds_every_face(gallery_window):

@@ -5,10 +5,26 @@ plugin is ``xcb``). With no X display, or a ``DISPLAY`` no X server answers on,
 Qt aborts the whole process with SIGABRT, which no ``try`` can catch. So on
 Linux the display is checked before any cv2 GUI call, and a missing one is an
 :class:`~vcam.errors.OutputError` instead.
+
+A window that stays black for good
+----------------------------------
+The wheel bundles an old ``libX11-xcb`` but uses the system's ``libX11``. Qt
+hands X event reading to XCB with ``XSetEventQueueOwner``; the bundled copy of
+that function writes the flag at its old offset in libX11's private struct
+(0x40; libX11 1.8 keeps it at 0x48), so Xlib still thinks it owns the event
+queue. Every Xlib round trip Qt makes (``XSync`` when it creates a window, and
+others) then moves whatever events are pending on Qt's connection into Xlib's
+own queue, which nobody reads. When that happens to the window's MapNotify, Qt
+never learns the window was mapped, ``isExposed()`` stays false, and Qt never
+copies a frame to the screen although ``imshow`` runs at full rate. Measured
+under Xvfb: 4 of 25 starts of the 1920x1080 preview. :func:`bind_system_x11_xcb`
+loads the system's ``libX11-xcb`` into the global symbol scope before Qt
+starts, so Qt binds the copy that matches the system's libX11.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
@@ -25,6 +41,7 @@ log = logging.getLogger(__name__)
 
 _QUIT_KEYS = {ord("q"), ord("Q"), 27}  # q or Esc
 _NO_DISPLAY_FIX = "use --output file:out.mp4 or none"
+_SYSTEM_X11_XCB = "libX11-xcb.so.1"
 
 
 def check_display() -> None:
@@ -40,6 +57,25 @@ def check_display() -> None:
         raise OutputError(f"no display to open a preview window on: DISPLAY is not set{wayland}; {_NO_DISPLAY_FIX}")
     if not _x_server_answers(display):
         raise OutputError(f"no display to open a preview window on: no X server answers on DISPLAY={display}; {_NO_DISPLAY_FIX}")
+
+
+def bind_system_x11_xcb() -> bool:
+    """On Linux, load the system's ``libX11-xcb`` with global symbols; whether that worked.
+
+    Must run before the process's first cv2 window (Qt binds the symbol once, when it
+    connects to the X server); later calls do nothing. See the module docstring for why.
+    A missing library (package ``libx11-xcb1`` on Debian/Ubuntu) is a warning, not an
+    error: the window then works in most starts and stays black in a few.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        ctypes.CDLL(_SYSTEM_X11_XCB, mode=ctypes.RTLD_GLOBAL)
+    except OSError as err:
+        log.warning("cannot load the system's %s (%s): the preview window may now and then stay black; "
+                    "install it (Debian/Ubuntu: apt install libx11-xcb1)", _SYSTEM_X11_XCB, err)
+        return False
+    return True
 
 
 def _x_server_answers(display: str, timeout: float = 0.5) -> bool:
@@ -94,14 +130,11 @@ class WindowOutput(Output):
 
     def _open(self) -> None:
         check_display()
+        bind_system_x11_xcb()
 
     def _create(self) -> None:
         """Make the window. OpenCV's Qt windows belong to the thread that made them,
         so this runs on the first send, on the sending thread; close from that thread too."""
-        # Under Xvfb the window sometimes stays black for good although imshow runs at full rate.
-        # Without Qt's shared-memory images it happened in 2 of 22 starts here, against 7 of 20 with
-        # them: fewer, not none; the cause is still open.
-        os.environ.setdefault("QT_X11_NO_MITSHM", "1")
         try:
             cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             cv2.resizeWindow(self.title, self.width, self.height)
