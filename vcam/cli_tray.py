@@ -55,7 +55,8 @@ def cmd_tray(args: argparse.Namespace) -> int:
     from vcam.config import config_path, load_config
     from vcam.daemon import Daemon
     from vcam.instance import claim
-    from vcam.tray import Tray, choose_icon_class
+    from vcam.desktop import choose_icon_class
+    from vcam.tray import Tray
 
     icon_class = _icon_class_or_explain(choose_icon_class)
     # MediaPipe makes an EGL context when it starts; under DISPLAY, Mesa's EGL opens an X connection for it,
