@@ -227,7 +227,8 @@ class Identity:
     so by then every track has had one), the workers drop ``nice`` steps, so
     rechecks and faces that join later run below the video and the analysis
     (an unprivileged thread can lower its priority but not raise it again).
-    Nine first looks take ~0.15 s of one core.
+    The worker takes every first look waiting as one batch (else every
+    recheck): nine first looks take ~0.1 s of one core (bench/descriptor.py).
 
     Args:
         people: the gallery, ``{name: (K, 128) float32}``; see :meth:`set_people`.
@@ -244,7 +245,7 @@ class Identity:
             the stage once the first looks are done, so video and analysis do
             not wait for rechecks. 0 keeps them level.
         workers: worker threads, each with its own descriptor. One computes
-            nine first looks in ~0.15 s, so the default is 1.
+            nine first looks in ~0.1 s, so the default is 1.
         descriptor: a factory called once on each worker thread that returns the
             chips → descriptors callable; default :class:`Descriptor`.
         clock: seconds, monotonic.
