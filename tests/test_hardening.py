@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 from xserver import start_xvfb, stop_xvfb
+import waiting
 
 from overlay.placard import BACKGROUND
 from vcam.config import Config
@@ -67,10 +68,7 @@ class FeedLog:
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    assert waiting.wait_until(condition, timeout), f"timed out waiting for {what}"
 
 
 def is_placard(image: np.ndarray) -> bool:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from xserver import xvfb_server
+from waiting import wait_until
 
 from vcam.cli_tray import _start, add_commands
 from vcam.config import Config, load_settings, update_file
@@ -76,15 +76,6 @@ def click(tray: Tray, *path: str) -> None:
     for text in path[:-1]:
         menu = items(menu)[text].submenu
     items(menu)[path[-1]](tray.icon)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def dot_color(image) -> tuple[int, int, int]:
@@ -228,7 +219,7 @@ def test_a_file_chosen_from_the_menu_becomes_the_live_source_and_is_saved(tray, 
     click(tray, "Source", "File…")
     assert tray.join_workers(20)
     assert daemon.config.source == str(video)
-    assert wait_until(lambda: daemon.source.spec == str(video))  # the capture thread took it
+    assert wait_until(lambda: daemon.source.spec == str(video), 20)  # the capture thread took it
     assert load_settings(tray.config_path) == {"source": str(video)}
     source = items(items(tray.icon.menu)["Source"].submenu)
     assert source["File: clip.mp4…"].checked is True and source["Demo"].checked is False
@@ -266,12 +257,12 @@ def test_screens_and_a_saved_region_are_offered_and_captured_for_real(tray, daem
         assert "Screen 1 (1280×720)" in source
         click(tray, "Source", "Region 0,0,640,360")
         assert daemon.config.source == "screen:0,0,640,360"
-        assert wait_until(lambda: daemon.source.spec == "screen:0,0,640,360")
+        assert wait_until(lambda: daemon.source.spec == "screen:0,0,640,360", 20)
         assert items(items(tray.icon.menu)["Source"].submenu)["Region 0,0,640,360"].checked is True
         click(tray, "Source", "Screen 1 (1280×720)")
-        assert wait_until(lambda: daemon.source.spec == "screen:1")
+        assert wait_until(lambda: daemon.source.spec == "screen:1", 20)
         click(tray, "Source", "Demo")
-        assert wait_until(lambda: daemon.source.spec == "demo")
+        assert wait_until(lambda: daemon.source.spec == "demo", 20)
     assert load_settings(tray.config_path) == {"source": "demo"}
 
 
@@ -307,7 +298,7 @@ def test_another_launch_saying_quit_stops_the_tray(env, tmp_path):
     d = Daemon(Config(source="demo", output="none", feed=False, gaze=False), hold=True).start()
     t = Tray(d, tmp_path / "config.toml")
     t.on_message("quit")
-    assert wait_until(lambda: not d.running)
+    assert wait_until(lambda: not d.running, 20)
 
 
 # -- the command -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from vcam import instance
 
@@ -86,12 +87,7 @@ def output(proc: subprocess.Popen) -> str:
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.25)
-    return True
+    return wait_until(condition, timeout, interval=0.25)  # each look runs an X tool
 
 
 def _x(display: str, *command: str) -> str:

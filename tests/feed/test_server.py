@@ -11,6 +11,7 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+import waiting
 
 from vcam.errors import VcamError
 from vcam.feed import validate
@@ -54,10 +55,7 @@ def get(srv: FeedServer, path: str, headers: dict | None = None) -> tuple[int, d
 
 
 def wait_until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+    assert waiting.wait_until(condition, timeout, interval=0.01), "timed out"
 
 
 async def refused_status(url: str, **kwargs) -> int:

@@ -9,6 +9,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from waiting import wait_until
 
 from vcam.errors import ModelError
 from vcam.gallery import Augment, enroll_images, still_faces
@@ -398,13 +399,6 @@ class InOrder:
         return self.inner(chips)
 
 
-def wait_until(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return condition()
-
-
 @pytest.mark.parametrize("max_pending", [3, 2], ids=["room-in-line", "line-full"])
 def test_every_new_track_gets_its_first_look_before_any_track_gets_a_second(room, obama_enrolled, descriptor,
                                                                              max_pending):
@@ -417,7 +411,7 @@ def test_every_new_track_gets_its_first_look_before_any_track_gets_a_second(room
         stage(frame, faces.select([0]))
         looks.go.clear()
         stage(frame, faces.select([1]))  # track 2 is being computed (held) while the others arrive
-        assert wait_until(lambda: stage.pending() == 0)
+        assert wait_until(lambda: stage.pending() == 0, 30)
         clock.t += 1.0  # track 1 is due for its second look, 3 and 4 for their first
         stage(frame, faces)
         assert stage.pending() == max_pending
@@ -434,7 +428,7 @@ def test_a_track_waiting_in_line_keeps_its_place_when_its_chip_is_refreshed(room
     looks.go.clear()
     with Identity(obama_enrolled, descriptor=lambda: looks, settle=0.3, clock=clock) as stage:
         stage(frame, faces.select([0]))  # track 1 is being computed (held)
-        assert wait_until(lambda: stage.pending() == 0)
+        assert wait_until(lambda: stage.pending() == 0, 30)
         stage(frame, faces.select([1, 2]))
         clock.t += 0.1
         stage(frame, faces.select([3, 1, 2]))  # 4 appears
@@ -453,7 +447,7 @@ def test_faces_that_arrive_while_the_worker_is_busy_are_described_in_one_batch(r
     clock = Clock()
     with Identity(obama_enrolled, descriptor=lambda: looks, clock=clock) as stage:
         stage(frame, faces.select([0]))  # track 1 is being computed (held)
-        assert wait_until(lambda: stage.pending() == 0)
+        assert wait_until(lambda: stage.pending() == 0, 30)
         stage(frame, faces)  # 2, 3 and 4 wait together
         looks.go.set()
         assert stage.idle(30)
