@@ -123,12 +123,24 @@ def docked_icon(display: str) -> str | None:
 
 
 def started(proc: subprocess.Popen, display: str) -> str:
-    """Wait for the docked icon of ``proc``; its window id."""
-    if not _wait(lambda: docked_icon(display) is not None or proc.poll() is not None, START_S):
+    """Wait for the docked icon of ``proc``; its window id.
+
+    The id is the one seen docked, not a second lookup: pystray asks the tray to dock again on every
+    icon update, and trayer re-embeds the same window, so for a moment its parent can be the root.
+    """
+    seen: list[str] = []
+
+    def docked_or_exited() -> bool:
+        window = docked_icon(display)
+        if window is not None:
+            seen.append(window)
+        return window is not None or proc.poll() is not None
+
+    if not _wait(docked_or_exited, START_S):
         windows = _x(display, "xwininfo", "-root", "-tree")
         pytest.fail(f"no docked tray icon after {START_S:.0f} s:\n{output(proc)}\nwindows:\n{windows}")
     assert proc.poll() is None, f"vcam tray exited with {proc.returncode}:\n{output(proc)}"
-    return docked_icon(display)
+    return seen[-1]
 
 
 def assert_released(proc: subprocess.Popen, display: str, runtime: Path) -> None:
