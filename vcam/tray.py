@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcam.config import update_file
-from vcam.desktop import GTK_BACKENDS, MENU_PACKAGES, choose_icon_class, monitors, pick_video_file
+from vcam.desktop import (GTK_BACKENDS, MENU_PACKAGES, DockWatch, choose_icon_class, monitors, pick_video_file,
+                          quiet_dock_failures)
 from vcam.errors import VcamError
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ NOTICE_S = 8.0
 """Seconds the last message stays in the icon's title (the only place a menu-less tray can show it)."""
 LOOP_EXIT_S = 5.0
 """Seconds :meth:`Tray.stop` waits for the icon's loop to end before giving up (and logging it)."""
+DOCK_RETRY_S = 3.0
+"""Seconds between requests to a system tray that has not taken the X11 icon yet."""
 TITLE_MAX = 120
 """Longest title in characters (Windows cuts tooltips at 128)."""
 FEATURE_LABELS = {"gaze": "Gaze", "identity": "Identity (names)", "emotion": "Emotion", "overlay": "Overlay",
@@ -129,12 +132,15 @@ class Tray:
         self.notice: tuple[float, str] | None = None  # (monotonic time, message) shown in the title
         self.region = daemon.config.source if is_region(daemon.config.source) else None
         self._stopping = threading.Event()
+        self._icon_lock = threading.Lock()  # an icon update and the stop that ends the icon's loop never overlap
         self._loop_done = threading.Event()
         self._shown = False
         self._started = daemon.running  # False until run()'s start ran: the icon says "starting"
         self._workers: list[threading.Thread] = []
         cls = icon_class if icon_class is not None else choose_icon_class()
         self.icon = cls("vcam", draw_icon(self.state()), self.title(), menu=self.build_menu())
+        if cls.__module__ == "pystray._xorg":
+            quiet_dock_failures()
         self._shown_key = self._state_key()  # refresh only on a change: each update is a round trip to the GUI loop
         if not self.icon.HAS_MENU:
             log.warning("this tray has no menu: a click opens the dashboard. For the full menu on Linux: %s",
@@ -166,14 +172,27 @@ class Tray:
 
     def stop(self) -> None:
         """Stop the daemon (flushing a recording, releasing the camera), then the icon. Idempotent, any thread."""
-        if self._stopping.is_set():
+        if not self._claim_stop():
             return
-        self._stopping.set()
         log.info("quitting")
         self.daemon.stop()
         self.icon.stop()
         if threading.current_thread() is not threading.main_thread():
             self._wake_xorg_loop()
+
+    def _claim_stop(self) -> bool:
+        """Mark the tray as quitting, so no icon update starts after this; False when it already was."""
+        locked = self._icon_lock.acquire(timeout=LOOP_EXIT_S)
+        if not locked:  # an update stuck on a loop that ended on its own (a backend failure)
+            log.warning("an icon update did not finish within %.0f s; quitting anyway", LOOP_EXIT_S)
+        try:
+            if self._stopping.is_set():
+                return False
+            self._stopping.set()
+            return True
+        finally:
+            if locked:
+                self._icon_lock.release()
 
     def _wake_xorg_loop(self) -> None:
         """Make sure pystray's X11 loop sees that it was stopped.
@@ -211,7 +230,7 @@ class Tray:
         SIG_DFL when they start, so Ctrl-C would kill the process without flushing a recording; it is
         put back on the GUI thread.
         """
-        icon.visible = True
+        self._on_icon(lambda: setattr(icon, "visible", True))
         self._shown = True
         log.info("tray icon shown (%s backend)", type(icon).__module__.rpartition("_")[2])
         if type(icon).__module__ in GTK_BACKENDS and sigint is not None and signal.getsignal(signal.SIGINT) is not sigint:
@@ -229,13 +248,39 @@ class Tray:
             if self._stopping.is_set():  # a quit that came while starting: release what the start took
                 self.daemon.stop()
         self._started = True
-        while True:
-            try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 - the icon must keep showing the state
-                log.exception("refreshing the tray icon failed")
-            if self._stopping.wait(self.refresh_s):
-                return
+        self._keep_showing(icon)
+
+    def _keep_showing(self, icon: Any) -> None:
+        """Refresh the icon every ``refresh_s`` until stopped; put an X11 icon back into a tray that lost it."""
+        dock = self._watch_dock(icon)
+        asked = -DOCK_RETRY_S
+        try:
+            while True:
+                try:
+                    self.refresh()
+                    if dock is not None and time.monotonic() - asked >= DOCK_RETRY_S and dock.loose():
+                        asked = time.monotonic()
+                        log.info("the icon is not in the system tray: asking the tray to take it")
+                        self._on_icon(lambda: setattr(icon, "icon", icon.icon))  # pystray docks on a new picture
+                except Exception:  # noqa: BLE001 - the icon must keep showing the state
+                    log.exception("refreshing the tray icon failed")
+                if self._stopping.wait(self.refresh_s):
+                    return
+        finally:
+            if dock is not None:
+                dock.close()
+
+    @staticmethod
+    def _watch_dock(icon: Any) -> DockWatch | None:
+        """A :class:`DockWatch` on pystray's X11 icon window; None for other backends or without X."""
+        window = getattr(icon, "_window", None)
+        if type(icon).__module__ != "pystray._xorg" or window is None:
+            return None
+        try:
+            return DockWatch(window.id)
+        except Exception as err:  # noqa: BLE001 - no X connection: the icon just is not watched
+            log.warning("cannot watch whether the icon is in the system tray: %s", err)
+            return None
 
     # -- what the icon shows -------------------------------------------------------
     def state(self) -> str:
@@ -268,10 +313,26 @@ class Tray:
         if key == self._shown_key and not force:
             return
         self._shown_key = key
-        self.icon.icon = draw_icon(self.state(), d.recording is not None)
-        self.icon.title = self.title()
-        if self._shown:
-            self.icon.update_menu()
+        picture, title = draw_icon(self.state(), d.recording is not None), self.title()
+
+        def update() -> None:
+            self.icon.icon = picture
+            self.icon.title = title
+            if self._shown:
+                self.icon.update_menu()
+
+        self._on_icon(update)
+
+    def _on_icon(self, change: Callable[[], None]) -> None:
+        """Apply ``change`` to the icon unless quitting.
+
+        pystray's X11 backend runs an update on its loop's thread and waits for it with no timeout, so
+        an update sent after :meth:`stop` ended that loop waits forever (measured: SIGTERM while
+        "starting" under load hung the exit). :meth:`stop` takes the same lock to say it is quitting.
+        """
+        with self._icon_lock:
+            if not self._stopping.is_set():
+                change()
 
     def _state_key(self) -> tuple:
         d = self.daemon

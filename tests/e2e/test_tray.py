@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from waiting import wait_until
+from xserver import xvfb_server
 
 from vcam import instance
 
@@ -38,17 +40,29 @@ START_S = 120.0
 @pytest.fixture(scope="module")
 def tray_host(xvfb: str) -> Iterator[str]:
     """trayer running on the Xvfb display, owning the system tray selection; yields DISPLAY."""
+    proc = start_trayer(xvfb)
+    try:
+        yield xvfb
+    finally:
+        stop_trayer(proc)
+
+
+def start_trayer(display: str) -> subprocess.Popen:
+    """trayer on ``display``, once it owns the system tray selection."""
     if shutil.which("trayer") is None or shutil.which("xdotool") is None:
         pytest.fail("trayer and xdotool are not installed: run 'bash installer/linux/dev.sh setup'")
     proc = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height",
-                             "24"], env={**os.environ, "DISPLAY": xvfb}, stdout=subprocess.DEVNULL,
+                             "24"], env={**os.environ, "DISPLAY": display}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    try:
-        assert _wait(lambda: _tray_owner(xvfb) is not None, 20), "trayer never took the system tray selection"
-        yield xvfb
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    if not _wait(lambda: _tray_owner(display) is not None, 20):
+        stop_trayer(proc)
+        pytest.fail("trayer never took the system tray selection")
+    return proc
+
+
+def stop_trayer(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -64,9 +78,10 @@ def launch(tray_host: str, tmp_path: Path) -> Iterator[Callable[..., subprocess.
     (tmp_path / "run").mkdir(mode=0o700)
     procs: list[subprocess.Popen] = []
 
-    def start(*args: str, bus: str | None = None) -> subprocess.Popen:
+    def start(*args: str, bus: str | None = None, display: str | None = None) -> subprocess.Popen:
         log = tempfile.TemporaryFile()
         extra = {"DBUS_SESSION_BUS_ADDRESS": bus} if bus else {}
+        extra.update({"DISPLAY": display} if display else {})
         proc = subprocess.Popen([*VCAM, *args], env={**env, **extra}, stdout=log, stderr=subprocess.STDOUT)
         proc.log = log
         procs.append(proc)
@@ -167,6 +182,62 @@ def test_sigterm_quits_the_tray_cleanly(launch):
     assert "no menu" in output(proc)  # the X11 fallback says what the menu needs
     proc.send_signal(signal.SIGTERM)
     assert_released(proc, display, launch.runtime)
+
+
+def test_a_start_that_ends_after_the_quit_leaves_the_dead_icon_alone(tray_host, tmp_path):
+    """Quit (logout, 'vcam quit') while the daemon still starts, in-process with pystray's real X11 icon.
+
+    That backend runs each icon update on its loop's thread and waits for it with no timeout; the
+    start that finished after the quit used to update the icon of a loop that had ended, and the
+    exit hung forever. The start is held by the test so the quit always comes first.
+    """
+    from pystray._xorg import Icon
+
+    from vcam.config import Config
+    from vcam.daemon import Daemon
+    from vcam.tray import Tray
+
+    display = os.environ["DISPLAY"]
+    tray = Tray(Daemon(Config(source="demo", output="none", feed=False)), tmp_path / "config.toml", icon_class=Icon)
+    release = threading.Event()
+
+    def quit_once_docked() -> None:
+        _wait(lambda: docked_icon(display) is not None, 30)
+        tray.stop()  # as the signal handler's thread does
+        release.set()
+
+    quitter = threading.Thread(target=quit_once_docked)
+    quitter.start()
+    tray.run(start=lambda: release.wait(60) and None)  # returns when the icon's loop has ended
+    quitter.join(60)
+    setup = tray.icon._setup_thread
+    setup.join(10)
+    stuck = setup.is_alive()
+    if stuck:
+        tray.icon._queue.put(True)  # let the stuck update return, or pytest never exits
+    assert release.is_set(), "the icon never docked"
+    assert not stuck, "an icon update after the quit waited forever for the ended loop"
+    assert icon_windows(display) == []
+
+
+def test_the_icon_goes_into_a_tray_that_starts_later_and_back_after_a_tray_restart(launch):
+    """Login starts the panel and vcam side by side, and panels restart: the icon must end up in the tray."""
+    with xvfb_server("1280x720") as display:
+        proc = launch("tray", display=display)
+        assert _wait(lambda: "tray icon shown" in output(proc) or proc.poll() is not None, START_S), output(proc)
+        assert icon_windows(display) and docked_icon(display) is None  # no tray yet: the icon waits outside
+        trayer = start_trayer(display)
+        try:
+            window = started(proc, display)
+            stop_trayer(trayer)  # the panel restarts: XEmbed hands the icon back to the root window
+            assert _wait(lambda: docked_icon(display) is None, 20)
+            trayer = start_trayer(display)
+            assert _wait(lambda: docked_icon(display) == window, 20), output(proc)
+            proc.send_signal(signal.SIGTERM)
+            assert_released(proc, display, launch.runtime)
+        finally:
+            stop_trayer(trayer)
+    assert "Traceback" not in output(proc)
 
 
 def test_a_second_launch_shows_the_first_and_vcam_quit_ends_it(launch):
