@@ -113,6 +113,7 @@ def test_paths_given_to_config_set_are_made_absolute(cfg, tmp_path, monkeypatch)
     assert parse_value("output", "file:out/rec.mp4") == f"file:{tmp_path / 'out' / 'rec.mp4'}"
     assert parse_value("gallery", "people.sqlite3") == str(tmp_path / "people.sqlite3")
     assert parse_value("source", "webcam:1") == "webcam:1"
+    assert parse_value("source", "window:Zoom Meeting") == "window:Zoom Meeting"  # checked when it opens, as screen is
 
 
 # -- every bad value is one error that names the key, the value and what is allowed --------------------------
@@ -130,6 +131,7 @@ def test_paths_given_to_config_set_are_made_absolute(cfg, tmp_path, monkeypatch)
     ("width", "1281", "width must be even (video encoders need it), got 1281"),
     ("source", "nonsense", "source = 'nonsense' is not allowed: unknown source 'nonsense'"),
     ("source", "webcam:x", "source = 'webcam:x' is not allowed"),
+    ("source", "window:", "give part of the window's title"),
     ("source", "missing.mp4", "video file not found: 'missing.mp4'"),
     ("output", "printer", "output = 'printer' is not allowed: unknown output 'printer'"),
     ("output", "file:out.avi", "must end in .mp4"),

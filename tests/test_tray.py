@@ -267,8 +267,8 @@ def test_screens_and_a_saved_region_are_offered_and_captured_for_real(tray, daem
 
 
 def test_source_kinds_name_the_item_to_tick():
-    assert [source_kind(s) for s in ("webcam:1", "screen", "screen:2", "screen:0,0,64,64", "demo:2x2", "a.mp4")] == [
-        "webcam", "screen:1", "screen:2", "region", "demo", "file"]
+    specs = ("webcam:1", "screen", "screen:2", "screen:0,0,64,64", "demo:2x2", "window:Zoom", "a.mp4")
+    assert [source_kind(s) for s in specs] == ["webcam", "screen:1", "screen:2", "region", "demo", "window", "file"]
 
 
 # -- the picture ---------------------------------------------------------------------------

@@ -71,7 +71,7 @@ _RUN_FLAGS = ("source", "output", "fps", "mirror", "loop", "frames", "seconds", 
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.description = ("Settings not given as flags come from the config file (vcam config show), else the defaults "
                       "below.")
-    p.add_argument("--source", help="auto, demo, webcam[:N], screen[:MONITOR], screen:X,Y,W,H or a "
+    p.add_argument("--source", help="auto, demo, webcam[:N], screen[:MONITOR], screen:X,Y,W,H, window:TITLE or a "
                    "video file (default: auto = the first webcam, else the demo)")
     p.add_argument("--output", help="auto, vcam, window, file:PATH.mp4 or none (default: auto = "
                    "virtual camera, else a window, else vcam-out.mp4)")

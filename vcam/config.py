@@ -206,7 +206,8 @@ def _path_absolute(path: str) -> str:
 
 _BOOL = "true or false (also on/off, yes/no, 1/0 on the command line)"
 SETTINGS: dict[str, Setting] = {s.key: s for s in (
-    Setting("source", str, "auto, demo[:RxC[@WxH]], webcam[:N], screen[:MONITOR], screen:X,Y,W,H or a video file",
+    Setting("source", str,
+            "auto, demo[:RxC[@WxH]], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, window:TITLE or a video file",
             "where frames come from (auto: the first webcam, else the demo)", _check_source,
             absolute=_source_absolute),
     Setting("output", str, "auto, vcam[:BACKEND], window, file:PATH.mp4 or none",

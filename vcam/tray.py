@@ -96,9 +96,10 @@ def is_region(spec: str | None) -> bool:
 
 
 def source_kind(spec: str) -> str:
-    """``webcam``, ``screen:N``, ``region``, ``demo``, ``file`` or ``auto``: which Source item is ticked."""
+    """``webcam``, ``screen:N``, ``region``, ``demo``, ``window``, ``file`` or ``auto``: which Source item is
+    ticked (``window`` has no item: it is set with ``vcam config set source window:TITLE``)."""
     kind, _, arg = spec.partition(":")
-    if kind in ("webcam", "demo", "auto"):
+    if kind in ("webcam", "demo", "auto", "window"):
         return kind
     if kind == "screen":
         return "region" if is_region(spec) else f"screen:{arg or 1}"

@@ -22,9 +22,10 @@ def test_specs_pick_the_right_kind_of_source(tmp_path):
     one = open_source("demo:1x1@1280x720")
     assert (one.rows, one.cols, one.size) == (1, 1, (1280, 720))
     assert open_source("demo:2x3").size == (1920, 1080)
+    assert open_source("window: Zoom Meeting ").title == "Zoom Meeting"  # one parse: part of a title, trimmed
 
 
-@pytest.mark.parametrize("spec", ["foo", "webcam:x", "screen:1,2,3", "screen:a,b,c,d", "demo:3", "demo:2x2@big"])
+@pytest.mark.parametrize("spec", ["foo", "webcam:x", "screen:1,2,3", "screen:a,b,c,d", "demo:3", "demo:2x2@big", "window:"])
 def test_a_spec_that_does_not_parse_names_the_valid_forms(spec):
     with pytest.raises(SourceSpecError) as err:
         open_source(spec)

@@ -9,6 +9,8 @@ Specs (``vcam run --source SPEC``):
 ``webcam[:N]``      camera N (default 0) through OpenCV
 ``screen[:M]``      monitor M (default 1, the primary; 0 = all monitors)
 ``screen:X,Y,W,H``  a region of the screen in pixels
+``window:TITLE``    the window whose title contains TITLE (any case), followed as
+                    it moves (X11), e.g. ``window:Zoom Meeting``
 ``PATH``            a video file; ``loop=True`` restarts it at the end
 ==================  ==============================================
 """
@@ -23,7 +25,8 @@ from vcam.sources.base import Source
 
 __all__ = ["Source", "open_source", "SOURCE_SPECS"]
 
-SOURCE_SPECS = "demo[:RxC[@WxH]], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, or a path to a video file"
+SOURCE_SPECS = ("demo[:RxC[@WxH]], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, window:TITLE, "
+                "or a path to a video file")
 _DEMO = re.compile(r"(\d+)x(\d+)(?:@(\d+)x(\d+))?")
 _VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
@@ -52,6 +55,8 @@ def open_source(spec: str, *, realtime: bool = True, loop: bool = False, fps: fl
         return WebcamSource(_parse_index(spec, arg, default=0))
     if kind == "screen":
         return _screen(spec, arg, realtime, rate)
+    if kind == "window":
+        return _window(spec, arg, realtime, rate)
     return _video(spec, realtime, loop)
 
 
@@ -77,6 +82,14 @@ def _screen(spec: str, arg: str, realtime: bool, rate: dict) -> Source:
             raise SourceSpecError(f"bad screen region {spec!r}: expected screen:X,Y,W,H in whole pixels, e.g. screen:0,0,1280,720")
         return ScreenSource(spec, region=tuple(int(p) for p in parts), realtime=realtime, **rate)
     return ScreenSource(spec, monitor=_parse_index(spec, arg, default=1), realtime=realtime, **rate)
+
+
+def _window(spec: str, arg: str, realtime: bool, rate: dict) -> Source:
+    from vcam.sources.window import WindowSource
+
+    if not arg.strip():
+        raise SourceSpecError(f"bad window source {spec!r}: give part of the window's title, e.g. window:Zoom Meeting")
+    return WindowSource(spec, arg.strip(), realtime=realtime, **rate)
 
 
 def _video(spec: str, realtime: bool, loop: bool) -> Source:
