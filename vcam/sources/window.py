@@ -13,11 +13,10 @@ import os
 import sys
 import time
 
-import mss
 import numpy as np
 
 from vcam.errors import SourceError, SourceLost
-from vcam.sources.base import Source
+from vcam.sources.screen import ScreenSource
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ _SEARCH_DEPTH = 3
 """Levels of the window tree searched: a window manager puts each client inside a frame or two."""
 
 
-class WindowSource(Source):
+class WindowSource(ScreenSource):
     """The pixels of the window whose title contains ``title`` (any case), wherever it is on the screen.
 
     Args:
@@ -49,14 +48,8 @@ class WindowSource(Source):
         self.title = title
         self.window_id = 0
         self.window_title = title  # the whole title of the window found, once open
-        self._box: dict[str, int] = {}
         self._looked = 0.0
         self._x: object | None = None  # the grabbing thread's X connection (Xlib.display.Display)
-        self._mss: mss.base.MSSBase | None = None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._box.get("width", 0), self._box.get("height", 0)
 
     def _open(self) -> None:
         display = _connect()
@@ -73,15 +66,7 @@ class WindowSource(Source):
         if now - self._looked >= FOLLOW_S:
             self._follow()
             self._looked = now
-        try:
-            if self._mss is None:  # created on the grabbing thread: X connections are per thread
-                self._mss = mss.MSS()
-            shot = self._mss.grab(self._box)
-        except (mss.ScreenShotError, AssertionError, OSError) as err:  # mss 10 asserts when the X server is gone
-            raise SourceLost(f"capturing window {self.window_title!r} failed ({type(err).__name__}: {err}); "
-                             f"the display went away") from err
-        w, h = shot.size
-        return np.frombuffer(shot.bgra, np.uint8).reshape(h, w, 4)
+        return super()._grab()  # the screen's pixels inside the window's box
 
     def _follow(self) -> None:
         """Move the capture box to where the window is now; SourceLost when it cannot be captured."""
@@ -107,12 +92,12 @@ class WindowSource(Source):
         self._box = box
 
     def _release(self) -> None:
-        for closer in (self._mss, self._x):
-            if closer is not None:
-                try:
-                    closer.close()
-                except Exception as err:  # noqa: BLE001 - the X server is already gone
-                    log.debug("closing the window capture: %s", err)
+        super()._release()
+        if self._x is not None:
+            try:
+                self._x.close()
+            except Exception as err:  # noqa: BLE001 - the X server is already gone
+                log.debug("closing the window capture's X connection: %s", err)
 
 
 def find_window(display: object, title: str) -> tuple[object, str]:
