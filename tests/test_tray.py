@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from xserver import xvfb_server
+from xserver import gallery_window, xvfb_server
 from waiting import wait_until
 
 from vcam.cli_tray import _start, add_commands
@@ -266,9 +266,30 @@ def test_screens_and_a_saved_region_are_offered_and_captured_for_real(tray, daem
     assert load_settings(tray.config_path) == {"source": "demo"}
 
 
+def test_open_windows_are_offered_and_the_one_chosen_is_captured_for_real(tray, daemon, monkeypatch):
+    with xvfb_server("1280x720") as display, gallery_window(display, "Zoom Meeting - tray test"):
+        monkeypatch.setenv("DISPLAY", display)
+        windows = items(items(items(tray.icon.menu)["Source"].submenu)["Window"].submenu)
+        assert list(windows) == ["Zoom Meeting - tray test"]  # vcam's own windows are never offered
+        click(tray, "Source", "Window", "Zoom Meeting - tray test")
+        assert daemon.config.source == "window:Zoom Meeting - tray test"
+        assert wait_until(lambda: daemon.source.spec == "window:Zoom Meeting - tray test", 20)
+        assert daemon.source.size == (960, 540)
+        windows = items(items(items(tray.icon.menu)["Source"].submenu)["Window"].submenu)
+        assert windows["Zoom Meeting - tray test"].checked is True
+        click(tray, "Source", "Demo")
+        assert wait_until(lambda: daemon.source.spec == "demo", 20)
+    assert load_settings(tray.config_path) == {"source": "demo"}
+
+
+def test_with_no_other_window_the_window_menu_says_so(tray):
+    windows = items(items(items(tray.icon.menu)["Source"].submenu)["Window"].submenu)  # no DISPLAY here
+    assert list(windows) == ["no other window is open"] and not windows["no other window is open"].enabled
+
+
 def test_source_kinds_name_the_item_to_tick():
     specs = ("webcam:1", "screen", "screen:2", "screen:0,0,64,64", "demo:2x2", "window:Zoom", "a.mp4")
-    assert [source_kind(s) for s in specs] == ["webcam", "screen:1", "screen:2", "region", "demo", "window", "file"]
+    assert [source_kind(s) for s in specs] == ["webcam", "screen:1", "screen:2", "region", "demo", "window:Zoom", "file"]
 
 
 # -- the picture ---------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -49,3 +51,45 @@ def xvfb_server(size: str = "1920x1080") -> Iterator[str]:
         yield display
     finally:
         stop_xvfb(proc)
+
+
+_SHOW_GALLERY = """
+import sys
+from vcam.outputs.window import WindowOutput
+from vcam.sources.demo import DemoSource
+with DemoSource(2, 2, 960, 540) as src, WindowOutput(title=sys.argv[1], width=960, height=540) as out:
+    for frame in src:
+        out.send(frame.image)
+        if not out.poll():
+            break
+"""
+
+
+def xdotool(display: str, *args: str) -> str:
+    """Run ``xdotool ARGS`` on ``display``; its stdout, stripped ('' when it fails)."""
+    done = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
+                          text=True, timeout=10)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+@contextlib.contextmanager
+def gallery_window(display: str, title: str) -> Iterator[str]:
+    """A 960×540 OpenCV window titled ``title`` showing a live 2×2 demo gallery, in a process of its
+    own (as a meeting app's window is); yields its X window id (decimal). Fails the test if it never shows."""
+    from waiting import wait_until
+
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-c", _SHOW_GALLERY, title], env={**os.environ, "DISPLAY": display},
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def shown() -> bool:
+            return bool(xdotool(display, "search", "--onlyvisible", "--name", title)) or proc.poll() is not None
+
+        window = xdotool(display, "search", "--onlyvisible", "--name", title).split() if wait_until(shown, 60, 0.25) else []
+        if not window:
+            log.seek(0)
+            pytest.fail(f"the window {title!r} never appeared:\n{log.read().decode(errors='replace')}")
+        yield window[0]
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -39,6 +39,7 @@ from vcam.config import update_file
 from vcam.desktop import (GTK_BACKENDS, MENU_PACKAGES, DockWatch, choose_icon_class, monitors, pick_video_file,
                           quiet_dock_failures)
 from vcam.errors import VcamError
+from vcam.sources.window import window_titles
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -56,6 +57,8 @@ LOOP_EXIT_S = 5.0
 """Seconds :meth:`Tray.stop` waits for the icon's loop to end before giving up (and logging it)."""
 DOCK_RETRY_S = 3.0
 """Seconds between requests to a system tray that has not taken the X11 icon yet."""
+WINDOWS_MAX = 20
+"""Most windows listed under Source > Window."""
 TITLE_MAX = 120
 """Longest title in characters (Windows cuts tooltips at 128)."""
 FEATURE_LABELS = {"gaze": "Gaze", "identity": "Identity (names)", "emotion": "Emotion", "overlay": "Overlay",
@@ -96,11 +99,13 @@ def is_region(spec: str | None) -> bool:
 
 
 def source_kind(spec: str) -> str:
-    """``webcam``, ``screen:N``, ``region``, ``demo``, ``window``, ``file`` or ``auto``: which Source item is
-    ticked (``window`` has no item: it is set with ``vcam config set source window:TITLE``)."""
+    """``webcam``, ``screen:N``, ``region``, ``demo``, ``window:TITLE``, ``file`` or ``auto``: which Source item
+    is ticked."""
     kind, _, arg = spec.partition(":")
-    if kind in ("webcam", "demo", "auto", "window"):
+    if kind in ("webcam", "demo", "auto"):
         return kind
+    if kind == "window":
+        return f"window:{arg.strip()}"
     if kind == "screen":
         return "region" if is_region(spec) else f"screen:{arg or 1}"
     return "file"
@@ -336,8 +341,10 @@ class Tray:
                 change()
 
     def _state_key(self) -> tuple:
+        """What the icon, title and menu show; the open windows too where there is a menu to list them in."""
         d = self.daemon
-        return self.state(), d.recording, self.title(), tuple(d.is_on(f) for f in FEATURE_LABELS)
+        windows = tuple(window_titles()) if self.icon.HAS_MENU else ()
+        return self.state(), d.recording, self.title(), tuple(d.is_on(f) for f in FEATURE_LABELS), windows
 
     def tell(self, message: str, error: bool = False) -> None:
         """Show ``message``: in the log, in the title, and as a notification where the backend has them."""
@@ -379,20 +386,25 @@ class Tray:
         return MenuItem(text, self._guarded(FEATURE_LABELS[feature], lambda: self.toggle(feature)),
                         checked=lambda _: self.daemon.is_on(feature))
 
-    def source_items(self) -> list[Any]:
-        """The Source submenu: Webcam, each monitor, Region, Demo, File; the current one ticked."""
+    def _source_item(self, text: str, kind: str, action: Callable[[], str | None]) -> Any:
+        """A radio item of the Source menu, ticked while :meth:`current_kind` is ``kind``."""
         from pystray import MenuItem
 
-        def item(text: str, kind: str, action: Callable[[], str | None]) -> Any:
-            return MenuItem(text, self._guarded(f"Source {text}", action), radio=True,
-                            checked=lambda _: self.current_kind() == kind)
+        return MenuItem(text, self._guarded(f"Source {text}", action), radio=True,
+                        checked=lambda _: self.current_kind() == kind)
 
+    def source_items(self) -> list[Any]:
+        """The Source submenu: Webcam, each monitor, Region, Window, Demo, File; the current one ticked."""
+        from pystray import Menu, MenuItem
+
+        item = self._source_item
         items = [item("Webcam", "webcam", lambda: self.switch_source("webcam:0"))]
         for number, width, height in monitors():
             items.append(item(f"Screen {number} ({width}×{height})", f"screen:{number}",
                               lambda n=number: self.switch_source(f"screen:{n}")))
         region = self.known_region()
         items.append(item(f"Region {region[7:]}" if region else "Region…", "region", self.choose_region))
+        items.append(MenuItem("Window", Menu(self.window_items)))
         items.append(item("Demo", "demo", lambda: self.switch_source("demo")))
         name = Path(self.daemon.config.source).name if self.current_kind() == "file" else ""
         items.append(item(f"File: {name}…" if name else "File…", "file", self.choose_file))
@@ -414,6 +426,18 @@ class Tray:
                 else:
                     self.refresh(force=True)
         return run
+
+    def window_items(self) -> list[Any]:
+        """The Window submenu: each other program's window by title (the one captured ticked)."""
+        from pystray import MenuItem
+
+        titles = window_titles()[:WINDOWS_MAX]
+        current = self.current_kind()
+        if current.startswith("window:") and current[7:] not in titles:  # set by hand to part of a title
+            titles.insert(0, current[7:])
+        if not titles:
+            return [MenuItem("no other window is open", None, enabled=False)]
+        return [self._source_item(t, f"window:{t}", lambda t=t: self.switch_source(f"window:{t}")) for t in titles]
 
     # -- actions (each returns a message to show, or None) -----------------------------
     def current_spec(self) -> str:

@@ -5,14 +5,12 @@ given up with SourceLost when it is resized or closed."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from waiting import wait_until
+from xserver import gallery_window, xdotool
 
 from vcam.errors import SourceError, SourceLost
 from vcam.pipeline import Analyzer
@@ -20,41 +18,13 @@ from vcam.sources import open_source
 from vcam.sources.window import FOLLOW_S, find_window
 
 TITLE = "Zoom Meeting - vcam test"
-_SHOW = """
-import sys
-from vcam.outputs.window import WindowOutput
-from vcam.sources.demo import DemoSource
-with DemoSource(2, 2, 960, 540) as src, WindowOutput(title=sys.argv[1], width=960, height=540) as out:
-    for frame in src:
-        out.send(frame.image)
-        if not out.poll():
-            break
-"""
-
-
-def _xdotool(display: str, *args: str) -> str:
-    done = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
-                          text=True, timeout=10)
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 @pytest.fixture
 def meeting(xvfb: str) -> Iterator[str]:
     """A window titled TITLE showing a 2×2 gallery, 960×540; yields its X window id (decimal)."""
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-c", _SHOW, TITLE], env={**os.environ, "DISPLAY": xvfb},
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        found = wait_until(lambda: _xdotool(xvfb, "search", "--onlyvisible", "--name", TITLE) or proc.poll() is not None,
-                           60, interval=0.25)
-        window = _xdotool(xvfb, "search", "--onlyvisible", "--name", TITLE).split()
-        if not found or not window:
-            log.seek(0)
-            pytest.fail(f"the meeting window never appeared:\n{log.read().decode(errors='replace')}")
-        yield window[0]
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    with gallery_window(xvfb, TITLE) as window:
+        yield window
 
 
 def _faces(src, analyzer: Analyzer, frames: int = 8) -> int:
@@ -72,7 +42,7 @@ def test_the_window_is_found_by_part_of_its_title_in_any_case_and_its_faces_are_
 def test_the_capture_follows_the_window_when_it_moves(meeting, xvfb):
     with open_source("window:Zoom Meeting", fps=10) as src, Analyzer() as analyzer:
         assert _faces(src, analyzer) == 4
-        _xdotool(xvfb, "windowmove", meeting, "900", "500")
+        xdotool(xvfb, "windowmove", meeting, "900", "500")
         with open_source("screen:0,0,900,500", realtime=False) as left_behind:  # where the window was
             assert wait_until(lambda: left_behind.read().image.std() < 5, 10)
         assert _faces(src, analyzer, frames=int(FOLLOW_S * 10) + 8) == 4
@@ -82,7 +52,7 @@ def test_the_capture_follows_the_window_when_it_moves(meeting, xvfb):
 def test_a_resized_window_ends_the_stream_and_reopens_at_its_new_size(meeting, xvfb):
     with open_source("window:Zoom Meeting", fps=10) as src:
         src.read()
-        _xdotool(xvfb, "windowsize", meeting, "640", "360")
+        xdotool(xvfb, "windowsize", meeting, "640", "360")
         with pytest.raises(SourceLost, match="changed size"):
             wait_until(lambda: src.read() is None, 10)
     with open_source("window:Zoom Meeting", realtime=False) as again:
@@ -92,7 +62,7 @@ def test_a_resized_window_ends_the_stream_and_reopens_at_its_new_size(meeting, x
 def test_a_closed_window_ends_the_stream_with_source_lost(meeting, xvfb):
     with open_source("window:Zoom Meeting", fps=10) as src:
         src.read()
-        _xdotool(xvfb, "windowkill", meeting)
+        xdotool(xvfb, "windowkill", meeting)
         with pytest.raises(SourceLost, match="was closed|minimised"):
             wait_until(lambda: src.read() is None, 10)
 
@@ -135,7 +105,7 @@ def test_window_capture_without_a_display_says_what_to_use(monkeypatch):
 
 def test_the_frames_are_the_windows_pixels(meeting, xvfb):
     """Frame pixels equal a screen grab of the window's rectangle (no scaling, no offset)."""
-    geometry = _xdotool(xvfb, "getwindowgeometry", "--shell", meeting)
+    geometry = xdotool(xvfb, "getwindowgeometry", "--shell", meeting)
     values = dict(line.split("=") for line in geometry.splitlines())
     x, y = int(values["X"]), int(values["Y"])
     with open_source("window:Zoom Meeting", realtime=False) as src, \

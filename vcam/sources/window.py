@@ -21,8 +21,8 @@ from vcam.sources.screen import ScreenSource
 log = logging.getLogger(__name__)
 
 FOLLOW_S = 0.5
-"""Seconds between looks at where the window is. Shorter follows a dragged window sooner, at one
-X round trip per look."""
+"""Seconds between looks at where the window is. Shorter follows a dragged window sooner, at three
+X round trips per look."""
 _SEARCH_DEPTH = 3
 """Levels of the window tree searched: a window manager puts each client inside a frame or two."""
 
@@ -120,6 +120,22 @@ def find_window(display: object, title: str) -> tuple[object, str]:
                           f"open the meeting first, or use part of one of these titles: window:TITLE")
     window, name, _ = max(matches, key=lambda m: m[2])
     return window, name
+
+
+def window_titles() -> list[str]:
+    """Titles of the viewable windows of other programs on ``$DISPLAY``, sorted; ``[]`` without an X display."""
+    try:
+        display = _connect()
+    except SourceError as err:
+        log.debug("no windows to list: %s", err)
+        return []
+    try:
+        return sorted({name for _, name, _ in _titled_windows(display)}, key=str.casefold)
+    except Exception as err:  # noqa: BLE001 - the X server went away while listing: no window items
+        log.debug("listing windows failed: %s", err)
+        return []
+    finally:
+        display.close()
 
 
 def _titled_windows(display: object):
