@@ -15,7 +15,7 @@ from xserver import gallery_window, xdotool
 from vcam.errors import SourceError, SourceLost
 from vcam.pipeline import Analyzer
 from vcam.sources import open_source
-from vcam.sources.window import FOLLOW_S, find_window
+from vcam.sources.window import FOLLOW_S, find_window, window_titles
 
 TITLE = "Zoom Meeting - vcam test"
 
@@ -73,26 +73,36 @@ def test_no_such_window_is_one_clear_error_listing_the_titles_there_are(meeting)
     assert TITLE in str(err.value)
 
 
-def test_vcams_own_windows_are_never_captured(xvfb):
-    """The preview window would capture itself: windows with this process's _NET_WM_PID are skipped."""
+def test_only_windows_that_can_hold_a_meeting_are_offered_or_captured(xvfb):
+    """vcam's own windows (the preview would capture itself), panels and tiny windows are skipped."""
     import Xlib.display
     from Xlib import Xatom
 
     display = Xlib.display.Display()
     try:
-        root = display.screen().root
-        windows = []
-        for pid in (os.getpid(), os.getpid() + 1):
-            window = root.create_window(0, 0, 64, 64, 0, display.screen().root_depth)
-            window.set_wm_name(f"vcam own-window test {pid}")
-            window.change_property(display.intern_atom("_NET_WM_PID"), Xatom.CARDINAL, 32, [pid])
-            window.map()
-            windows.append(window)
+        screen = display.screen()
+
+        def window(name: str, size: tuple[int, int], pid: int, kind: str = "NORMAL") -> object:
+            made = screen.root.create_window(0, 0, *size, 0, screen.root_depth)
+            made.set_wm_name(name)
+            made.change_property(display.intern_atom("_NET_WM_PID"), Xatom.CARDINAL, 32, [pid])
+            made.change_property(display.intern_atom("_NET_WM_WINDOW_TYPE"), Xatom.ATOM, 32,
+                                 [display.intern_atom(f"_NET_WM_WINDOW_TYPE_{kind}")])
+            made.map()
+            return made
+
+        other = os.getpid() + 1
+        meeting = window("Meeting in another app", (400, 300), other)
+        window("vcam preview", (400, 300), os.getpid())
+        window("Panel", (1280, 24), other)
+        window("Taskbar", (1280, 200), other, kind="DOCK")
         display.sync()
-        found, title = find_window(display, "vcam own-window test")
-        assert found.id == windows[1].id and title.endswith(str(os.getpid() + 1))
-        with pytest.raises(SourceError, match="no window"):
-            find_window(display, f"vcam own-window test {os.getpid()}")
+        assert window_titles() == ["Meeting in another app"]
+        found, title = find_window(display, "meeting")
+        assert (found.id, title) == (meeting.id, "Meeting in another app")
+        for name in ("vcam preview", "Panel", "Taskbar"):
+            with pytest.raises(SourceError, match="no window"):
+                find_window(display, name)
     finally:
         display.close()
 

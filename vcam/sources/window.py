@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 FOLLOW_S = 0.5
 """Seconds between looks at where the window is. Shorter follows a dragged window sooner, at three
 X round trips per look."""
+MIN_SIZE = (160, 90)
+"""Smallest window (width, height in pixels) offered or matched: a smaller one holds no face worth finding."""
 _SEARCH_DEPTH = 3
 """Levels of the window tree searched: a window manager puts each client inside a frame or two."""
 
@@ -139,12 +141,17 @@ def window_titles() -> list[str]:
 
 
 def _titled_windows(display: object):
-    """``(window, title, area in pixels)`` of each viewable, titled window not of this process."""
+    """``(window, title, area in pixels)`` of each viewable, titled window that could hold a meeting.
+
+    Skipped: this process's own windows (``_NET_WM_PID``), panels and desktop backgrounds
+    (``_NET_WM_WINDOW_TYPE``), and windows under :data:`MIN_SIZE`.
+    """
     from Xlib import X
     from Xlib import error as xerror
 
     own_pid = os.getpid()
-    pid_atom = display.intern_atom("_NET_WM_PID")
+    pid_atom, type_atom = display.intern_atom("_NET_WM_PID"), display.intern_atom("_NET_WM_WINDOW_TYPE")
+    not_meetings = {display.intern_atom(f"_NET_WM_WINDOW_TYPE_{kind}") for kind in ("DOCK", "DESKTOP")}
     stack = [(child, 1) for child in display.screen().root.query_tree().children]
     while stack:
         window, depth = stack.pop()
@@ -152,14 +159,18 @@ def _titled_windows(display: object):
             if window.get_attributes().map_state != X.IsViewable:
                 continue
             name = _title(display, window)
-            if name:
-                pid = window.get_full_property(pid_atom, X.AnyPropertyType)
-                if pid is None or not len(pid.value) or int(pid.value[0]) != own_pid:
-                    geometry = window.get_geometry()
-                    yield window, name, geometry.width * geometry.height
+            if not name:
+                if depth < _SEARCH_DEPTH:
+                    stack.extend((child, depth + 1) for child in window.query_tree().children)
                 continue
-            if depth < _SEARCH_DEPTH:
-                stack.extend((child, depth + 1) for child in window.query_tree().children)
+            pid = window.get_full_property(pid_atom, X.AnyPropertyType)
+            kinds = window.get_full_property(type_atom, X.AnyPropertyType)
+            geometry = window.get_geometry()
+            if ((pid is not None and len(pid.value) and int(pid.value[0]) == own_pid)
+                    or (kinds is not None and not_meetings.intersection(kinds.value))
+                    or geometry.width < MIN_SIZE[0] or geometry.height < MIN_SIZE[1]):
+                continue
+            yield window, name, geometry.width * geometry.height
         except xerror.XError:  # a window that went away while we looked
             continue
 
