@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import pytest
 from websockets.sync.client import connect
-from xserver import start_xvfb, stop_xvfb
+from xserver import gallery_window, start_xvfb, stop_xvfb, xdotool
 import waiting
 
 from overlay.placard import BACKGROUND
@@ -114,6 +114,35 @@ def test_a_screen_that_goes_away_shows_a_placard_and_the_daemon_reconnects_when_
     kinds = [s["state"] for s in feed.statuses()]
     assert kinds[0] == "running" and "source_lost" in kinds and kinds[-1] == "running"
     assert feed.statuses()[-1]["source_lost"] == 1
+
+
+def test_a_meeting_window_closed_then_opened_again_is_captured_again(fake_cam, monkeypatch):
+    """window:TITLE: the meeting app's window closes (a call ends) and a new one opens (the next call)."""
+    backend, devices = fake_cam
+    xvfb, display = start_xvfb("1280x720")
+    monkeypatch.setenv("DISPLAY", display)
+    daemon = None
+    try:
+        with gallery_window(display, "Zoom Meeting") as window:
+            daemon = Daemon(Config(source="window:zoom meeting", output=f"vcam:{backend}", port=0, fps=15)).start()
+            wait_until(lambda: daemon.latest is not None and len(daemon.latest.faces) == 4, 30, "4 faces")
+            xdotool(display, "windowkill", window)
+            wait_until(lambda: daemon.stats.source_lost == 1, 5, "the loss to be noticed")
+        time.sleep(1.0)
+        assert daemon.state == "problem" and "no window whose title contains 'zoom meeting'" in daemon.problem
+        with gallery_window(display, "Zoom Meeting - call 2"):
+            wait_until(lambda: daemon.stats.reconnects == 1, 15, "the reconnection")
+            wait_until(lambda: daemon.latest is not None and len(daemon.latest.faces) == 4, 30, "4 faces again")
+            assert daemon.state == "running" and daemon.problem is None
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        stop_xvfb(xvfb)
+    cam = devices[-1]
+    assert daemon.error is None and cam.closes == 1
+    placards = [is_placard(f) for f in cam.frames]
+    assert sum(placards) >= 10 and not placards[0] and not placards[-1]
+    assert np.max(np.diff(cam.stamps)) < 1.0, "the virtual camera never froze"
 
 
 def test_switching_to_a_source_that_cannot_open_keeps_the_current_one(fake_cam, tmp_path):

@@ -116,10 +116,13 @@ def find_window(display: object, title: str) -> tuple[object, str]:
     seen = list(_titled_windows(display))
     matches = [(w, name, area) for w, name, area in seen if wanted in name.casefold()]
     if not matches:
-        names = sorted({name for _, name, _ in seen})
-        listed = ", ".join(repr(n) for n in names[:12]) or "none"
-        raise SourceError(f"no window whose title contains {title!r} is on the screen (windows there: {listed}); "
-                          f"open the meeting first, or use part of one of these titles: window:TITLE")
+        names = sorted({name for _, name, _ in seen}, key=str.casefold)
+        if not names:
+            raise SourceError(f"no window whose title contains {title!r} is on the screen (no other program's "
+                              f"window is); open the meeting first")
+        listed = ", ".join(repr(n) for n in names[:12])
+        raise SourceError(f"no window whose title contains {title!r} is on the screen; open the meeting first, or "
+                          f"use part of one of these titles: {listed} (window:TITLE)")
     window, name, _ = max(matches, key=lambda m: m[2])
     return window, name
 
