@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from vcam.errors import VcamError
@@ -124,14 +125,11 @@ class _NoTrayYet(logging.Filter):
         return True
 
 
-_NO_TRAY_YET = _NoTrayYet()
-
-
 def quiet_dock_failures() -> None:
     """Make pystray's "no system tray" errors one plain line (idempotent)."""
     logger = logging.getLogger("pystray._base")
-    if _NO_TRAY_YET not in logger.filters:
-        logger.addFilter(_NO_TRAY_YET)
+    if not any(isinstance(f, _NoTrayYet) for f in logger.filters):
+        logger.addFilter(_NoTrayYet())
 
 
 class DockWatch:
@@ -140,8 +138,8 @@ class DockWatch:
     pystray's X11 icon asks the tray to take it when it is shown and when its picture changes, and
     never again: it does not listen for a tray that starts after it (login starts the panel and vcam
     side by side) or comes back after a panel restart, and a request the tray drops is not repeated
-    (measured under Xvfb + trayer: 1 start in 5 left the icon outside the tray for good). Ask
-    :meth:`loose` now and then, and show the icon again when it says so.
+    (measured under Xvfb + trayer: 1 start in 5 left the icon outside the tray for good). Call
+    :meth:`tick` now and then: it asks again when the icon is outside a tray that runs.
 
     Args:
         window_id: the X id of the icon's window.
@@ -151,6 +149,9 @@ class DockWatch:
         Xlib.error.DisplayError (or another Xlib error): the X server cannot be reached.
     """
 
+    RETRY_S = 3.0
+    """Seconds between requests to a system tray that has not taken the icon yet."""
+
     def __init__(self, window_id: int, screen: int = 0) -> None:
         import Xlib.display
 
@@ -158,6 +159,27 @@ class DockWatch:
         self._window = self._display.create_resource_object("window", window_id)
         self._tray_atom = self._display.intern_atom(f"_NET_SYSTEM_TRAY_S{screen}")
         self._root = self._display.screen(screen).root
+        self._asked = -self.RETRY_S
+
+    @classmethod
+    def for_icon(cls, icon: object) -> DockWatch | None:
+        """A watch on pystray's X11 icon window; None for other backends, or when X cannot be reached."""
+        window = getattr(icon, "_window", None)
+        if type(icon).__module__ != "pystray._xorg" or window is None:
+            return None
+        try:
+            return cls(window.id)
+        except Exception as err:  # noqa: BLE001 - no X connection: the icon just is not watched
+            log.warning("cannot watch whether the icon is in the system tray: %s", err)
+            return None
+
+    def tick(self, show_again: Callable[[], None]) -> None:
+        """Call ``show_again`` (which makes pystray ask the tray to dock) when the icon is :meth:`loose`,
+        at most every :attr:`RETRY_S` seconds."""
+        if time.monotonic() - self._asked >= self.RETRY_S and self.loose():
+            self._asked = time.monotonic()
+            log.info("the icon is not in the system tray: asking the tray to take it")
+            show_again()
 
     def loose(self) -> bool:
         """True when a system tray runs and the window is not inside it (its parent is the root window)."""

@@ -55,8 +55,6 @@ NOTICE_S = 8.0
 """Seconds the last message stays in the icon's title (the only place a menu-less tray can show it)."""
 LOOP_EXIT_S = 5.0
 """Seconds :meth:`Tray.stop` waits for the icon's loop to end before giving up (and logging it)."""
-DOCK_RETRY_S = 3.0
-"""Seconds between requests to a system tray that has not taken the X11 icon yet."""
 WINDOWS_MAX = 20
 """Most windows listed under Source > Window."""
 TITLE_MAX = 120
@@ -258,16 +256,13 @@ class Tray:
 
     def _keep_showing(self, icon: Any) -> None:
         """Refresh the icon every ``refresh_s`` until stopped; put an X11 icon back into a tray that lost it."""
-        dock = self._watch_dock(icon)
-        asked = -DOCK_RETRY_S
+        dock = DockWatch.for_icon(icon)
         try:
             while True:
                 try:
                     self.refresh()
-                    if dock is not None and time.monotonic() - asked >= DOCK_RETRY_S and dock.loose():
-                        asked = time.monotonic()
-                        log.info("the icon is not in the system tray: asking the tray to take it")
-                        self._on_icon(lambda: setattr(icon, "icon", icon.icon))  # pystray docks on a new picture
+                    if dock is not None:  # pystray asks the tray to dock on a new picture
+                        dock.tick(lambda: self._on_icon(lambda: setattr(icon, "icon", icon.icon)))
                 except Exception:  # noqa: BLE001 - the icon must keep showing the state
                     log.exception("refreshing the tray icon failed")
                 if self._stopping.wait(self.refresh_s):
@@ -275,18 +270,6 @@ class Tray:
         finally:
             if dock is not None:
                 dock.close()
-
-    @staticmethod
-    def _watch_dock(icon: Any) -> DockWatch | None:
-        """A :class:`DockWatch` on pystray's X11 icon window; None for other backends or without X."""
-        window = getattr(icon, "_window", None)
-        if type(icon).__module__ != "pystray._xorg" or window is None:
-            return None
-        try:
-            return DockWatch(window.id)
-        except Exception as err:  # noqa: BLE001 - no X connection: the icon just is not watched
-            log.warning("cannot watch whether the icon is in the system tray: %s", err)
-            return None
 
     # -- what the icon shows -------------------------------------------------------
     def state(self) -> str:
