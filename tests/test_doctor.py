@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from xserver import gallery_window, xvfb_server
 
 from vcam import doctor, models
 from vcam.models import ModelStatus
@@ -35,6 +36,13 @@ def test_a_machine_without_cameras_warns_with_both_fixes_and_still_passes(checks
 
 def test_needed_checks_pass_here(checks):
     assert [c.name for c in checks if c.needed and c.status != "ok"] == []
+
+
+def test_the_display_check_counts_monitors_and_the_windows_there_are_to_capture(monkeypatch):
+    with xvfb_server("1280x720") as display, gallery_window(display, "Zoom Meeting"):
+        monkeypatch.setenv("DISPLAY", display)
+        check = doctor.check_display()
+    assert (check.status, check.detail) == ("ok", "1 monitor(s), 1 window(s) to capture with window:TITLE")
 
 
 def test_a_corrupt_model_fails_the_doctor_and_prints_how_to_restore_it(monkeypatch):

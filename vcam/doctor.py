@@ -168,17 +168,22 @@ def check_virtualcam() -> Check:
 
 
 def check_display() -> Check:
-    """A display mss can capture: DISPLAY or WAYLAND_DISPLAY on Linux, and at least one monitor."""
+    """A display mss can capture: DISPLAY or WAYLAND_DISPLAY on Linux, and at least one monitor; the
+    detail also counts the windows ``window:TITLE`` could capture."""
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return _result("display", False, "neither DISPLAY nor WAYLAND_DISPLAY is set", DISPLAY_FIX, needed=False)
     try:
         import mss
 
-        with mss.mss() as screen:
+        with mss.MSS() as screen:
             monitors = len(screen.monitors) - 1  # monitors[0] is all of them together
     except Exception as err:  # noqa: BLE001 - mss raises its own errors and OSError
         return _result("display", False, f"mss cannot open the display: {err}", DISPLAY_FIX, needed=False)
-    return _result("display", monitors > 0, f"{monitors} monitor(s)", DISPLAY_FIX, needed=False)
+    from vcam.sources.window import window_titles
+
+    windows = len(window_titles())
+    return _result("display", monitors > 0, f"{monitors} monitor(s), {windows} window(s) to capture with window:TITLE",
+                   DISPLAY_FIX, needed=False)
 
 
 def check_port(port: int | None = None, host: str = "127.0.0.1") -> Check:
