@@ -153,8 +153,8 @@ def _titled_windows(display: object):
     from Xlib import error as xerror
 
     own_pid = os.getpid()
-    pid_atom, type_atom = display.intern_atom("_NET_WM_PID"), display.intern_atom("_NET_WM_WINDOW_TYPE")
-    not_meetings = {display.intern_atom(f"_NET_WM_WINDOW_TYPE_{kind}") for kind in ("DOCK", "DESKTOP")}
+    pid_atom, type_atom = display.get_atom("_NET_WM_PID"), display.get_atom("_NET_WM_WINDOW_TYPE")
+    not_meetings = {display.get_atom(f"_NET_WM_WINDOW_TYPE_{kind}") for kind in ("DOCK", "DESKTOP")}
     stack = [(child, 1) for child in display.screen().root.query_tree().children]
     while stack:
         window, depth = stack.pop()
@@ -182,7 +182,7 @@ def _title(display: object, window: object) -> str:
     """The window's title: ``_NET_WM_NAME`` (UTF-8) or else ``WM_NAME``; '' when it has none."""
     from Xlib import X
 
-    prop = window.get_full_property(display.intern_atom("_NET_WM_NAME"), X.AnyPropertyType)
+    prop = window.get_full_property(display.get_atom("_NET_WM_NAME"), X.AnyPropertyType)
     if prop is not None and prop.value:
         value = prop.value
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
