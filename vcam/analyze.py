@@ -10,10 +10,10 @@ import contextlib
 import functools
 import json
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -24,68 +24,78 @@ import vcam
 from vcam.errors import ConfigError, VcamError
 from vcam.files import write_text_atomic
 from vcam.pipeline import Analyzer, Features
+from vcam.records import Person, Records, Snapshot, number, published
 from vcam.session import Recorder
 from vcam.sources.video import VideoSource
-from vcam.types import EMOTIONS, Analysis, Faces, Frame
+from vcam.types import EMOTIONS, Analysis, Frame
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_PATH = resources.files("vcam.schemas") / "analyze.schema.json"
+"""The committed JSON Schema of the document :func:`analyze` returns."""
+SCHEMA_VERSION: str = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]["version"]["const"]
+"""The document's version, as the schema states it. 1.2 added each face's attention, expression,
+engagement and emotion confidence, each frame's room, and each track's attention and engagement."""
+
+FACE_FORMATTED = ("track_id", "bbox", "yaw", "pitch", "roll", "looking", "h_ratio", "v_ratio", "looking_confidence",
+                  "name", "identity_distance", "emotion", "emotion_probs", "valence", "arousal")
+"""Person fields a face carries in its own (1.0) shape; every other published field follows flat."""
+FACE_EXTRA = tuple(published(exclude=FACE_FORMATTED))
+"""The Person fields a face carries under their own names (since 1.2)."""
 
 
-def _num(value: float, digits: int = 2) -> float | None:
-    """A JSON number rounded to ``digits``, or None for NaN."""
-    return None if not math.isfinite(value) else round(float(value), digits)
+def face_record(p: Person, features: tuple[str, ...]) -> dict:
+    """One face of a frame (see the schema's ``face``); ``identity`` and ``emotion`` are null when that
+    feature was off, ``emotion`` also before the face was first classified."""
+    return {
+        "track_id": p.track_id,
+        "bbox": list(p.bbox),
+        "head_pose": {"yaw": p.yaw, "pitch": p.pitch, "roll": p.roll},
+        "gaze": {"on_screen": bool(p.looking), "h_ratio": p.h_ratio, "v_ratio": p.v_ratio,
+                 "confidence": p.looking_confidence},
+        "identity": {"name": p.name, "distance": p.identity_distance} if "identity" in features else None,
+        "emotion": _emotion(p),
+        **{key: p.value(key) for key in FACE_EXTRA},
+    }
 
 
-def face_records(faces: Faces, features: tuple[str, ...] = ("gaze",)) -> list[dict]:
-    """One JSON-ready dict per face (see the schema's ``face``).
-
-    ``identity`` and ``emotion`` are null when that feature was off.
-    """
-    return [{
-        "track_id": int(faces.track_id[i]),
-        "bbox": [_num(v, 1) for v in faces.bbox[i]],
-        "head_pose": dict(zip(("yaw", "pitch", "roll"), (_num(v, 1) for v in faces.pose[i]))),
-        "gaze": {"on_screen": bool(faces.on_screen[i]), "h_ratio": _num(faces.gaze[i, 0], 3),
-                 "v_ratio": _num(faces.gaze[i, 1], 3), "confidence": _num(faces.on_screen_conf[i], 3)},
-        "identity": _identity(faces, i) if "identity" in features else None,
-        "emotion": _emotion(faces, i) if "emotion" in features else None,
-    } for i in range(len(faces))]
+def _emotion(p: Person) -> dict | None:
+    if p.emotion_probs is None:
+        return None  # off, or not classified yet (emotion runs round-robin within a time budget)
+    return {"label": p.emotion, "probs": dict(zip(EMOTIONS, p.emotion_probs)), "valence": p.valence,
+            "arousal": p.arousal, "estimated": True}
 
 
-def _identity(faces: Faces, i: int) -> dict:
-    return {"name": faces.name[i], "distance": _num(faces.identity_distance[i], 3)}
-
-
-def _emotion(faces: Faces, i: int) -> dict | None:
-    probs = faces.emotion[i]
-    if not np.isfinite(probs).all():
-        return None  # not classified yet (emotion runs round-robin within a time budget)
-    return {"label": EMOTIONS[int(np.argmax(probs))], "probs": {k: round(float(p), 4) for k, p in zip(EMOTIONS, probs)},
-            "valence": _num(faces.valence[i], 3), "arousal": _num(faces.arousal[i], 3), "estimated": True}
+def frame_record(snapshot: Snapshot) -> dict:
+    """One analysed frame: its index, media time, faces and room."""
+    return {"index": snapshot.frame_index, "t": round(snapshot.media_t, 3),
+            "faces": [face_record(p, snapshot.features) for p in snapshot.people],
+            "room": snapshot.room.published() if snapshot.room is not None else None}
 
 
 class TrackSummary:
-    """Accumulates per-track totals: first/last time seen, frames, share of frames on screen,
-    the name most often given, and the share of classified frames in each emotion."""
+    """Accumulates per-track totals: first/last time seen, frames, share of frames on screen, mean attention
+    and engagement, the name most often given, and the share of classified frames in each emotion."""
 
     def __init__(self) -> None:
         self._tracks: dict[int, dict] = {}
 
-    def add(self, analysis: Analysis) -> None:
-        """Count every face in one analysed frame."""
-        f = analysis.faces
-        for i, tid in enumerate(f.track_id.tolist()):
-            track = self._tracks.setdefault(tid, {"track_id": tid, "first_t": analysis.t, "frames": 0, "on": 0,
-                                                  "names": Counter(), "emotions": Counter()})
-            track["last_t"] = analysis.t
+    def add(self, snapshot: Snapshot) -> None:
+        """Count every person in one analysed frame."""
+        for p in snapshot.people:
+            track = self._tracks.setdefault(p.track_id, {"track_id": p.track_id, "first_t": snapshot.media_t,
+                                                         "frames": 0, "on": 0, "names": Counter(),
+                                                         "emotions": Counter(), "attention": [], "engagement": []})
+            track["last_t"] = snapshot.media_t
             track["frames"] += 1
-            track["on"] += bool(f.on_screen[i])
-            if f.name[i] is not None:
-                track["names"][f.name[i]] += 1
-            if np.isfinite(f.emotion[i]).all():
-                track["emotions"][EMOTIONS[int(np.argmax(f.emotion[i]))]] += 1
+            track["on"] += bool(p.looking)
+            for key in ("attention", "engagement"):
+                if p.value(key) is not None:
+                    track[key].append(p.value(key))
+            if p.name is not None:
+                track["names"][p.name] += 1
+            if p.emotion is not None:
+                track["emotions"][p.emotion] += 1
 
     def records(self) -> list[dict]:
         """One JSON-ready dict per track, by id."""
@@ -96,8 +106,13 @@ class TrackSummary:
         classified = sum(t["emotions"].values())
         return {"track_id": t["track_id"], "first_t": round(t["first_t"], 3), "last_t": round(t["last_t"], 3),
                 "frames": t["frames"], "on_screen_pct": round(100.0 * t["on"] / t["frames"], 1),
+                "attention": _mean(t["attention"]), "engagement": _mean(t["engagement"]),
                 "name": t["names"].most_common(1)[0][0] if t["names"] else None,
                 "emotion_pct": {k: round(100.0 * t["emotions"][k] / classified, 1) for k in EMOTIONS} if classified else None}
+
+
+def _mean(values: list[float]) -> float | None:
+    return number(sum(values) / len(values)) if values else None
 
 
 def analyze(path: str | Path, *, progress: bool = True, features: Features | None = None,
@@ -115,7 +130,7 @@ def analyze(path: str | Path, *, progress: bool = True, features: Features | Non
         SourceError: the file is missing or unreadable.
     """
     started = time.monotonic()
-    frames, summary = [], TrackSummary()
+    frames, summary, records = [], TrackSummary(), Records()
     people = functools.partial(_people, gallery)
     features = features or Features()
     sampler = Sampler(sample)
@@ -124,11 +139,11 @@ def analyze(path: str | Path, *, progress: bool = True, features: Features | Non
         analyzer = stack.enter_context(Analyzer(features, people=people))
         recorder = stack.enter_context(Recorder(timeline, features=features.names(), source=str(path))) if timeline else None
         for analysis in _run(source, analyzer, progress, sampler):
+            snapshot = records.build(analysis)
             if recorder is not None:
-                recorder.on_analysis(analysis)
-            frames.append({"index": analysis.frame_index, "t": round(analysis.t, 3),
-                           "faces": face_records(analysis.faces, analysis.features)})
-            summary.add(analysis)
+                recorder.on_snapshot(snapshot)
+            frames.append(frame_record(snapshot))
+            summary.add(snapshot)
         info = {"path": str(path), "fps": round(source.fps, 3), "width": source.size[0], "height": source.size[1],
                 "frames": source.frames_read, "analysed": len(frames), "sample": sample}
     elapsed = time.monotonic() - started

@@ -51,6 +51,7 @@ from vcam.feed import FeedBuilder, remove_dashboard_url, write_dashboard_url
 from vcam.feed.server import FeedServer
 from vcam.outputs import Output, open_output
 from vcam.pipeline import Analyzer, Features, StageError
+from vcam.records import Privacy, Records, Snapshot
 from vcam.session import Recorder, new_session_dir
 from vcam.sources import Source, open_source
 from vcam.threads import ANALYSIS_NICE, Mailbox, Stats, lower_priority
@@ -75,7 +76,9 @@ class Daemon:
 
     Args:
         config: what to run; the toggles keep its fields up to date (the tray saves them).
-        on_analysis: called on the analysis thread with every new Analysis (feed, session).
+        on_analysis: called on the analysis thread with every new Analysis as the analyzer made it,
+            before privacy is applied: for benchmarks and tests, never for publishing (the feed and
+            the recorder are :attr:`listeners` of the :class:`~vcam.records.Snapshot` instead).
         hold: keep running when a file source ends (the tray: a placard says so until
             another source is chosen); False (``vcam run``): the run ends with the file.
     """
@@ -87,7 +90,9 @@ class Daemon:
         self.features = Features(gaze=config.gaze, identity=config.identity, emotion=config.emotion)
         self.style = overlay.Style()
         self.paused_style = dataclasses.replace(self.style, badge_text="ANALYSIS PAUSED", badge_color=(110, 110, 110))
-        self.listeners: list[Callable[[Analysis], None]] = [on_analysis] if on_analysis else []
+        self.on_analysis = on_analysis
+        self.records = Records(self._privacy())
+        self.listeners: list[Callable[[Snapshot], None]] = []
         self.recorder: Recorder | None = None
         self.feed: FeedServer | None = None
         self.stats = Stats()
@@ -291,11 +296,10 @@ class Daemon:
             if self.recorder is not None:
                 raise SessionError(f"already recording to {self.recorder.folder}; stop that recording first")
             path = Path(folder) if folder not in (None, "auto") else new_session_dir()
-            recorder = Recorder(path, features=self.features.names(), source=self.config.source,
-                                people=not self.config.aggregate_only)
+            recorder = Recorder(path, features=self.features.names(), source=self.config.source)
             recorder.open()
             self.recorder = recorder
-            self.listeners.append(recorder.on_analysis)
+            self.listeners.append(recorder.on_snapshot)
         return path
 
     def stop_recording(self) -> Path | None:
@@ -304,7 +308,7 @@ class Daemon:
             recorder, self.recorder = self.recorder, None
             if recorder is None:
                 return None
-            self.listeners.remove(recorder.on_analysis)
+            self.listeners.remove(recorder.on_snapshot)
             recorder.close()
         log.info("session saved; see it with: vcam report %s --out report.html", recorder.folder)
         return recorder.folder
@@ -390,15 +394,19 @@ class Daemon:
         self._publish_status()
 
     def _tell(self, analysis: Analysis) -> None:
-        """Hand ``analysis`` to every listener; a recorder that cannot write stops recording, never the video."""
+        """Build ``analysis``'s snapshot once and hand it to every listener; a recorder that cannot write
+        stops recording, never the video."""
+        if self.on_analysis is not None:
+            self.on_analysis(analysis)
+        snapshot = self.records.build(analysis)
         with self._lock:
             for listener in list(self.listeners):
                 try:
-                    listener(analysis)
+                    listener(snapshot)
                 except SessionError as err:
                     log.error("%s; recording stopped, the video goes on", err)
                     self.listeners.remove(listener)
-                    if self.recorder is not None and listener == self.recorder.on_analysis:
+                    if self.recorder is not None and listener == self.recorder.on_snapshot:
                         self._drop_broken_recorder()
         self._publish_status()
 
@@ -412,16 +420,21 @@ class Daemon:
 
     def _start_feed(self) -> None:
         cfg = self.config
-        self._builder = FeedBuilder(self.features, cfg.aggregate_only, eu_mode=cfg.eu_mode, source=self.source.spec)
+        self._builder = FeedBuilder(self.features.names(), cfg.aggregate_only, eu_mode=cfg.eu_mode,
+                                    source=self.source.spec)
         self.feed = self._feed_server()
         self.feed.publish(self._builder.hello())
         self._publish_status()
-        self.listeners.append(lambda analysis: [self.feed.publish(e) for e in self._builder.on_analysis(analysis)])
+        self.listeners.append(lambda snapshot: [self.feed.publish(e) for e in self._builder.on_snapshot(snapshot)])
         write_dashboard_url(self.feed.url)
         log.info("dashboard: %s (or run 'vcam dashboard')", self.feed.url)
 
+    def _privacy(self) -> Privacy:
+        return Privacy(aggregate_only=self.config.aggregate_only, eu_mode=self.config.eu_mode)
+
     def _announce(self) -> None:
-        """Tell the feed what changed: features, privacy switches, the source."""
+        """Tell the records and the feed what changed: features, privacy switches, the source."""
+        self.records.privacy = self._privacy()
         if self._builder is None:
             return
         with self._lock:

@@ -21,6 +21,9 @@ N_LANDMARKS = 478
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The emotion classes, in the order of ``Faces.emotion`` columns (FER2013's order)."""
 
+ENGAGEMENT_WEIGHTS = (0.75, 0.25)
+"""The engagement formula's default ``(attention, expression)`` weights (see :mod:`vcam.pipeline.engagement`)."""
+
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a contiguous ``(H, W, 3) uint8`` BGR array.
@@ -200,6 +203,8 @@ class Analysis:
         finished: ``time.monotonic()`` when analysis ended.
         timings: milliseconds spent per stage for this frame.
         features: the features that were on, e.g. ``("gaze",)``.
+        engagement_weights: the ``(attention, expression)`` weights the engagement column was
+            made with (the analyzer's engagement stage's), not normalised.
     """
 
     frame_index: int
@@ -210,6 +215,7 @@ class Analysis:
     finished: float
     timings: dict[str, float] = field(default_factory=dict)
     features: tuple[str, ...] = ()
+    engagement_weights: tuple[float, float] = ENGAGEMENT_WEIGHTS
 
     @property
     def latency(self) -> float:

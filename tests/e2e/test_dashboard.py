@@ -68,6 +68,8 @@ def person(track_id: int, name: str | None, attention: float, engagement: float,
         "emotion": {"label": label, "confidence": 0.8}, "valence": 0.3, "arousal": 0.6, "estimated": True,
         "engagement": engagement,
         "components": {"attention": attention, "expression": 0.5, "weights": {"attention": 0.7, "expression": 0.3}},
+        "identity_distance": 0.41, "looking_confidence": 0.8, "yaw": 4.0, "pitch": -2.5, "roll": 1.0,
+        "h_ratio": 0.5, "v_ratio": 0.48,
     }
 
 

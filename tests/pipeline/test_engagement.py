@@ -1,4 +1,4 @@
-"""engagement: attention as the time-weighted share of a window, expression, the one formula, the room."""
+"""engagement: attention as the time-weighted share of a window, expression, the one formula."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vcam.errors import ConfigError
-from vcam.pipeline.engagement import AttentionWindow, Engagement, expression_of, room
+from vcam.pipeline.engagement import AttentionWindow, Engagement, expression_of
 from vcam.types import EMOTIONS, Faces, Frame
 
 FRAME = np.zeros((4, 4, 3), np.uint8)
@@ -113,20 +113,3 @@ def test_forget_drops_the_history_of_tracks_that_are_gone():
 def test_no_faces_pass_through_unchanged():
     empty = Faces.empty()
     assert Engagement()(Frame(FRAME, 0, 0.0), empty) is empty
-
-
-def test_room_totals_count_people_and_average_attention_and_engagement():
-    emotion = np.stack([probs("happy", 0.6), probs("happy", 0.5), probs("neutral", 0.9)])
-    scored = Engagement()(Frame(FRAME, 0, 0.0), faces([1, 2, 3], [True, True, False], emotion))
-    totals = room(scored)
-    assert totals["people"] == 3 and totals["attending"] == 2
-    assert totals["attention_pct"] == pytest.approx(200 / 3)
-    assert totals["engagement"] == pytest.approx(float(scored.engagement.mean()))
-    assert totals["emotions"]["happy"] == pytest.approx(2 / 3) and totals["emotions"]["neutral"] == pytest.approx(1 / 3)
-    assert sum(totals["emotions"].values()) == pytest.approx(1.0) and set(totals["emotions"]) == set(EMOTIONS)
-
-
-def test_room_emotions_are_none_when_emotion_is_off_and_averages_none_for_an_empty_room():
-    assert room(Engagement()(Frame(FRAME, 0, 0.0), faces([1], [True])))["emotions"] is None
-    assert room(Faces.empty()) == {"people": 0, "attending": 0, "attention_pct": None, "engagement": None,
-                                   "emotions": None}

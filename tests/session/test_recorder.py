@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from vcam.errors import ConfigError, VcamError
+from vcam.records import Privacy, Records
 from vcam.session import (ROOM_COLUMNS, TIMELINE_COLUMNS, Recorder, SessionError, load_session, new_session_dir,
                           write_report)
 from vcam.types import EMOTIONS, Analysis, Faces
@@ -37,17 +38,18 @@ def make_faces(i: int, n: int = 3, *, names: tuple[str | None, ...] = ("Ada", "B
         attention=np.linspace(0.2, 0.9, n, dtype=np.float32), engagement=np.linspace(0.3, 0.8, n, dtype=np.float32))
 
 
-def analysis(i: int, t: float, faces: Faces) -> Analysis:
+def analysis(i: int, t: float, faces: Faces, features=("gaze", "emotion")) -> Analysis:
     now = time.monotonic()
-    return Analysis(frame_index=i, t=t, size=(640, 480), faces=faces, captured=now, finished=now)
+    return Analysis(frame_index=i, t=t, size=(640, 480), faces=faces, captured=now, finished=now, features=features)
 
 
 def record(folder: Path, seconds: float, *, features=("gaze", "emotion"), hz: float = 10.0, start: float = 5.0,
            faces=make_faces) -> Recorder:
-    """Feed ``seconds`` of synthetic analysis time at ``hz`` (no waiting) into a closed Recorder."""
+    """Feed ``seconds`` of synthetic analysis time at ``hz`` (no waiting), as snapshots, into a closed Recorder."""
+    records = Records()
     with Recorder(folder, features=features) as rec:
         for i in range(int(seconds * hz) + 1):
-            rec.on_analysis(analysis(i, start + i / hz, faces(i)))
+            rec.on_snapshot(records.build(analysis(i, start + i / hz, faces(i), features)))
     return rec
 
 
@@ -68,7 +70,9 @@ def test_the_recorder_writes_one_row_per_track_per_second_with_the_timeline_colu
     room = read_csv(tmp_path / "s" / "room.csv")
     assert list(room[0]) == list(ROOM_COLUMNS) and len(room) == 4
     assert room[0]["people"] == "3"
-    assert float(room[0]["attention_pct"]) == pytest.approx(100 * int(room[0]["attending"]) / 3, abs=1e-3)
+    at_0 = [float(r["attention"]) for r in rows if r["t"] == rows[0]["t"]]
+    assert float(room[0]["attention_pct"]) == pytest.approx(100 * sum(at_0) / 3, abs=0.05), "the mean attention"
+    assert int(room[0]["attending"]) == sum(int(r["looking"]) for r in rows[:3]), "how many look at that instant"
     assert rec.rows == {"timeline": 12, "room": 4}
 
 
@@ -119,27 +123,32 @@ def test_the_session_folder_is_0700_and_its_files_are_0600(tmp_path):
 
 def test_session_json_is_written_at_start_and_completed_at_close(tmp_path):
     folder = tmp_path / "s"
+    records = Records()
     with Recorder(folder, features=("gaze",), source="demo") as rec:
         meta = json.loads((folder / "session.json").read_text())
         assert meta["features"] == ["gaze"] and meta["source"] == "demo" and meta["version"] and meta["started"]
+        assert meta["schema_version"] == "1.2" and meta["columns"]["timeline"] == list(TIMELINE_COLUMNS)
         assert "ended" not in meta
         for i in range(25):
-            rec.on_analysis(analysis(i, i / 10, make_faces(i)))
+            features = ("gaze", "identity") if i >= 20 else ("gaze",)  # identity switched on at 2 s
+            rec.on_snapshot(records.build(analysis(i, i / 10, make_faces(i), features)))
     meta = json.loads((folder / "session.json").read_text())
     assert meta["ended"] and meta["rows"] == {"timeline": 9, "room": 3} and meta["duration"] == 2.0
+    assert meta["features"] == ["gaze", "identity"], "every feature published during the recording"
     assert load_session(folder).crashed is False
 
 
 def test_a_source_whose_clock_restarts_continues_the_timeline(tmp_path):
+    records = Records()
     with Recorder(tmp_path / "s", features=("gaze",)) as rec:
         for i, t in enumerate([10.0, 10.5, 11.0, 0.0, 0.5, 1.0]):  # the source was switched after 11.0
-            rec.on_analysis(analysis(i, t, make_faces(i, 1)))
+            rec.on_snapshot(records.build(analysis(i, t, make_faces(i, 1))))
     assert load_session(tmp_path / "s").room["t"].tolist() == [0.0, 1.0, 2.0]
 
 
 def test_analyses_after_close_are_ignored_and_close_runs_once(tmp_path):
     rec = record(tmp_path / "s", 1.0)
-    rec.on_analysis(analysis(99, 100.0, make_faces(99)))
+    rec.on_snapshot(Records().build(analysis(99, 100.0, make_faces(99))))
     rec.close()
     assert rec.rows["room"] == 2
 
@@ -204,6 +213,7 @@ def test_a_folder_without_a_timeline_raises_session_error(tmp_path):
 CHILD = textwrap.dedent("""
     import sys, time
     import numpy as np
+    from vcam.records import Records
     from vcam.session.recorder import Recorder
     from vcam.types import Analysis, Faces
 
@@ -214,13 +224,14 @@ CHILD = textwrap.dedent("""
             track_id=np.array([4, 7, 9]), on_screen=(np.arange(3) + i // 13) % 3 != 0, emotion=emotion,
             attention=np.full(3, 0.5, np.float32), engagement=np.full(3, 0.6, np.float32))
 
-    start = time.monotonic()
+    start, records = time.monotonic(), Records()
     with Recorder(sys.argv[1], features=("gaze", "emotion")) as rec:
         print("ready", flush=True)
         last, i = None, 0
         while time.monotonic() - start < 10:  # killed long before
             now = time.monotonic()
-            rec.on_analysis(Analysis(i, now - start, (640, 480), faces(i), now, now))
+            analysis = Analysis(i, now - start, (640, 480), faces(i), now, now, features=("gaze", "emotion"))
+            rec.on_snapshot(records.build(analysis))
             if rec.last_flushed != last:
                 last = rec.last_flushed
                 print(f"flushed {last}", flush=True)
@@ -270,9 +281,11 @@ def test_a_sigkilled_recording_loses_at_most_its_last_second_and_still_makes_a_r
 def test_aggregate_only_records_the_room_only_and_nothing_for_fewer_than_three(tmp_path):
     from vcam.session.report import write_report
 
-    with Recorder(tmp_path / "s", features=("gaze",), people=False) as rec:
+    records = Records(Privacy(aggregate_only=True))
+    with Recorder(tmp_path / "s", features=("gaze",)) as rec:
         for second in range(4):
-            rec.on_analysis(analysis(second, float(second), make_faces(second, n=2 if second < 2 else 3)))
+            faces = make_faces(second, n=2 if second < 2 else 3)
+            rec.on_snapshot(records.build(analysis(second, float(second), faces, ("gaze", "identity"))))
     assert read_csv(tmp_path / "s" / "timeline.csv") == []
     room = read_csv(tmp_path / "s" / "room.csv")
     assert [r["people"] for r in room] == ["", "", "3", "3"]

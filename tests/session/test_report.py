@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from vcam.errors import VcamError
+from vcam.records import Records
 from vcam.session import Recorder, SessionError, low_attention_moments, write_report
 from vcam.types import EMOTIONS, Analysis, Faces
 
@@ -35,10 +36,12 @@ def meeting_faces(t: float) -> Faces:
 
 
 def record_meeting(folder: Path, features: tuple[str, ...], seconds: float = 45.0) -> Path:
+    records = Records()
     with Recorder(folder, features=features) as rec:
         for i in range(int(seconds * 5)):
             now = time.monotonic()
-            rec.on_analysis(Analysis(i, i / 5, (640, 480), meeting_faces(i / 5), now, now))
+            analysis = Analysis(i, i / 5, (640, 480), meeting_faces(i / 5), now, now, features=features)
+            rec.on_snapshot(records.build(analysis))
     return folder
 
 
@@ -102,9 +105,10 @@ def test_the_report_renders_from_a_session_cut_off_mid_line(full_session, tmp_pa
 
 def test_the_report_renders_a_session_where_nobody_was_seen(tmp_path):
     folder = tmp_path / "empty"
+    records = Records()
     with Recorder(folder, features=("gaze",)) as rec:
         for i in range(12):
-            rec.on_analysis(Analysis(i, i / 4, (640, 480), Faces.empty(), 0.0, 0.0))
+            rec.on_snapshot(records.build(Analysis(i, i / 4, (640, 480), Faces.empty(), 0.0, 0.0, features=("gaze",))))
     html = write_report(folder, tmp_path / "report.html").read_text()
     assert "People seen: 0" in html and html.count("data:image/png;base64,") == 3
 

@@ -2,7 +2,7 @@
 
 ::
 
-    analysis thread: FeedBuilder.on_analysis(analysis) -> [events] -> FeedServer.publish(event)
+    analysis thread: FeedBuilder.on_snapshot(snapshot) -> [events] -> FeedServer.publish(event)
     feed thread:     asyncio loop, websockets server: /feed (WebSocket), /health, / and static files
 
 The schema file ``schema.json`` next to this module is the one definition the
@@ -17,17 +17,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vcam.feed.events import SCHEMA_VERSION, FeedBuilder
+from vcam.feed.events import SCHEMA_PATH, SCHEMA_VERSION, FeedBuilder
 
 if TYPE_CHECKING:
     from vcam.feed.server import FeedServer
 
 __all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "FeedBuilder", "FeedServer", "schema", "validate", "read_dashboard_url",
            "remove_dashboard_url", "write_dashboard_url"]
-
-SCHEMA_PATH = Path(__file__).with_name("schema.json")
-"""The committed JSON Schema (draft 2020-12) of every feed event."""
-
 
 @cache
 def schema() -> dict:

@@ -2,8 +2,9 @@
 
 Every event is a JSON object with ``type`` and ``schema_version``; the committed
 JSON Schema ``vcam/feed/schema.json`` validates all of them, and the dashboard
-and the tests read that same file. A change to an event's shape changes
-:data:`SCHEMA_VERSION` and the schema in the same commit.
+and the tests read that same file. A change to an event's shape changes the
+schema (and its version) in the same commit; the people's fields come from
+:class:`vcam.records.Person` and reach the schema through ``python -m vcam.schemas``.
 
 - ``hello``: the session and which features are on; sent first to every client,
   and again whenever a feature is switched.
@@ -18,11 +19,12 @@ and the tests read that same file. A change to an event's shape changes
 Times: ``t`` is seconds since the session started (from the frame's capture
 time, monotonic); ``started_at`` and ``captured_at`` are unix seconds.
 
-Privacy: names appear only while identity is on; emotion, valence and arousal
-only while emotion is on (never in EU mode), and always flagged ``estimated``.
-In aggregate-only mode ``people`` is always ``[]``, ``room`` is ``null`` while
-fewer than ``min_group`` (3) people are present, person alerts carry no track
-id and are held back while the room is hidden.
+Privacy is applied once, by :class:`vcam.records.Records`, before an event is
+made: names appear only while identity is on; emotion, valence and arousal only
+while emotion is on (never in EU mode), and always flagged ``estimated``. In
+aggregate-only mode ``people`` is always ``[]``, ``room`` is ``null`` while
+fewer than 3 people are present, person alerts carry no track id and are held
+back while the room is hidden.
 
 Without gaze there is no attention: ``attention``, ``looking``, ``engagement``,
 ``attending``, ``attention_pct`` and the room's ``engagement`` are ``null``.
@@ -30,21 +32,19 @@ Without gaze there is no attention: ``attention``, ``looking``, ``engagement``,
 
 from __future__ import annotations
 
-import math
+import json
 import secrets
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from pathlib import Path
 
-import numpy as np
+from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S, Person, Presence, Room, Snapshot, published
 
-from vcam.pipeline.engagement import Engagement, expression_of
-from vcam.pipeline.engagement import room as room_of
-from vcam.types import EMOTIONS, Analysis, Faces
-
-SCHEMA_VERSION = "1.1"
-"""Version of every event's shape; bumped with any change to ``schema.json``.
-1.1 added the ``status`` event; the other events are unchanged since 1.0."""
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
+"""The committed JSON Schema (draft 2020-12) of every feed event."""
+SCHEMA_VERSION: str = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]["version"]["const"]
+"""Version of every event's shape, as the schema file states it. 1.1 added the ``status`` event;
+1.2 the people's head pose, iris ratios, identity distance, looking confidence and expression."""
 
 ALERT_KINDS = ("attention_low", "person_left", "person_arrived")
 STATES = ("running", "paused", "source_lost", "ended")
@@ -101,72 +101,34 @@ def status(t: float, state: str, source: str, *, source_lost: int, stage_errors:
             "source": source, "source_lost": int(source_lost), "stage_errors": int(stage_errors), "message": line}
 
 
-def _num(x: float, digits: int = 3) -> float | None:
-    """``x`` rounded, or None when it is NaN or None (JSON has no NaN)."""
-    return None if x is None or not math.isfinite(x) else round(float(x), digits)
+PERSON_FORMATTED = ("track_id", "name", "attention", "looking", "emotion", "emotion_confidence", "valence",
+                    "arousal", "engagement", "expression")
+"""Person fields a ``people`` entry carries in its own (1.0) shape; every other published field follows flat."""
+PERSON_EXTRA = tuple(published(exclude=PERSON_FORMATTED))
+"""The Person fields a ``people`` entry carries under their own names (since 1.2)."""
 
 
-def room_totals(faces: Faces, on: Mapping[str, bool]) -> dict:
-    """The ``room`` object (see :func:`vcam.pipeline.engagement.room`) for the features ``on``, rounded."""
-    totals, gaze = room_of(faces), on.get("gaze", False)
-    shares = totals["emotions"] if on.get("emotion", False) else None
+def person_event(p: Person, weights: tuple[float, float]) -> dict:
+    """A ``people`` entry; ``weights`` are the effective (attention, expression) weights of its engagement."""
     return {
-        "people": totals["people"],
-        "attending": totals["attending"] if gaze else None,
-        "attention_pct": _num(totals["attention_pct"], 1) if gaze else None,
-        "engagement": _num(totals["engagement"]) if gaze else None,
-        "emotions": None if shares is None else {k: round(v, 3) for k, v in shares.items()},
-    }
-
-
-def person(faces: Faces, i: int, on: Mapping[str, bool], weights: tuple[float, float]) -> dict:
-    """Row ``i`` of ``faces`` as a ``people`` entry; ``weights`` are the effective (attention, expression) weights."""
-    gaze, emotion = on.get("gaze", False), on.get("emotion", False)
-    probs = faces.emotion[i]
-    has_emotion = emotion and bool(np.isfinite(probs).all())
-    top = int(np.argmax(probs)) if has_emotion else 0
-    return {
-        "track_id": int(faces.track_id[i]),
-        "name": faces.name[i] if on.get("identity", False) and isinstance(faces.name[i], str) else None,
-        "attention": _num(faces.attention[i]) if gaze else None,
-        "looking": bool(faces.on_screen[i]) if gaze else None,
-        "emotion": {"label": EMOTIONS[top], "confidence": _num(probs[top])} if has_emotion else None,
-        "valence": _num(faces.valence[i]) if emotion else None,
-        "arousal": _num(faces.arousal[i]) if emotion else None,
-        "estimated": True,
-        "engagement": _num(faces.engagement[i]) if gaze else None,
-        "components": {"attention": _num(faces.attention[i]) if gaze else None,
-                       "expression": _num(faces.expression[i]) if emotion else None,
-                       "weights": {"attention": round(weights[0], 3), "expression": round(weights[1], 3)}},
+        "track_id": p.track_id, "name": p.name, "attention": p.attention, "looking": p.looking,
+        "emotion": {"label": p.emotion, "confidence": p.emotion_confidence} if p.emotion is not None else None,
+        "valence": p.valence, "arousal": p.arousal, "estimated": True, "engagement": p.engagement,
+        "components": {"attention": p.attention, "expression": p.expression,
+                       "weights": {"attention": weights[0], "expression": weights[1]}},
+        **{key: p.value(key) for key in PERSON_EXTRA},
     }
 
 
 # -- the builder -------------------------------------------------------------------
-@dataclass
-class _Seen:
-    first: float
-    last: float
-    arrived: bool = False
-    name: str | None = None
-
-
-def _feature_names(features: object) -> tuple[str, ...]:
-    """Names of the features on, from a pipeline ``Features``, a name → bool mapping, or names."""
-    if hasattr(features, "names"):
-        return tuple(features.names())
-    if isinstance(features, Mapping):
-        return tuple(k for k, v in features.items() if v)
-    return tuple(features)
-
-
 class FeedBuilder:
-    """Turns each :class:`~vcam.types.Analysis` into feed events. Runs on the analysis thread; no I/O.
+    """Turns each :class:`~vcam.records.Snapshot` into feed events. Runs on the analysis thread; no I/O.
 
     Args:
-        features: the features on at start (a pipeline ``Features``, a mapping, or names).
-            Later, each Analysis's own ``features`` rule, and a change emits a new ``hello``.
-        aggregate_only: publish the room only, never a person (see the module docstring).
-        eu_mode: emotion is never published, whatever the analysis carries.
+        features: the features published at start (names). Later, each snapshot's own
+            ``features`` rule, and a change emits a new ``hello``.
+        aggregate_only, eu_mode: the privacy switches ``hello`` reports (the snapshots are
+            already built under them).
         source: the source spec, for ``hello``.
         session_id: defaults to a random hex id.
         interval: seconds between ``audience`` snapshots. Shorter is livelier and costs
@@ -174,52 +136,40 @@ class FeedBuilder:
         low_attention: room ``attention_pct`` below which attention counts as low.
         low_for: seconds it must stay low before one ``attention_low`` alert (per episode;
             the episode ends when it is back at or above ``low_attention``). Shorter warns
-            sooner and more often, about glances at notes too.
-        left_after: seconds a track must be gone to have left. Shorter reports people
-            who only turned away or were briefly lost as leaving.
-        arrive_after: seconds a track must be present to have arrived. Longer ignores
-            more false detections and reports real arrivals later.
-        min_group: fewest people for which aggregate-only mode shows the room.
-        engagement: the stage whose weights the published formula uses (share it with
-            the analyzer's); it also fills attention when the analyzer has no engagement stage.
+            sooner and more often, about glances at notes too. The session report marks the
+            same moments (:data:`vcam.records.LOW_ATTENTION_PCT`, :data:`~vcam.records.LOW_FOR_S`).
         status_interval: seconds between ``status`` events that differ only in ``stage_errors``.
             While a stage fails on every frame the count rises at the frame rate; shorter shows
             it sooner and sends every client more messages. Any other change goes out at once.
         started, started_at: the session's start as ``time.monotonic()`` and unix seconds.
     """
 
-    def __init__(self, features: object = ("gaze",), aggregate_only: bool = False, *, eu_mode: bool = False,
-                 source: str = "", session_id: str | None = None, interval: float = 0.25,
-                 low_attention: float = 50.0, low_for: float = 10.0, left_after: float = 3.0,
-                 arrive_after: float = 1.0, min_group: int = 3, engagement: Engagement | None = None,
+    def __init__(self, features: tuple[str, ...] = ("gaze",), aggregate_only: bool = False, *,
+                 eu_mode: bool = False, source: str = "", session_id: str | None = None, interval: float = 0.25,
+                 low_attention: float = LOW_ATTENTION_PCT, low_for: float = LOW_FOR_S,
                  started: float | None = None, started_at: float | None = None,
                  status_interval: float = 1.0) -> None:
         self.aggregate_only, self.eu_mode, self.source = aggregate_only, eu_mode, source
         self.session_id = session_id or secrets.token_hex(8)
         self.interval, self.low_attention, self.low_for = interval, low_attention, low_for
-        self.left_after, self.arrive_after, self.min_group = left_after, arrive_after, min_group
-        self.engagement = engagement or Engagement()
         self.started = time.monotonic() if started is None else started
         self.started_at = time.time() if started_at is None else started_at
-        self.on = self._flags(_feature_names(features))
-        self._hello_on: dict[str, bool] | None = None
+        self.features = tuple(features)
+        self._hello_features: tuple[str, ...] | None = None
         self._last_snapshot: float | None = None
-        self._seen: dict[int, _Seen] = {}
         self._low_since: float | None = None
         self._low_fired = False
         self.status_interval = status_interval
         self._status: dict | None = None  # the last status event returned
 
-    def _flags(self, names: Iterable[str]) -> dict[str, bool]:
-        names = set(names)
-        return {"gaze": "gaze" in names, "identity": "identity" in names,
-                "emotion": "emotion" in names and not self.eu_mode}
-
     def hello(self) -> dict:
-        """The ``hello`` event for the features on now."""
-        self._hello_on = dict(self.on)
+        """The ``hello`` event for the features published now."""
+        self._hello_features = self.features
+        on = {name: name in self.features for name in FEATURES}
+        if self.eu_mode:
+            on["emotion"] = False
         return hello(self.session_id, self.started_at, self.source,
-                     {**self.on, "aggregate_only": self.aggregate_only, "eu_mode": self.eu_mode})
+                     {**on, "aggregate_only": self.aggregate_only, "eu_mode": self.eu_mode})
 
     def status(self, t: float, state: str, source: str, source_lost: int, stage_errors: int,
                message: str | None) -> dict | None:
@@ -239,70 +189,36 @@ class FeedBuilder:
         self._status = event
         return event
 
-    def on_analysis(self, analysis: Analysis) -> list[dict]:
-        """Events for one Analysis, in order: a ``hello`` if features changed, alerts, a snapshot when due."""
-        t = analysis.captured - self.started
-        self.on = self._flags(analysis.features)
-        events = [self.hello()] if self.on != self._hello_on else []
-        faces = self._scored(analysis)
-        events += self._presence(t, faces)
-        room = room_totals(faces, self.on)
-        events += self._attention_alert(t, room)
+    def on_snapshot(self, snapshot: Snapshot) -> list[dict]:
+        """Events for one snapshot, in order: a ``hello`` if features changed, alerts, an ``audience`` when due."""
+        t = snapshot.captured - self.started
+        self.features = snapshot.features
+        events = [self.hello()] if self.features != self._hello_features else []
+        events += [self._presence_alert(t, change) for change in snapshot.presence]
+        events += self._attention_alert(t, snapshot.room)
         if self._last_snapshot is None or t - self._last_snapshot >= self.interval:
             self._last_snapshot = t
-            events.append(self._snapshot(t, analysis, faces, room))
+            events.append(self._audience(t, snapshot))
         return events
 
-    def _scored(self, analysis: Analysis) -> Faces:
-        """Faces with attention, expression and engagement as published (by the one formula)."""
-        faces = analysis.faces
-        if not self.on["gaze"] or len(faces) == 0:
-            return faces
-        if not np.isfinite(faces.attention).any():
-            faces = self.engagement.update(analysis.t, faces)
-            self.engagement.forget(set(self._seen) | set(faces.track_id.tolist()))
-        expression = expression_of(faces.emotion) if self.on["emotion"] else np.full(len(faces), np.nan, np.float32)
-        return faces.replace(expression=expression, engagement=self.engagement.combine(faces.attention, expression))
+    def _audience(self, t: float, snapshot: Snapshot) -> dict:
+        captured_at = self.started_at + (snapshot.captured - self.started)
+        room = snapshot.room.published() if snapshot.room is not None else None
+        people = [person_event(p, snapshot.weights_of(p)) for p in snapshot.people]
+        return audience(t, snapshot.frame_index, captured_at, room, people)
 
-    def _snapshot(self, t: float, analysis: Analysis, faces: Faces, room: dict) -> dict:
-        captured_at = self.started_at + (analysis.captured - self.started)
-        if self.aggregate_only:
-            return audience(t, analysis.frame_index, captured_at, room if len(faces) >= self.min_group else None, [])
-        people = [person(faces, i, self.on, self.engagement.weights(bool(np.isfinite(faces.expression[i]))))
-                  for i in range(len(faces))]
-        return audience(t, analysis.frame_index, captured_at, room, people)
+    @staticmethod
+    def _presence_alert(t: float, change: Presence) -> dict:
+        kind = "person_arrived" if change.kind == "arrived" else "person_left"
+        if change.track_id is None:
+            return alert(t, kind, f"someone {change.kind}")
+        who = change.name or f"person {change.track_id}"
+        return alert(t, kind, f"{who} {change.kind}", change.track_id)
 
-    def _presence(self, t: float, faces: Faces) -> list[dict]:
-        """``person_arrived`` / ``person_left`` alerts from track ids appearing and disappearing."""
-        events: list[tuple[str, _Seen, int]] = []
-        for tid, name in zip(faces.track_id.tolist(), faces.name):
-            if tid < 0:
-                continue
-            seen = self._seen.setdefault(tid, _Seen(first=t, last=t))
-            seen.last, seen.name = t, name if isinstance(name, str) else seen.name
-            if not seen.arrived and t - seen.first >= self.arrive_after:
-                seen.arrived = True
-                events.append(("person_arrived", seen, tid))
-        for tid in [tid for tid, s in self._seen.items() if t - s.last > self.left_after]:
-            seen = self._seen.pop(tid)
-            if seen.arrived:
-                events.append(("person_left", seen, tid))
-        if self.aggregate_only and len(faces) < self.min_group:
-            return []
-        return [self._person_alert(t, kind, seen, tid) for kind, seen, tid in events]
-
-    def _person_alert(self, t: float, kind: str, seen: _Seen, tid: int) -> dict:
-        verb = "arrived" if kind == "person_arrived" else "left"
-        if self.aggregate_only:
-            return alert(t, kind, f"someone {verb}")
-        who = seen.name if self.on["identity"] and seen.name else f"person {tid}"
-        return alert(t, kind, f"{who} {verb}", tid)
-
-    def _attention_alert(self, t: float, room: dict) -> list[dict]:
+    def _attention_alert(self, t: float, room: Room | None) -> list[dict]:
         """One ``attention_low`` alert per episode of the room below ``low_attention`` for ``low_for`` s."""
-        pct = room["attention_pct"]
-        hidden = self.aggregate_only and room["people"] < self.min_group
-        if pct is None or hidden or pct >= self.low_attention:
+        pct = room.attention_pct if room is not None else None
+        if pct is None or pct >= self.low_attention:
             self._low_since, self._low_fired = None, False
             return []
         if self._low_since is None:

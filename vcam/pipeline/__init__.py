@@ -140,7 +140,7 @@ class Analyzer:
         if self.features.gaze:
             faces = self._timed("engagement", timings, self.engagement, frame, faces)
         return Analysis(frame.index, frame.t, frame.size, faces, frame.captured, time.monotonic(), timings,
-                        self.features.names())
+                        self.features.names(), (self.engagement.w_attention, self.engagement.w_expression))
 
     @staticmethod
     def _timed(name: str, timings: dict[str, float], stage, frame: Frame, faces: Faces) -> Faces:

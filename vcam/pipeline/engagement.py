@@ -1,6 +1,7 @@
-"""engagement: per person and for the room, from attention (gaze) and expression.
+"""engagement: per person, from attention (gaze) and expression.
 
-One formula, whose parts are published alongside it (see :mod:`vcam.feed.events`)::
+One formula, whose parts are published alongside it (see :mod:`vcam.records`; the room's
+totals are means over the people present)::
 
     attention  = (1 / W) ∫ on_screen(τ) dτ  over the last W seconds of the track
                  W = min(window, time since the track was first seen)
@@ -33,7 +34,7 @@ from collections import deque
 import numpy as np
 
 from vcam.errors import ConfigError
-from vcam.types import EMOTIONS, Faces, Frame
+from vcam.types import EMOTIONS, ENGAGEMENT_WEIGHTS, Faces, Frame
 
 _NEUTRAL = EMOTIONS.index("neutral")
 
@@ -83,7 +84,8 @@ class Engagement:
             so that a score exists without emotion.
     """
 
-    def __init__(self, window: float = 10.0, w_attention: float = 0.75, w_expression: float = 0.25) -> None:
+    def __init__(self, window: float = 10.0, w_attention: float = ENGAGEMENT_WEIGHTS[0],
+                 w_expression: float = ENGAGEMENT_WEIGHTS[1]) -> None:
         if not window > 0:
             raise ConfigError(f"engagement window must be > 0 seconds, got {window!r}")
         if not w_attention > 0 or not w_expression >= 0:
@@ -134,37 +136,3 @@ def expression_of(emotion: np.ndarray) -> np.ndarray:
     emotion = np.asarray(emotion, np.float32).reshape(-1, len(EMOTIONS))
     known = np.isfinite(emotion).all(axis=1)
     return np.where(known, 1.0 - emotion[:, _NEUTRAL], np.nan).astype(np.float32)
-
-
-def room(faces: Faces) -> dict:
-    """The room's totals.
-
-    Returns:
-        ``people``: faces present; ``attending``: how many are on screen;
-        ``attention_pct``: mean attention × 100 (0..100, None without a value);
-        ``engagement``: mean engagement 0..1 (None without a value);
-        ``emotions``: for each of :data:`EMOTIONS`, the share of the people with an
-        emotion estimate whose most likely class it is (None when nobody has one,
-        i.e. emotion is off).
-    """
-    return {
-        "people": len(faces),
-        "attending": int(np.count_nonzero(faces.on_screen)),
-        "attention_pct": _mean(faces.attention, 100.0),
-        "engagement": _mean(faces.engagement),
-        "emotions": emotion_shares(faces.emotion),
-    }
-
-
-def _mean(values: np.ndarray, scale: float = 1.0) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) * scale if finite.size else None
-
-
-def emotion_shares(emotion: np.ndarray) -> dict[str, float] | None:
-    """Share of rows of ``(N, 7)`` probabilities whose top class is each emotion; None if no row is known."""
-    known = emotion[np.isfinite(emotion).all(axis=1)]
-    if len(known) == 0:
-        return None
-    counts = np.bincount(known.argmax(axis=1), minlength=len(EMOTIONS))
-    return {label: float(c) / len(known) for label, c in zip(EMOTIONS, counts)}

@@ -2,10 +2,16 @@
 
 A session folder (mode 0700, files 0600) holds::
 
-    session.json     metadata: started, features, source, version, every; at close also ended, duration, rows
-    timeline.csv     one row per present track per second (TIMELINE_COLUMNS)
+    session.json     metadata: started, features, source, version, schema_version, every, columns;
+                     at close also ended, duration, rows
+    timeline.csv     one row per present person per second (TIMELINE_COLUMNS)
     timeline.jsonl   the same rows, one JSON object a line
     room.csv         one row per second for the whole room (ROOM_COLUMNS)
+
+Rows are :class:`vcam.records.Person` and :class:`vcam.records.Room` records, only formatted
+here (privacy was applied when they were built): the feed and the analyze JSON carry the
+same values under the same names. Columns are only ever added, at the end; an older session
+reads back with the newer columns empty.
 
 The CSV and JSONL files are appended to and ``fsync``-ed after every second's batch, so a
 crash, even SIGKILL, loses at most the second being written. ``session.json`` is replaced
@@ -35,27 +41,38 @@ import platformdirs
 import vcam
 from vcam.errors import ConfigError, SessionError
 from vcam.files import write_text_atomic
-from vcam.types import EMOTIONS, Analysis, Faces
+from vcam.records import SPECS, Person, Room, Snapshot, published, version
 
 log = logging.getLogger(__name__)
 
-TIMELINE_COLUMNS = ("t", "wall_time", "track_id", "name", "looking", "attention", "emotion",
-                    "emotion_confidence", "valence_est", "arousal_est", "engagement")
+_PERSON_COLUMNS = {"track_id": "track_id", "name": "name", "looking": "looking", "attention": "attention",
+                   "emotion": "emotion", "emotion_confidence": "emotion_confidence", "valence_est": "valence",
+                   "arousal_est": "arousal", "engagement": "engagement"}
+"""The 1.0 timeline columns and the Person field each holds; every other published field follows under its name."""
+_PERSON_COLUMNS.update({key: key for key in published(exclude=_PERSON_COLUMNS.values())})
+
+TIMELINE_COLUMNS = ("t", "wall_time", *_PERSON_COLUMNS)
 """Columns of ``timeline.csv`` and keys of each ``timeline.jsonl`` object.
 
-t: seconds since the session started (analysis time); wall_time: ISO 8601 with the UTC offset,
-when the analysed frame was captured; name: empty unless identity was on (and the person known);
-looking: 1 if looking at the screen, else 0; attention, engagement: 0..1; emotion: the top label
-or empty when emotion was off or not classified yet; emotion_confidence: its probability, 0..1;
-valence_est, arousal_est: -1..1, estimated from the emotion probabilities, not measured.
+t: seconds since the recording started (analysis time); wall_time: ISO 8601 with the UTC offset,
+when the analysed frame was captured; then the :class:`~vcam.records.Person` fields: name: empty
+unless identity was on (and the person known); looking: 1 if looking at the screen, else 0;
+attention (the share of the last 10 s spent looking), engagement: 0..1; emotion: the top label or
+empty when emotion was off or not classified yet; emotion_confidence: its probability, 0..1;
+valence_est, arousal_est: -1..1, estimated from the emotion probabilities, not measured; and,
+since 1.2, the later fields under their own names (see :class:`~vcam.records.Person`).
 """
 
 ROOM_COLUMNS = ("t", "people", "attending", "attention_pct", "engagement")
-"""Columns of ``room.csv``: people present, how many were looking at the screen, that share in
-percent (empty with nobody present), and the mean engagement, 0..1."""
+"""Columns of ``room.csv`` (a :class:`~vcam.records.Room`): people present, how many were looking at
+the screen at that instant, the room's attention in percent (the mean of the people's attention;
+empty with nobody present), and the mean engagement, 0..1."""
 
-_FLOAT = {"t", "looking", "attention", "emotion_confidence", "valence_est", "arousal_est", "engagement",
-          "attention_pct"}
+SCHEMA_VERSION = version("1.1", _PERSON_COLUMNS.values())
+"""The timeline's version in ``session.json`` (absent before 1.2): the latest ``since`` of its Person fields."""
+
+_FLOAT = {"t", "attention_pct", "engagement"} | {c for c, key in _PERSON_COLUMNS.items()
+                                                 if SPECS[key].kind in ("number", "boolean")}
 _INT = {"track_id", "people", "attending"}
 
 
@@ -96,39 +113,33 @@ def _json_value(value: object) -> object:
     return None if value == "" else value
 
 
-MIN_GROUP = 3
-"""Fewest people an aggregate-only record describes (as the feed)."""
-
-
 class Recorder:
     """Records a session's timeline into ``folder`` while analyses arrive.
 
-    Use it as a context manager and call :meth:`on_analysis` with every Analysis from the
-    analysis thread. A row batch is a snapshot of the first analysis that starts a new
-    ``every``-second slot of analysis time; the pipeline already smooths attention and
-    emotion, so a snapshot is representative.
+    Use it as a context manager and call :meth:`on_snapshot` with every
+    :class:`~vcam.records.Snapshot` from the analysis thread. A row batch is the first snapshot
+    that starts a new ``every``-second slot of analysis time; the pipeline already smooths
+    attention and emotion, so a snapshot is representative. What a snapshot may not publish
+    (names with identity off, emotion in EU mode, any person in aggregate-only mode, a room of
+    fewer than 3 in aggregate-only mode) is empty in it already, and so in the files.
 
     Args:
         folder: the session folder; created with mode 0700. It must not hold a timeline already.
-        features: the features that were on, e.g. ``("gaze", "emotion")``. Names are written only
-            with ``"identity"``; emotion, valence and arousal only with ``"emotion"``.
+        features: the features on at the start, e.g. ``("gaze", "emotion")``, for ``session.json``;
+            at close it lists every feature published during the recording.
         every: seconds between batches, > 0. Lower gives a finer timeline, bigger files and more
             fsyncs; a crash loses at most one batch.
         source: the source spec, stored in ``session.json``.
-        people: write per-person rows. False (aggregate-only mode) writes only the
-            room's row, and leaves it blank while fewer than ``MIN_GROUP`` people are
-            present, so the record never describes one person.
     """
 
-    def __init__(self, folder: str | Path, *, features: tuple[str, ...], every: float = 1.0, source: str = "",
-                 people: bool = True) -> None:
+    def __init__(self, folder: str | Path, *, features: tuple[str, ...] = (), every: float = 1.0,
+                 source: str = "") -> None:
         if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
             raise ConfigError(f"Recorder every must be a number of seconds > 0, got {every!r}")
         self.folder = Path(folder)
         self.features = tuple(features)
         self.every = float(every)
         self.source = source
-        self.people = people
         self.rows = {"timeline": 0, "room": 0}
         self.last_flushed: float | None = None
         """Session time ``t`` of the last batch that is safely on disk, or None."""
@@ -136,9 +147,7 @@ class Recorder:
         self._files: dict[str, io.TextIOWrapper] = {}
         self._meta: dict = {}
         self._state = "new"
-        self._t0: float | None = None  # analysis time at session start
-        self._offset = 0.0  # added to analysis time when the source restarts its clock
-        self._last_t = -math.inf
+        self._t0: float | None = None  # session time of the first snapshot
         self._slot = -1
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -162,7 +171,7 @@ class Recorder:
                            "jsonl": self._open_text("timeline.jsonl"),
                            "room": self._open_csv("room.csv", ROOM_COLUMNS)}
             self._meta = {"started": _now_iso(), "features": list(self.features), "source": self.source,
-                          "version": vcam.__version__, "every": self.every,
+                          "version": vcam.__version__, "schema_version": SCHEMA_VERSION, "every": self.every,
                           "columns": {"timeline": list(TIMELINE_COLUMNS), "room": list(ROOM_COLUMNS)}}
             write_json_atomic(self._meta, self.folder / "session.json")
         except OSError as err:
@@ -179,7 +188,8 @@ class Recorder:
                 return
             self._state = "closed"
             self._close_files()
-            self._meta.update(ended=_now_iso(), duration=self.last_flushed, rows=dict(self.rows))
+            self._meta.update(ended=_now_iso(), duration=self.last_flushed, rows=dict(self.rows),
+                              features=list(self.features))
             try:
                 write_json_atomic(self._meta, self.folder / "session.json")
             except OSError as err:
@@ -208,8 +218,8 @@ class Recorder:
                             "choose a writable folder with free space")
 
     # -- recording ---------------------------------------------------------------------
-    def on_analysis(self, analysis: Analysis) -> None:
-        """Take one analysis; every ``every`` seconds of analysis time, write and fsync a batch.
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        """Take one snapshot; every ``every`` seconds of analysis time, write and fsync a batch.
 
         Called on the analysis thread. Does nothing once closed; raises RuntimeError before
         :meth:`open` and SessionError when the disk refuses the write.
@@ -218,37 +228,28 @@ class Recorder:
             if self._state == "closed":
                 return
             if self._state != "open":
-                raise RuntimeError("Recorder.on_analysis called before open(); use it as a context manager")
-            t = self._session_time(analysis.t)
+                raise RuntimeError("Recorder.on_snapshot called before open(); use it as a context manager")
+            if self._t0 is None:
+                self._t0 = snapshot.t
+            t = snapshot.t - self._t0
             slot = math.floor(t / self.every + 1e-9)
             if slot <= self._slot:
                 return
             self._slot = slot
+            self.features += tuple(f for f in snapshot.features if f not in self.features)
             try:
-                self._write_batch(round(t, 3), analysis)
+                self._write_batch(round(t, 3), snapshot)
             except OSError as err:
                 raise self._error("write", err) from err
 
-    def _session_time(self, t: float) -> float:
-        """Seconds since the session started; a source whose clock restarts continues where it was."""
-        if self._t0 is None:
-            self._t0 = t
-        if t + self._offset < self._last_t:
-            self._offset = self._last_t - t
-        self._last_t = t + self._offset
-        return self._last_t - self._t0
-
-    def _write_batch(self, t: float, analysis: Analysis) -> None:
-        wall = _now_iso(time.time() - (time.monotonic() - analysis.captured))
-        faces = analysis.faces
-        rows = [self._row(t, wall, faces, i) for i in range(len(faces)) if faces.track_id[i] >= 0]
-        room = _room(t, rows) if self.people or len(rows) >= MIN_GROUP else (t, *[math.nan] * 4)
-        rows = rows if self.people else []
+    def _write_batch(self, t: float, snapshot: Snapshot) -> None:
+        wall = _now_iso(time.time() - (time.monotonic() - snapshot.captured))
+        rows = [timeline_row(t, wall, p) for p in snapshot.people]
         files = self._files
         for row in rows:
             files["timeline"].write(",".join(_csv_escape(_cell(row[c])) for c in TIMELINE_COLUMNS) + "\n")
             files["jsonl"].write(json.dumps({k: _json_value(v) for k, v in row.items()}) + "\n")
-        files["room"].write(",".join(_cell(v) for v in room) + "\n")
+        files["room"].write(",".join(_cell(v) for v in room_row(t, snapshot.room)) + "\n")
         for f in files.values():
             f.flush()
             os.fsync(f.fileno())
@@ -256,34 +257,30 @@ class Recorder:
         self.rows["room"] += 1
         self.last_flushed = t
 
-    def _row(self, t: float, wall: str, faces: Faces, i: int) -> dict:
-        row = {"t": t, "wall_time": wall, "track_id": int(faces.track_id[i]),
-               "name": " ".join(str(faces.name[i] or "").split()) if "identity" in self.features else "",
-               "looking": int(bool(faces.on_screen[i])) if "gaze" in self.features else math.nan,
-               "attention": float(faces.attention[i]), "emotion": "", "emotion_confidence": math.nan,
-               "valence_est": math.nan, "arousal_est": math.nan, "engagement": float(faces.engagement[i])}
-        probs = faces.emotion[i]
-        if "emotion" in self.features and np.isfinite(probs).all():
-            k = int(np.argmax(probs))
-            row.update(emotion=EMOTIONS[k], emotion_confidence=float(probs[k]),
-                       valence_est=float(faces.valence[i]), arousal_est=float(faces.arousal[i]))
-        return row
+
+def timeline_row(t: float, wall: str, person: Person) -> dict:
+    """The ``TIMELINE_COLUMNS`` of ``person`` at ``t``: None and NaN become empty cells, booleans 1 or 0."""
+    row: dict[str, object] = {"t": t, "wall_time": wall}
+    for column, key in _PERSON_COLUMNS.items():
+        value = person.value(key)
+        if SPECS[key].kind == "string":
+            value = value or ""
+        elif SPECS[key].kind == "boolean":
+            value = math.nan if value is None else int(value)
+        row[column] = math.nan if value is None else value
+    return row
+
+
+def room_row(t: float, room: Room | None) -> tuple:
+    """The ``ROOM_COLUMNS`` of ``room`` at ``t``; all empty but ``t`` when the room is hidden (None)."""
+    values = room.published() if room is not None else {}
+    return (t, *(math.nan if values.get(c) is None else values[c] for c in ROOM_COLUMNS[1:]))
 
 
 def _csv_escape(cell: str) -> str:
     if any(c in cell for c in ',"\n\r'):
         return '"' + cell.replace('"', '""') + '"'
     return cell
-
-
-def _room(t: float, rows: list[dict]) -> tuple:
-    """``ROOM_COLUMNS`` values for one batch of timeline rows."""
-    people = len(rows)
-    looking = [r["looking"] for r in rows if math.isfinite(r["looking"])]
-    attending = int(sum(looking))
-    pct = 100.0 * attending / len(looking) if looking else math.nan
-    engagement = [r["engagement"] for r in rows if math.isfinite(r["engagement"])]
-    return t, people, attending, pct, (sum(engagement) / len(engagement) if engagement else math.nan)
 
 
 # -- reading back ----------------------------------------------------------------------
@@ -364,6 +361,11 @@ def _read_meta(path: Path) -> dict:
 
 
 def _read_csv(path: Path, columns: tuple[str, ...], skipped: list[int]) -> dict[str, np.ndarray]:
+    """``columns`` of a CSV file as typed arrays, read by its header.
+
+    Columns the file lacks (it was written before they were added) are empty: NaN or ''. Columns
+    it has that are not in ``columns`` (a newer vcam wrote it) are ignored.
+    """
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as err:
@@ -373,13 +375,14 @@ def _read_csv(path: Path, columns: tuple[str, ...], skipped: list[int]) -> dict[
         log.warning("%s: skipping the partly written last line (the recording stopped mid-write)", path)
         skipped[0] += 1
     lines = [line for line in lines[:-1] if line]
-    if not lines or lines[0].split(",") != list(columns):
+    header = lines[0].split(",") if lines else []
+    if not lines or not set(_REQUIRED) & set(columns) <= set(header):
         if lines:
             log.warning("%s: unexpected header %r; expected %s", path, lines[0], ",".join(columns))
         return _columns([], columns)
     records = []
     for n, fields in enumerate(csv.reader(lines[1:]), start=2):
-        record = _parse(fields, columns)
+        record = _parse(dict(zip(header, fields)) if len(fields) == len(header) else None, columns)
         if record is None:
             log.warning("%s: skipping unreadable line %d", path, n)
             skipped[0] += 1
@@ -388,11 +391,15 @@ def _read_csv(path: Path, columns: tuple[str, ...], skipped: list[int]) -> dict[
     return _columns(records, columns)
 
 
-def _parse(fields: list[str], columns: tuple[str, ...]) -> list | None:
-    if len(fields) != len(columns):
+_REQUIRED = (*TIMELINE_COLUMNS[:11], *ROOM_COLUMNS)
+"""The columns every session has had since the first version."""
+
+
+def _parse(cells: dict[str, str] | None, columns: tuple[str, ...]) -> list | None:
+    if cells is None:
         return None
     try:
-        return [_value(c, v) for c, v in zip(columns, fields)]
+        return [_value(c, cells.get(c, "")) for c in columns]
     except ValueError:
         return None
 
@@ -418,6 +425,12 @@ def _room_from(timeline: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     records = []
     for t in np.unique(timeline["t"]):
         at = timeline["t"] == t
-        rows = [{"looking": lk, "engagement": e} for lk, e in zip(timeline["looking"][at], timeline["engagement"][at])]
-        records.append(list(_room(float(t), rows)))
+        looking, attention, engagement = (timeline[c][at] for c in ("looking", "attention", "engagement"))
+        records.append([float(t), int(at.sum()), int(np.nansum(looking)), _nanmean(attention, 100.0),
+                        _nanmean(engagement)])
     return _columns(records, ROOM_COLUMNS)
+
+
+def _nanmean(values: np.ndarray, scale: float = 1.0) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) * scale if finite.size else math.nan

@@ -3,7 +3,9 @@
 Plots are PNGs drawn with matplotlib's Agg canvas (no pyplot, no global state) and embedded as
 base64 ``data:`` URIs, so the file opens anywhere, offline, and can be mailed as one attachment.
 Sections: engagement over time, emotion shares, attention per person, and the moments the
-room's attention fell. The report renders from a session cut short by a crash.
+room's attention fell (the same rule as the dashboard's ``attention_low`` alert:
+:data:`vcam.records.LOW_ATTENTION_PCT` for :data:`vcam.records.LOW_FOR_S`). Attention is the
+timeline's ``attention`` (see :mod:`vcam.records`). The report renders from a session cut short by a crash.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S
 from vcam.session.recorder import Session, SessionError, load_session
 from vcam.types import EMOTIONS
 
@@ -30,13 +33,13 @@ _EMOTION_COLOURS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd",
                     "sad": "#1f77b4", "surprise": "#ff7f0e", "neutral": "#b0b0b0"}
 
 
-def low_attention_moments(t: np.ndarray, attention_pct: np.ndarray, *, below: float = 50.0,
-                          min_duration: float = 10.0, every: float = 1.0) -> list[tuple[float, float, float]]:
+def low_attention_moments(t: np.ndarray, attention_pct: np.ndarray, *, below: float = LOW_ATTENTION_PCT,
+                          min_duration: float = LOW_FOR_S, every: float = 1.0) -> list[tuple[float, float, float]]:
     """Spans where the room's attention stayed under ``below`` percent for ``min_duration`` seconds or more.
 
     Args:
         t: ``(S,)`` seconds, ascending, one per recorded slot.
-        attention_pct: ``(S,)`` percent of the room looking; NaN (nobody there) ends a span.
+        attention_pct: ``(S,)`` the room's attention in percent; NaN (nobody there) ends a span.
         below: the threshold in percent; higher flags more, milder dips.
         min_duration: the shortest span reported, seconds; lower reports brief glances away too.
         every: the slot length in seconds; a gap over 1.5 slots (missing rows) ends a span.
@@ -59,8 +62,8 @@ def low_attention_moments(t: np.ndarray, attention_pct: np.ndarray, *, below: fl
     return [s for s in spans if s[1] - s[0] >= min_duration - 1e-9]
 
 
-def write_report(session_folder: str | Path, out_html: str | Path, *, below: float = 50.0,
-                 min_duration: float = 10.0) -> Path:
+def write_report(session_folder: str | Path, out_html: str | Path, *, below: float = LOW_ATTENTION_PCT,
+                 min_duration: float = LOW_FOR_S) -> Path:
     """Write the HTML report of ``session_folder`` to ``out_html`` atomically (mode 0600) and return its path.
 
     ``below`` and ``min_duration`` pick the low-attention moments (see :func:`low_attention_moments`).
@@ -91,7 +94,7 @@ def _write_atomic(text: str, path: Path) -> None:
         raise
 
 
-def render(session: Session, *, below: float = 50.0, min_duration: float = 10.0) -> str:
+def render(session: Session, *, below: float = LOW_ATTENTION_PCT, min_duration: float = LOW_FOR_S) -> str:
     """The report of ``session`` as one HTML string."""
     every = float(session.metadata.get("every", 1.0))
     moments = low_attention_moments(session.room["t"], session.room["attention_pct"], below=below,
@@ -257,8 +260,7 @@ def _valence_note(session: Session) -> str:
 def _attention_section(session: Session) -> str:
     ids = session.track_ids
     tl = session.timeline
-    pct = [100.0 * float(np.nanmean(tl["looking"][tl["track_id"] == tid])) if np.isfinite(
-        tl["looking"][tl["track_id"] == tid]).any() else 0.0 for tid in ids]
+    pct = [_mean_pct(tl["attention"][tl["track_id"] == tid]) for tid in ids]
 
     def draw(ax) -> None:
         y = np.arange(len(ids))[::-1]
@@ -269,11 +271,17 @@ def _attention_section(session: Session) -> str:
                     ha="right" if inside else "left", color="white" if inside else "black")
         ax.set_yticks(y, [_label(session, tid) for tid in ids])
         ax.set_xlim(0, 100)
-        ax.set_xlabel("% of the person's recorded seconds spent looking at the screen")
+        ax.set_xlabel("the person's mean attention (share of each last 10 s spent looking at the screen)")
         if not ids:
             _no_data(ax)
     body = _img(_png(draw, 1.5 + 0.35 * max(len(ids), 1)), "attention per person")
     return _section("attention", "Attention per person", body)
+
+
+def _mean_pct(values: np.ndarray) -> float:
+    """100 × the mean of the finite ``values``; 0 with none."""
+    finite = values[np.isfinite(values)]
+    return 100.0 * float(finite.mean()) if finite.size else 0.0
 
 
 def _moments_section(session: Session, moments: list[tuple[float, float, float]], below: float,
@@ -284,7 +292,7 @@ def _moments_section(session: Session, moments: list[tuple[float, float, float]]
         for start, end, _ in moments:
             ax.axvspan(start, end, color="#d62728", alpha=0.2)
         ax.set_ylim(0, 102)
-        ax.set_ylabel("% of the room looking")
+        ax.set_ylabel("room attention (%)")
         _time_axis(ax, session)
         if not len(session.room["t"]):
             _no_data(ax)
