@@ -205,7 +205,7 @@ def test_a_broken_emotion_model_switches_emotion_off_and_says_why(fake_cam, monk
     monkeypatch.setattr(Emotion, "__call__", broken)
     daemon = Daemon(Config(source="demo", output=f"vcam:{backend}", feed=False, emotion=True)).start()
     try:
-        wait_until(lambda: not daemon.features.emotion, 30, "emotion to be switched off")
+        wait_until(lambda: not daemon.is_on("emotion"), 30, "emotion to be switched off")
         assert daemon.state == "problem" and "emotion switched off" in daemon.problem
         assert "sha256" in daemon.problem
         wait_until(lambda: daemon.stats.analysed > 5, 30, "analysis to go on without emotion")

@@ -55,7 +55,7 @@ def tray(daemon, tmp_path, env):
     t = Tray(daemon, tmp_path / "config.toml", pick_file=lambda: None, open_url=lambda url: opened.append(url) or True)
     t.opened = opened
     yield t
-    t.join_workers(10)
+    t.menu.join_workers(10)
     for feature, on in (("eu_mode", False), ("gaze", True), ("identity", False), ("emotion", False),
                         ("overlay", True), ("mirror", False), ("aggregate_only", False)):
         daemon.toggle(feature, on)
@@ -96,17 +96,17 @@ def test_the_menu_ticks_what_the_daemon_runs(tray, daemon):
 def test_the_title_and_first_line_show_the_state_and_source(tray):
     assert tray.icon.title.startswith("vcam: running · demo")
     first = next(iter(tray.icon.menu))
-    assert first.text == tray.title() and first.enabled is False
+    assert first.text == tray.menu.title() and first.enabled is False
 
 
 # -- toggles ---------------------------------------------------------------------------
 def test_a_feature_clicked_in_the_menu_switches_the_daemon_and_is_saved(tray, daemon):
     click(tray, "Identity (names)")
-    assert daemon.is_on("identity") and daemon.features.identity
-    assert load_settings(tray.config_path) == {"identity": True}
+    assert daemon.is_on("identity") and "identity" in daemon.controls.switches
+    assert load_settings(tray.menu.config_path) == {"identity": True}
     click(tray, "Identity (names)")
     assert not daemon.is_on("identity")
-    assert load_settings(tray.config_path) == {"identity": False}
+    assert load_settings(tray.menu.config_path) == {"identity": False}
 
 
 def test_every_feature_in_the_menu_reaches_the_daemon(tray, daemon):
@@ -115,7 +115,7 @@ def test_every_feature_in_the_menu_reaches_the_daemon(tray, daemon):
         before = daemon.is_on(feature)
         click(tray, label)
         assert daemon.is_on(feature) is not before, label
-        assert load_settings(tray.config_path)[feature] is (not before)
+        assert load_settings(tray.menu.config_path)[feature] is (not before)
     assert daemon.output.mirror is True
 
 
@@ -123,25 +123,25 @@ def test_eu_mode_from_the_menu_turns_emotion_off_and_saves_both(tray, daemon):
     click(tray, "Emotion")
     click(tray, "EU mode (no emotion)")
     assert daemon.is_on("eu_mode") and not daemon.is_on("emotion")
-    assert load_settings(tray.config_path) == {"emotion": False, "eu_mode": True}
+    assert load_settings(tray.menu.config_path) == {"emotion": False, "eu_mode": True}
 
 
 def test_a_refused_click_is_shown_and_the_tray_keeps_working(tray, daemon):
     click(tray, "EU mode (no emotion)")
     click(tray, "Emotion (off in EU mode)")
     assert not daemon.is_on("emotion")
-    assert "turn EU mode off" in tray.notice[1] and "emotion inference is off in EU mode" in tray.icon.title
-    assert load_settings(tray.config_path) == {"eu_mode": True, "emotion": False}  # as EU mode saved it
+    assert "turn EU mode off" in tray.menu.notice[1] and "emotion inference is off in EU mode" in tray.icon.title
+    assert load_settings(tray.menu.config_path) == {"eu_mode": True, "emotion": False}  # as EU mode saved it
     click(tray, "Gaze")
     assert not daemon.is_on("gaze")
 
 
 def test_a_broken_config_file_keeps_the_change_live_and_says_it_is_not_saved(tray, daemon):
-    tray.config_path.write_text("identity = \n")  # not TOML
+    tray.menu.config_path.write_text("identity = \n")  # not TOML
     click(tray, "Identity (names)")
     assert daemon.is_on("identity")
-    assert "not saved" in tray.notice[1] and str(tray.config_path) in tray.notice[1]
-    assert tray.config_path.read_text() == "identity = \n"
+    assert "not saved" in tray.menu.notice[1] and str(tray.menu.config_path) in tray.menu.notice[1]
+    assert tray.menu.config_path.read_text() == "identity = \n"
 
 
 # -- pause, recording, dashboard -----------------------------------------------------------
@@ -163,13 +163,13 @@ def test_recording_started_and_stopped_from_the_menu_leaves_a_session(tray, daem
     assert tray.icon.icon.getpixel((7, 7))[:3] == (192, 57, 43)  # the recording dot
     time.sleep(1.5)  # the timeline is written once per second
     click(tray, "Stop recording")
-    assert daemon.recording is None and str(folder) in tray.notice[1]
+    assert daemon.recording is None and str(folder) in tray.menu.notice[1]
     assert "ended" in load_session(folder).metadata
 
 
 def test_open_dashboard_opens_the_feeds_private_url(tray, daemon):
     click(tray, "Open dashboard")
-    assert tray.join_workers(10)
+    assert tray.menu.join_workers(10)
     assert tray.opened == [daemon.dashboard_url]
     assert "token=" in tray.opened[0]
     with urllib.request.urlopen(tray.opened[0], timeout=10) as reply:
@@ -178,20 +178,20 @@ def test_open_dashboard_opens_the_feeds_private_url(tray, daemon):
 
 def test_open_dashboard_is_the_default_item_for_a_tray_without_a_menu(tray, daemon):
     tray.icon.menu(tray.icon)  # what pystray's X11 backend does on a left click
-    assert tray.join_workers(10)
+    assert tray.menu.join_workers(10)
     assert tray.opened == [daemon.dashboard_url]
 
 
 def test_a_browser_that_fails_to_start_shows_the_url_to_open(tray, daemon):
-    tray.open_url = lambda url: False
+    tray.menu.open_url = lambda url: False
     click(tray, "Open dashboard")
-    assert tray.join_workers(10)
-    assert daemon.dashboard_url in tray.notice[1] and "no browser" in tray.notice[1]
+    assert tray.menu.join_workers(10)
+    assert daemon.dashboard_url in tray.menu.notice[1] and "no browser" in tray.menu.notice[1]
 
 
 def test_another_launch_saying_show_opens_the_dashboard(tray, daemon):
     tray.on_message("show")
-    assert tray.join_workers(10)
+    assert tray.menu.join_workers(10)
     assert tray.opened == [daemon.dashboard_url]
 
 
@@ -199,7 +199,7 @@ def test_open_dashboard_with_the_feed_off_says_how_to_turn_it_on(env, tmp_path):
     idle = Daemon(Config(source="demo", output="none", feed=False))  # never started: no camera taken
     t = Tray(idle, tmp_path / "config.toml")
     click(t, "Open dashboard")
-    assert "vcam config set feed true" in t.notice[1]
+    assert "vcam config set feed true" in t.menu.notice[1]
 
 
 # -- sources ---------------------------------------------------------------------------
@@ -215,44 +215,44 @@ def video(tmp_path) -> Path:
 
 
 def test_a_file_chosen_from_the_menu_becomes_the_live_source_and_is_saved(tray, daemon, video):
-    tray.pick_file = lambda: str(video)
+    tray.menu.pick_file = lambda: str(video)
     click(tray, "Source", "File…")
-    assert tray.join_workers(20)
+    assert tray.menu.join_workers(20)
     assert daemon.config.source == str(video)
     assert wait_until(lambda: daemon.source.spec == str(video), 20)  # the capture thread took it
-    assert load_settings(tray.config_path) == {"source": str(video)}
+    assert load_settings(tray.menu.config_path) == {"source": str(video)}
     source = items(items(tray.icon.menu)["Source"].submenu)
     assert source["File: clip.mp4…"].checked is True and source["Demo"].checked is False
     click(tray, "Source", "Demo")
-    assert daemon.config.source == "demo" and load_settings(tray.config_path) == {"source": "demo"}
+    assert daemon.config.source == "demo" and load_settings(tray.menu.config_path) == {"source": "demo"}
 
 
 def test_a_source_that_cannot_open_is_shown_and_the_old_one_goes_on(tray, daemon, tmp_path):
     missing = tmp_path / "gone.mp4"
-    tray.pick_file = lambda: str(missing)
+    tray.menu.pick_file = lambda: str(missing)
     click(tray, "Source", "File…")
-    assert tray.join_workers(20)
+    assert tray.menu.join_workers(20)
     assert daemon.config.source == "demo" and daemon.running
-    assert str(missing) in tray.notice[1]
-    assert not tray.config_path.exists()
+    assert str(missing) in tray.menu.notice[1]
+    assert not tray.menu.config_path.exists()
 
 
 def test_a_cancelled_file_dialog_changes_nothing(tray, daemon):
     click(tray, "Source", "File…")
-    assert tray.join_workers(20)
-    assert daemon.config.source == "demo" and tray.notice is None
+    assert tray.menu.join_workers(20)
+    assert daemon.config.source == "demo" and tray.menu.notice is None
 
 
 def test_region_with_none_set_explains_how_to_set_one(tray, daemon):
     click(tray, "Source", "Region…")
-    assert "vcam config set source screen:X,Y,W,H" in tray.notice[1]
+    assert "vcam config set source screen:X,Y,W,H" in tray.menu.notice[1]
     assert daemon.config.source == "demo"
 
 
 def test_screens_and_a_saved_region_are_offered_and_captured_for_real(tray, daemon, monkeypatch):
     with xvfb_server("1280x720") as display:
         monkeypatch.setenv("DISPLAY", display)
-        update_file({"source": "screen:0,0,640,360"}, tray.config_path)  # as 'vcam config set' would
+        update_file({"source": "screen:0,0,640,360"}, tray.menu.config_path)  # as 'vcam config set' would
         source = items(items(tray.icon.menu)["Source"].submenu)
         assert "Screen 1 (1280×720)" in source
         click(tray, "Source", "Region 0,0,640,360")
@@ -263,7 +263,7 @@ def test_screens_and_a_saved_region_are_offered_and_captured_for_real(tray, daem
         assert wait_until(lambda: daemon.source.spec == "screen:1", 20)
         click(tray, "Source", "Demo")
         assert wait_until(lambda: daemon.source.spec == "demo", 20)
-    assert load_settings(tray.config_path) == {"source": "demo"}
+    assert load_settings(tray.menu.config_path) == {"source": "demo"}
 
 
 def test_open_windows_are_offered_and_the_one_chosen_is_captured_for_real(tray, daemon, monkeypatch):
@@ -279,7 +279,7 @@ def test_open_windows_are_offered_and_the_one_chosen_is_captured_for_real(tray, 
         assert windows["Zoom Meeting - tray test"].checked is True
         click(tray, "Source", "Demo")
         assert wait_until(lambda: daemon.source.spec == "demo", 20)
-    assert load_settings(tray.config_path) == {"source": "demo"}
+    assert load_settings(tray.menu.config_path) == {"source": "demo"}
 
 
 def test_with_no_other_window_the_window_menu_says_so(tray):

@@ -23,7 +23,8 @@ from tqdm import tqdm
 import vcam
 from vcam.errors import ConfigError, VcamError
 from vcam.files import write_text_atomic
-from vcam.pipeline import Analyzer, Features
+from vcam.features import Switches
+from vcam.pipeline import Analyzer
 from vcam.records import Person, Records, Snapshot, number, published
 from vcam.session import Recorder
 from vcam.sources.video import VideoSource
@@ -115,7 +116,7 @@ def _mean(values: list[float]) -> float | None:
     return number(sum(values) / len(values)) if values else None
 
 
-def analyze(path: str | Path, *, progress: bool = True, features: Features | None = None,
+def analyze(path: str | Path, *, progress: bool = True, features: Switches | None = None,
             gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all") -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
@@ -132,12 +133,12 @@ def analyze(path: str | Path, *, progress: bool = True, features: Features | Non
     started = time.monotonic()
     frames, summary, records = [], TrackSummary(), Records()
     people = functools.partial(_people, gallery)
-    features = features or Features()
+    features = features or Switches()
     sampler = Sampler(sample)
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(VideoSource(Path(path), realtime=False))
         analyzer = stack.enter_context(Analyzer(features, people=people))
-        recorder = stack.enter_context(Recorder(timeline, features=features.names(), source=str(path))) if timeline else None
+        recorder = stack.enter_context(Recorder(timeline, features=features.on(), source=str(path))) if timeline else None
         for analysis in _run(source, analyzer, progress, sampler):
             snapshot = records.build(analysis)
             if recorder is not None:

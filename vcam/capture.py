@@ -5,8 +5,8 @@ while there is no picture, :class:`Capture` keeps sending a placard (see
 :func:`overlay.placard`) at the source's rate:
 
 - **lost** (a camera unplugged, a screen region gone, a read error): it closes
-  the source and reopens the same spec with backoff, ``first`` seconds doubling
-  to ``longest``, until it is back or another source is chosen;
+  the source and reopens the same spec with backoff (:class:`vcam.policy.Backoff`:
+  0.5 s doubling to 10 s), until it is back or another source is chosen;
 - **ended** (a file without ``loop``): with ``hold`` (the tray) it waits for
   another source; without (``vcam run``) the stream ends.
 
@@ -24,17 +24,12 @@ import numpy as np
 
 import overlay
 from vcam.errors import SourceError
+from vcam.policy import Backoff
 from vcam.sources import Source
 from vcam.threads import Stats
 from vcam.types import Frame
 
 log = logging.getLogger(__name__)
-
-RECONNECT_FIRST_S = 0.5
-"""Seconds before the first attempt to reopen a lost source; doubles after each failure."""
-RECONNECT_MAX_S = 10.0
-"""Longest wait between attempts. Shorter finds a replugged camera sooner and costs an open attempt (a few
-ms to ~1 s of a blocked capture thread, during which the placard pauses) more often."""
 
 
 class Capture:
@@ -111,22 +106,21 @@ class Capture:
         self._stats.source_lost += 1
         log.warning("%s; sending a 'source lost' picture and reconnecting", err)
         self.source.close()
-        delay = RECONNECT_FIRST_S
-        retry_at = time.monotonic() + delay
+        backoff = Backoff(time.monotonic())
         while not self._stop.is_set() and self._next is None:
-            if time.monotonic() >= retry_at:
+            if backoff.due(time.monotonic()):
                 try:
                     self.source = self._make(spec).open()
                 except SourceError as again:
-                    delay, err = min(2 * delay, RECONNECT_MAX_S), again
-                    retry_at = time.monotonic() + delay
+                    backoff.failed(time.monotonic())
+                    err = again
                     log.debug("reconnecting to %s failed: %s", spec, again)
                 else:
                     self._stats.reconnects += 1
                     log.info("source %s is back", spec)
                     self._set_lost(None)
                     return
-            self._set_lost("source_lost", f"{err}; retrying in {max(0.0, retry_at - time.monotonic()):.0f} s")
+            self._set_lost("source_lost", f"{err}; retrying in {backoff.remaining(time.monotonic()):.0f} s")
             self._send_placard("Source lost")
 
     def _wait_for_another(self) -> None:

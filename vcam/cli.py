@@ -32,6 +32,7 @@ from vcam.cli_tray import add_commands as add_tray_commands  # noqa: E402
 from vcam.cli_tray import default_command  # noqa: E402
 from vcam.config import Config, load_config  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
+from vcam.features import ANALYSIS, FEATURES  # noqa: E402
 
 log = logging.getLogger("vcam")
 
@@ -55,16 +56,20 @@ def _switch(p: argparse.ArgumentParser, flag: str, help: str) -> None:
     p.add_argument(flag, action=argparse.BooleanOptionalAction, help=help)
 
 
-def _feature_flags(p: argparse.ArgumentParser) -> None:
-    _switch(p, "--gaze", "estimate gaze (on by default)")
-    _switch(p, "--identity", "name enrolled people (see vcam enroll)")
-    _switch(p, "--emotion", "estimate each face's emotion")
-    _switch(p, "--eu-mode", "never infer emotion (EU AI Act: workplaces and education)")
+_ANALYZE_SWITCHES = (*ANALYSIS, "eu_mode")
+"""The switches ``vcam analyze`` takes: the analysis features, and EU mode."""
+
+
+def _feature_flags(p: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """``--NAME/--no-NAME`` for each feature of ``names`` (default: all), from :data:`vcam.features.FEATURES`."""
+    for feature in FEATURES:
+        if names is None or feature.name in names:
+            _switch(p, feature.flag, f"{feature.help} ({'on' if feature.default else 'off'} by default)")
     p.add_argument("--gallery", metavar="PATH", help="the gallery file for --identity (default: your user data folder)")
 
 
-_RUN_FLAGS = ("source", "output", "fps", "mirror", "loop", "frames", "seconds", "gaze", "identity", "emotion",
-              "eu_mode", "gallery", "record", "overlay", "feed", "port", "aggregate_only")
+_RUN_FLAGS = ("source", "output", "fps", "loop", "frames", "seconds", "gallery", "record", "feed", "port",
+              *(f.name for f in FEATURES))
 """``vcam run`` flags that name a ``Config`` field; each is None unless given (``--size`` gives width and height)."""
 
 
@@ -79,18 +84,13 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, help="stop after S seconds")
     p.add_argument("--size", help="outgoing video size WxH (default 1280x720)")
     p.add_argument("--fps", type=float, help="frame rate for demo and screen sources (default 30)")
-    _switch(p, "--mirror", "flip the outgoing video left-right")
     _switch(p, "--loop", "restart a video file at its end")
     _feature_flags(p)
     p.add_argument("--port", type=int, help="port of the live feed and dashboard on 127.0.0.1 "
                    "(default 8765, or any free port when it is taken; 0 = any free port)")
     _switch(p, "--feed", "serve the feed and dashboard (on by default)")
-    _switch(p, "--aggregate-only", "the feed shows the room only, never a person (and nothing for fewer than "
-            "3 people)")
     p.add_argument("--record", nargs="?", const="auto", metavar="DIR", help="write the session timeline (CSV and "
                    "JSON, once per second) to DIR, or to a new folder in your user data folder")
-    _switch(p, "--overlay", "draw the annotations; --no-overlay sends video without them (the 'analysis on' "
-            "badge stays)")
 
 
 def _add_analyze(p: argparse.ArgumentParser) -> None:
@@ -101,8 +101,8 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
                    "that changed, and at least every 2 s) for long recordings")
     p.add_argument("--timeline", metavar="DIR", help="also write the session timeline (CSV and JSON) to DIR")
     p.add_argument("--report", metavar="OUT.html", help="also write the session report (needs --timeline)")
-    _feature_flags(p)
-    p.set_defaults(gaze=True, identity=False, emotion=False, eu_mode=False)  # analyze does not read the config file
+    _feature_flags(p, _ANALYZE_SWITCHES)
+    p.set_defaults(**{f.name: f.default for f in FEATURES if f.name in _ANALYZE_SWITCHES})  # no config file here
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -163,10 +163,10 @@ def _report(daemon) -> None:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``vcam analyze``: analyse a file and write the JSON."""
     from vcam.analyze import analyze, write_json
-    from vcam.pipeline import Features
+    from vcam.features import Switches
 
-    Config(identity=args.identity, emotion=args.emotion, eu_mode=args.eu_mode)  # the same checks as vcam run
-    features = Features(gaze=args.gaze, identity=args.identity, emotion=args.emotion)
+    Config(**{name: getattr(args, name) for name in _ANALYZE_SWITCHES})  # the same checks as vcam run
+    features = Switches({name: getattr(args, name) for name in ANALYSIS})
     if args.report and not args.timeline:
         raise VcamError("--report needs --timeline DIR: the report is drawn from the timeline")
     document = analyze(args.video, progress=args.progress, features=features, gallery=args.gallery,

@@ -20,6 +20,7 @@ moment may lose one change, never the file (it is replaced atomically).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import math
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from vcam.errors import ConfigError, SourceSpecError, VcamError
+from vcam.features import EU_MODE_REFUSAL, FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,8 @@ ENV_VAR = "VCAM_CONFIG"
 
 
 @dataclass
-class Config:
-    """Settings of one run.
+class RunSettings:
+    """The settings of one run that are not switches (:class:`Config` adds one bool per :mod:`vcam.features`).
 
     Attributes:
         source: a source spec (see :mod:`vcam.sources`), or ``auto``: the first webcam, else the demo.
@@ -53,20 +55,12 @@ class Config:
         loop: restart a video file source at its end.
         frames: stop after this many frames (None: run until stopped).
         seconds: stop after this many seconds (None: run until stopped).
-        gaze: run the gaze stage and show looking / away.
-        identity: name enrolled people (off unless asked for: it is personal data).
-        emotion: estimate each face's emotion (off unless asked for).
         gallery: the gallery file identity names people from (None: the user's default).
         feed: serve the live engagement feed and dashboard on 127.0.0.1.
         port: the feed's port; None: 8765, or any free port when that one is taken
             (``vcam dashboard`` finds it either way); 0: any free port.
-        aggregate_only: the feed and dashboard show the room only, never a person,
-            and nothing at all for fewer than 3 people.
         record: write the session timeline (once per second per person) to this
             folder, or to a new folder in the user's data dir with ``"auto"``; None: off.
-        eu_mode: never infer emotion (the EU AI Act bans emotion recognition in
-            workplaces and education); ``emotion`` cannot be switched on.
-        overlay: draw the annotations (the "analysis on" badge is always drawn).
         fallback_file: where ``auto`` writes when there is neither a virtual camera nor a display.
     """
 
@@ -75,20 +69,13 @@ class Config:
     width: int = 1280
     height: int = 720
     fps: float = 30.0
-    mirror: bool = False
     loop: bool = False
     frames: int | None = None
     seconds: float | None = None
-    gaze: bool = True
-    identity: bool = False
-    emotion: bool = False
-    eu_mode: bool = False
     gallery: str | None = None
     record: str | None = None
     feed: bool = True
     port: int | None = None
-    aggregate_only: bool = False
-    overlay: bool = True
     fallback_file: str = "vcam-out.mp4"
 
     def __post_init__(self) -> None:
@@ -103,12 +90,17 @@ class Config:
             _check_range("seconds", self.seconds, 0.1, 10**7)
         if self.port is not None:
             _check_range("port", self.port, 0, 65535)
-        if self.eu_mode and self.emotion:
+        if getattr(self, "eu_mode", False) and getattr(self, "emotion", False):
             raise ConfigError(EU_MODE_REFUSAL)
 
 
-EU_MODE_REFUSAL = ("emotion inference is off in EU mode (the EU AI Act bans emotion recognition in workplaces and "
-                   "education); turn EU mode off to use it")
+Config = dataclasses.make_dataclass(
+    "Config", [(f.name, bool, dataclasses.field(default=f.default)) for f in FEATURES], bases=(RunSettings,),
+    namespace={"__doc__": "Settings of one run: :class:`RunSettings`, and one bool per feature of "
+                          ":data:`vcam.features.FEATURES` (``gaze``, ``identity``, ``emotion``, ``overlay``, "
+                          "``mirror``, ``aggregate_only``, ``eu_mode``) with its default there.",
+               "__module__": __name__})
+"""The run's settings: :class:`RunSettings` plus the switches, so that a feature is declared once."""
 
 
 def _check_range(name: str, value: float, lo: float, hi: float) -> None:
@@ -205,6 +197,7 @@ def _path_absolute(path: str) -> str:
 
 
 _BOOL = "true or false (also on/off, yes/no, 1/0 on the command line)"
+_SWITCHES = tuple(Setting(f.name, bool, _BOOL, f.help) for f in FEATURES)
 SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("source", str,
             "auto, demo[:RxC[@WxH]], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, window:TITLE or a video file",
@@ -219,19 +212,13 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             _check_even("height", 4320)),
     Setting("fps", float, "a number from 1 to 120", "frames per second of the outgoing video",
             lambda v: _check_range("fps", v, 1, 120)),
-    Setting("mirror", bool, _BOOL, "flip the outgoing video left-right"),
     Setting("loop", bool, _BOOL, "restart a video file source at its end"),
-    Setting("gaze", bool, _BOOL, "estimate gaze: looking at the screen or away"),
-    Setting("identity", bool, _BOOL, "name enrolled people (personal data: off by default)"),
-    Setting("emotion", bool, _BOOL, "estimate each face's emotion (off by default; never in EU mode)"),
-    Setting("eu_mode", bool, _BOOL, "never infer emotion (EU AI Act: workplaces and education)"),
+    *_SWITCHES,
     Setting("gallery", str, "a file path, or unset for the gallery in your user data folder",
             "the gallery identity names people from", optional=True, absolute=_path_absolute),
     Setting("feed", bool, _BOOL, "serve the live feed and dashboard on 127.0.0.1"),
     Setting("port", int, "a whole number from 0 to 65535 (0: any free port), or unset for 8765 or a free one",
             "port of the live feed and dashboard", lambda v: _check_range("port", v, 0, 65535), optional=True),
-    Setting("aggregate_only", bool, _BOOL, "the feed shows the room only, never a person"),
-    Setting("overlay", bool, _BOOL, "draw the annotations (the 'analysis on' badge stays)"),
     Setting("fallback_file", str, "a file path ending in .mp4",
             "where output auto writes when there is neither a virtual camera nor a display", _check_fallback,
             absolute=_path_absolute),

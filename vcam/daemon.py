@@ -1,15 +1,14 @@
-"""The daemon: wires source → analyzer → overlay → output, and owns the threads.
+"""The daemon: one live vcam, put together from its parts; the CLI, the tray and the tests drive it.
 
 ::
 
-    capture thread ──Frame──▶ [analysis mailbox] ──▶ analysis thread ──Analysis──▶ latest
-          │                                                                       │
-          └──────Frame──▶ [output mailbox] ──▶ output thread: draw(frame, latest) ─▶ Output
-
-- Mailboxes hold one item; a new one replaces an unread one. Queues that grow are latency.
-- The output thread sends every captured frame it can, at the source's rate,
-  with the newest analysis available: it never waits for analysis.
-- The analyzer (trackers, per-face state) lives on the analysis thread only.
+    Capture ─▶ Runtime (capture, analysis, output threads) ─▶ Output
+                  │ analysis thread: Analyzer.process ─▶ Records.build ─▶ Snapshot ─▶ listeners
+                  │                                                        ├─ FeedPublisher (the live feed)
+                  │                                                        └─ Recorder (the session timeline)
+                  └ output thread: overlay.draw(frame, newest Analysis) ─▶ Output
+    Controls (live / chosen / saved switches) ─▶ the analyzer's Switches, the output's mirror, Records' privacy
+    StageFailures (vcam.policy): what a failing stage costs
 
 What goes wrong, and what the presenter sees:
 
@@ -22,7 +21,7 @@ What goes wrong, and what the presenter sees:
   unannotated, ``stats.stage_errors`` counts it and the feed reports it. An
   optional stage (gaze, identity, emotion) that fails with a VcamError (a
   broken model) or on ``GIVE_UP_AFTER`` frames in a row is switched off, and
-  :attr:`Daemon.problem` says why.
+  :attr:`Daemon.problem` says why (:class:`vcam.policy.StageFailures`).
 - **Stop** (SIGTERM, Ctrl-C, the tray's Quit): :meth:`Daemon.stop` flushes the
   session and releases the camera and the output.
 
@@ -45,73 +44,56 @@ import numpy as np
 
 import overlay
 from vcam.capture import Capture
-from vcam.config import EU_MODE_REFUSAL, Config
+from vcam.config import Config
+from vcam.controls import Controls
 from vcam.errors import OutputError, SessionError, SourceError, VcamError
-from vcam.feed import FeedBuilder, remove_dashboard_url, write_dashboard_url
+from vcam.feed.publisher import DEFAULT_FEED_PORT, FeedPublisher
 from vcam.feed.server import FeedServer
+from vcam.listeners import Listeners
 from vcam.outputs import Output, open_output
-from vcam.pipeline import Analyzer, Features, StageError
-from vcam.records import Privacy, Records, Snapshot
-from vcam.session import Recorder, new_session_dir
+from vcam.pipeline import Analyzer, StageError
+from vcam.policy import StageFailures
+from vcam.records import Privacy, Records
+from vcam.runtime import Runtime
+from vcam.session import Recorder
 from vcam.sources import Source, open_source
-from vcam.threads import ANALYSIS_NICE, Mailbox, Stats, lower_priority
+from vcam.threads import Mailbox, Stats
 from vcam.types import Analysis, Frame
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_FEED_PORT", "Daemon", "Mailbox", "Stats"]
 
-DEFAULT_FEED_PORT = 8765
-GIVE_UP_AFTER = 30
-"""Frames in a row an optional stage may fail before it is switched off (about 1-3 s of analysis)."""
-PROBLEM_SHOWN_S = 10.0
-"""Seconds a stage failure keeps the daemon in the "problem" state after the last one."""
-TOGGLES = ("gaze", "identity", "emotion", "overlay", "mirror", "aggregate_only", "eu_mode")
-"""Everything :meth:`Daemon.toggle` switches."""
-_FEATURE_OF_STAGE = {"gaze": "gaze", "engagement": "gaze", "identity": "identity", "emotion": "emotion"}
-
 
 class Daemon:
-    """One live vcam: a source, the analyzer, an output.
+    """One live vcam: a source, the analyzer, an output, and its listeners.
 
     Args:
         config: what to run; the toggles keep its fields up to date (the tray saves them).
         on_analysis: called on the analysis thread with every new Analysis as the analyzer made it,
             before privacy is applied: for benchmarks and tests, never for publishing (the feed and
             the recorder are :attr:`listeners` of the :class:`~vcam.records.Snapshot` instead).
-        hold: keep running when a file source ends (the tray: a placard says so until
-            another source is chosen); False (``vcam run``): the run ends with the file.
+        hold: keep running when a file source ends (the tray: a placard says so until another
+            source is chosen); False (``vcam run``): the run ends with the file.
     """
 
     def __init__(self, config: Config, on_analysis: Callable[[Analysis], None] | None = None, *,
                  hold: bool = False) -> None:
-        self.config = config
-        self.hold = hold
-        self.features = Features(gaze=config.gaze, identity=config.identity, emotion=config.emotion)
+        self.config, self.hold, self.on_analysis = config, hold, on_analysis
+        self.controls = Controls(config)
         self.style = overlay.Style()
         self.paused_style = dataclasses.replace(self.style, badge_text="ANALYSIS PAUSED", badge_color=(110, 110, 110))
-        self.on_analysis = on_analysis
         self.records = Records(self._privacy())
-        self.listeners: list[Callable[[Snapshot], None]] = []
-        self.recorder: Recorder | None = None
-        self.feed: FeedServer | None = None
+        self.listeners = Listeners()
+        self.failures = StageFailures()
         self.stats = Stats()
         self.latest: Analysis | None = None
-        self.error: VcamError | None = None
         self.capture: Capture | None = None  # the source, once started
         self.output: Output | None = None
+        self.runtime: Runtime | None = None
+        self.publisher: FeedPublisher | None = None
         self.paused = False
-        self._builder: FeedBuilder | None = None
-        self._frames: Mailbox[Frame] = Mailbox()
-        self._to_send: Mailbox[tuple[Frame, bool]] = Mailbox()  # (frame, annotate it)
         self._stop = threading.Event()
-        self._capture_done = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.RLock()  # guards listeners, recorder, the feed builder
-        self._notice: str | None = None  # a feature switched off after failures
-        self._failures: dict[str, int] = {}  # stage -> failures in a row
-        self._logged: set[tuple[str, str]] = set()
-        self._last_failure: tuple[float, str] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> Daemon:
@@ -119,11 +101,15 @@ class Daemon:
         cfg = self.config
         if cfg.output != "auto":
             open_output(cfg.output)  # a bad spec fails before the camera is taken
-        self.capture = Capture(self._open_source(), self._make_source, size=(cfg.width, cfg.height), hold=self.hold,
-                               stop=self._stop, stats=self.stats, style=self.style, changed=self._publish_status,
-                               send=lambda placard: self._to_send.put((placard, False)))
+        self.capture = Capture(open_configured_source(cfg, self._make_source), self._make_source,
+                               size=(cfg.width, cfg.height), hold=self.hold,
+                               stop=self._stop, stats=self.stats, style=self.style, changed=self.publish_status,
+                               send=lambda placard: self.runtime.send_placard(placard))
         try:
-            self.output = self._open_output()
+            self.output = open_configured_output(cfg, self.source.fps)
+            self.runtime = Runtime(self.capture, self.output, make_analyzer=self._make_analyzer,
+                                   on_frame=self._on_frame, draw=self._draw, stats=self.stats, stop=self._stop,
+                                   frames=cfg.frames, seconds=cfg.seconds)
             if cfg.record:
                 self.start_recording(cfg.record)
             if cfg.feed:
@@ -131,60 +117,21 @@ class Daemon:
         except BaseException:
             self.stop()  # release whatever was taken: the camera, the output, the recording, the port
             raise
-        self.stats.started = time.monotonic()
-        for name, target in (("capture", self._capture), ("analysis", self._analyse), ("output", self._send)):
-            thread = threading.Thread(target=self._guard(target), name=f"vcam-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.runtime.start()
         log.info("running: %s -> %s", self.source.spec, self.output.name)
         return self
-
-    @property
-    def source(self) -> Source | None:
-        """The source being read (None before :meth:`start`)."""
-        return self.capture.source if self.capture is not None else None
-
-    def _make_source(self, spec: str) -> Source:
-        return open_source(spec, realtime=True, loop=self.config.loop, fps=self.config.fps)
-
-    def _open_source(self) -> Source:
-        """The configured source, opened; ``auto`` is the first webcam, else the demo."""
-        if self.config.source != "auto":
-            return self._make_source(self.config.source).open()
-        try:
-            return self._make_source("webcam:0").open()
-        except SourceError as err:
-            log.warning("%s", err)
-            log.warning("no webcam: using the built-in demo source")
-            return self._make_source("demo").open()
-
-    def _open_output(self) -> Output:
-        cfg = self.config
-        specs = [cfg.output] if cfg.output != "auto" else ["vcam", "window", f"file:{cfg.fallback_file}"]
-        for spec in specs:
-            try:
-                return open_output(spec, width=cfg.width, height=cfg.height, fps=self.source.fps, mirror=cfg.mirror).open()
-            except OutputError as err:
-                if spec == specs[-1]:
-                    raise
-                log.warning("%s", err)
-                log.warning("falling back to the next output")
-        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         """Stop the threads, flush the session, release the source and output. Safe to call twice, from any thread."""
         self._stop.set()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout=5.0)
-        self._threads = []
+        if self.runtime is not None:
+            self.runtime.stop()
         self.stop_recording()
         for part in (self.capture, self.output):
             if part is not None:
                 part.close()
-        if self.feed is not None:
-            self.feed.stop()
-            remove_dashboard_url(self.feed.url)
+        if self.publisher is not None:
+            self.publisher.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends (limit reached, source ended, output closed, or stop). True if it ended."""
@@ -193,7 +140,25 @@ class Daemon:
     @property
     def running(self) -> bool:
         """Whether the threads are running."""
-        return bool(self._threads) and not self._stop.is_set()
+        return self.runtime is not None and self.runtime.running
+
+    @property
+    def error(self) -> VcamError | None:
+        """What ended the run, if a thread failed."""
+        return self.runtime.error if self.runtime is not None else None
+
+    @property
+    def source(self) -> Source | None:
+        """The source being read (None before :meth:`start`)."""
+        return self.capture.source if self.capture is not None else None
+
+    @property
+    def feed(self) -> FeedServer | None:
+        """The feed's server, or None when the feed is off."""
+        return self.publisher.server if self.publisher is not None else None
+
+    def _make_source(self, spec: str) -> Source:
+        return open_source(spec, realtime=True, loop=self.config.loop, fps=self.config.fps)
 
     # -- state the tray shows --------------------------------------------------------
     @property
@@ -210,68 +175,46 @@ class Daemon:
             return str(self.error)
         if self.capture is not None and self.capture.lost is not None:
             return self.capture.lost[1]
-        if self._notice is not None:
-            return self._notice
-        if self._last_failure and time.monotonic() - self._last_failure[0] < PROBLEM_SHOWN_S:
-            return f"analysis is failing ({self._last_failure[1]}); the video goes on unannotated"
-        return None
+        return self.failures.problem(time.monotonic())
 
     @property
     def dashboard_url(self) -> str | None:
         """The dashboard's address, or None when the feed is off."""
-        return self.feed.url if self.feed is not None else None
+        return self.publisher.url if self.publisher is not None else None
 
     # -- controls (CLI, tray and tests) ---------------------------------------------
     def feature_names(self) -> list[str]:
         """Everything :meth:`toggle` accepts."""
-        return list(TOGGLES)
+        return self.controls.names()
 
     def is_on(self, feature: str) -> bool:
-        """Whether ``feature`` (one of :data:`TOGGLES`) is on."""
-        self._check_feature(feature)
-        if feature == "overlay":
-            return self.config.overlay
-        if feature in ("mirror", "aggregate_only", "eu_mode"):
-            return bool(getattr(self.config, feature))
-        return bool(getattr(self.features, feature))
+        """Whether ``feature`` (one of :data:`vcam.features.FEATURES`) is on now."""
+        return self.controls.is_on(feature)
 
     def toggle(self, feature: str, on: bool | None = None) -> bool:
-        """Switch ``feature`` (one of :data:`TOGGLES`) on, off, or over (None). Returns the new state.
+        """Switch ``feature`` on, off, or over (None). Returns the new state.
 
         Raises VcamError for an unknown feature, and for emotion while EU mode is on.
         EU mode on also switches emotion off.
         """
-        self._check_feature(feature)
-        state = (not self.is_on(feature)) if on is None else bool(on)
-        if feature == "emotion" and state and self.config.eu_mode:
-            raise VcamError(EU_MODE_REFUSAL)
-        setattr(self.config, feature, state)
-        if feature in ("gaze", "identity", "emotion"):
-            setattr(self.features, feature, state)
-            self._notice = None
-        elif feature == "mirror" and self.output is not None:
-            self.output.mirror = state
-        elif feature == "eu_mode" and state:
-            self.features.emotion = self.config.emotion = False
-        log.info("%s %s", feature.replace("_", " "), "on" if state else "off")
+        changes = self.controls.toggle(feature, on)
+        self.failures.switched()
+        if "mirror" in changes and self.output is not None:
+            self.output.mirror = changes["mirror"]
         self._announce()
-        return state
-
-    def _check_feature(self, feature: str) -> None:
-        if feature not in TOGGLES:
-            raise VcamError(f"unknown feature {feature!r}: expected one of {', '.join(TOGGLES)}")
+        return changes[feature]
 
     def pause(self) -> None:
         """Stop analysing (nothing is computed about anyone); the video goes on with an "analysis paused" badge."""
         self.paused = True
         log.info("analysis paused")
-        self._publish_status()
+        self.publish_status()
 
     def resume(self) -> None:
         """Analyse again after :meth:`pause`."""
         self.paused = False
         log.info("analysis resumed")
-        self._publish_status()
+        self.publish_status()
 
     def set_source(self, spec: str) -> None:
         """Switch to the source ``spec`` names; the capture thread takes it at its next frame.
@@ -292,26 +235,16 @@ class Daemon:
 
         Raises SessionError when a recording is already running or the folder cannot be written.
         """
-        with self._lock:
-            if self.recorder is not None:
-                raise SessionError(f"already recording to {self.recorder.folder}; stop that recording first")
-            path = Path(folder) if folder not in (None, "auto") else new_session_dir()
-            recorder = Recorder(path, features=self.features.names(), source=self.config.source)
-            recorder.open()
-            self.recorder = recorder
-            self.listeners.append(recorder.on_snapshot)
-        return path
+        return self.listeners.start_recording(folder, features=self.controls.switches.on(), source=self.config.source)
 
     def stop_recording(self) -> Path | None:
         """Stop recording and flush it to disk; returns its folder (None when not recording)."""
-        with self._lock:
-            recorder, self.recorder = self.recorder, None
-            if recorder is None:
-                return None
-            self.listeners.remove(recorder.on_snapshot)
-            recorder.close()
-        log.info("session saved; see it with: vcam report %s --out report.html", recorder.folder)
-        return recorder.folder
+        return self.listeners.stop_recording()
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The session recorder, while recording."""
+        return self.listeners.recorder
 
     @property
     def recording(self) -> Path | None:
@@ -319,115 +252,67 @@ class Daemon:
         recorder = self.recorder
         return recorder.folder if recorder is not None else None
 
-    # -- threads -------------------------------------------------------------------
-    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                target()
-            except VcamError as err:
-                log.error("%s", err)
-                self.error = err
-            except Exception as err:  # noqa: BLE001 - a thread must never die silently
-                log.exception("internal error in %s", threading.current_thread().name)
-                self.error = VcamError(f"internal error: {err}")
-            finally:
-                if threading.current_thread().name != "vcam-analysis":
-                    self._stop.set()
-        return run
+    # -- the analysis thread -----------------------------------------------------------
+    def _make_analyzer(self) -> Analyzer:
+        return Analyzer(self.controls.switches, people=self._people)
 
-    def _capture(self) -> None:
-        cfg, deadline = self.config, (None if self.config.seconds is None else time.monotonic() + self.config.seconds)
+    def _on_frame(self, analyzer: Analyzer, frame: Frame) -> None:
+        """Analyse one frame and tell the listeners; a failing stage costs that frame its annotations."""
+        if self.paused:
+            self.latest = None
+            return
         try:
-            while not self._stop.is_set():
-                frame = self.capture.read()
-                if frame is None:
-                    log.info("source %s ended", self.source.spec)
-                    return
-                self.stats.captured += 1
-                self._frames.put(frame)
-                self._to_send.put((frame, True))
-                if (cfg.frames and self.stats.captured >= cfg.frames) or (deadline and time.monotonic() >= deadline):
-                    return
-        finally:
-            self._capture_done.set()
-
-    def _analyse(self) -> None:
-        lower_priority(ANALYSIS_NICE)
-        with Analyzer(self.features, people=self._people) as analyzer:
-            while not self._stop.is_set():
-                frame = self._frames.get(timeout=0.1)
-                if frame is None:
-                    continue
-                if self.paused:
-                    self.latest = None
-                    continue
-                try:
-                    analysis = analyzer.process(frame)
-                except StageError as err:
-                    self._stage_failed(err, analyzer)
-                    continue
-                self._failures.clear()
-                if self.paused:
-                    continue  # paused while this frame was analysed: nothing of it is shown or told
-                self.latest = analysis
-                self.stats.analysed += 1
-                self.stats.analysis_latency.append(analysis.latency)
-                self.stats.faces_per_analysis.append(len(analysis.faces))
-                self._tell(analysis)
+            analysis = analyzer.process(frame)
+        except StageError as err:
+            self._stage_failed(err, analyzer)
+            return
+        self.failures.succeeded()
+        if self.paused:
+            return  # paused while this frame was analysed: nothing of it is shown or told
+        self.latest = analysis
+        self.stats.analysed += 1
+        self.stats.analysis_latency.append(analysis.latency)
+        self.stats.faces_per_analysis.append(len(analysis.faces))
+        self._tell(analysis)
 
     def _stage_failed(self, err: StageError, analyzer: Analyzer) -> None:
         """Count a failed frame (it goes out unannotated), log each distinct failure once, give up on a broken feature."""
         self.latest = None
         self.stats.stage_errors += 1
-        self._last_failure = (time.monotonic(), str(err))
-        key = (err.stage, f"{type(err.cause).__name__}: {err.cause}")
-        if key not in self._logged and len(self._logged) < 100:
-            self._logged.add(key)
+        verdict = self.failures.failed(err.stage, err.feature, err.cause, time.monotonic())
+        if verdict.log:
             log.error("%s; that frame goes out unannotated (logged once)", err, exc_info=err.cause)
-        failures = self._failures[err.stage] = self._failures.get(err.stage, 0) + 1
-        feature = _FEATURE_OF_STAGE.get(err.stage)
-        if feature and (isinstance(err.cause, VcamError) or failures >= GIVE_UP_AFTER):
-            setattr(self.features, feature, False)
+        if verdict.switch_off is not None:
+            self.controls.switch_off(verdict.switch_off)
             analyzer.drop(err.stage)
-            self._notice = f"{feature} switched off: {err.cause}"
-            log.error("%s; switch it on again from the tray once it is fixed", self._notice)
-        self._publish_status()
+            log.error("%s; switch it on again from the tray once it is fixed", self.failures.notice)
+        self.publish_status()
 
     def _tell(self, analysis: Analysis) -> None:
-        """Build ``analysis``'s snapshot once and hand it to every listener; a recorder that cannot write
-        stops recording, never the video."""
+        """Build ``analysis``'s snapshot once and hand it to every listener."""
         if self.on_analysis is not None:
             self.on_analysis(analysis)
-        snapshot = self.records.build(analysis)
-        with self._lock:
-            for listener in list(self.listeners):
-                try:
-                    listener(snapshot)
-                except SessionError as err:
-                    log.error("%s; recording stopped, the video goes on", err)
-                    self.listeners.remove(listener)
-                    if self.recorder is not None and listener == self.recorder.on_snapshot:
-                        self._drop_broken_recorder()
-        self._publish_status()
+        self.listeners.tell(self.records.build(analysis))
+        self.publish_status()
 
-    def _drop_broken_recorder(self) -> None:
-        """Close what the failed recorder still holds open; it already said why it failed."""
-        recorder, self.recorder = self.recorder, None
-        try:
-            recorder.close()
-        except SessionError as err:
-            log.debug("closing the failed recording: %s", err)
+    def _people(self) -> dict[str, np.ndarray]:
+        """Who identity can name: the demo's own people on the demo source, else the user's gallery."""
+        from vcam.gallery import people_for
 
+        return people_for(self.source.spec if self.source is not None else "", self.config.gallery)
+
+    # -- the output thread -------------------------------------------------------------
+    def _draw(self, frame: Frame, annotate: bool) -> np.ndarray:
+        """The frame with the analysis drawn (unless paused, off, or a placard) and always the badge."""
+        style = self.paused_style if self.paused else self.style
+        analysis = self.latest if annotate and self.config.overlay and not self.paused else None
+        return overlay.draw(frame.image, analysis, style)
+
+    # -- the feed ----------------------------------------------------------------------
     def _start_feed(self) -> None:
-        cfg = self.config
-        self._builder = FeedBuilder(self.features.names(), cfg.aggregate_only, eu_mode=cfg.eu_mode,
-                                    source=self.source.spec)
-        self.feed = self._feed_server()
-        self.feed.publish(self._builder.hello())
-        self._publish_status()
-        self.listeners.append(lambda snapshot: [self.feed.publish(e) for e in self._builder.on_snapshot(snapshot)])
-        write_dashboard_url(self.feed.url)
-        log.info("dashboard: %s (or run 'vcam dashboard')", self.feed.url)
+        self.publisher = FeedPublisher(self.controls.switches.on(), self._privacy(), self.source.spec, self.config.port)
+        self.listeners.add(self.publisher.on_snapshot)
+        self.publish_status()
 
     def _privacy(self) -> Privacy:
         return Privacy(aggregate_only=self.config.aggregate_only, eu_mode=self.config.eu_mode)
@@ -435,76 +320,41 @@ class Daemon:
     def _announce(self) -> None:
         """Tell the records and the feed what changed: features, privacy switches, the source."""
         self.records.privacy = self._privacy()
-        if self._builder is None:
-            return
-        with self._lock:
-            self._builder.aggregate_only, self._builder.eu_mode = self.config.aggregate_only, self.config.eu_mode
-            self._builder.source = self.config.source
-            self.feed.publish(self._builder.hello())
-        self._publish_status()
+        if self.publisher is not None:
+            self.publisher.announce(self.records.privacy, self.config.source)
+        self.publish_status()
 
-    def _publish_status(self) -> None:
+    def publish_status(self) -> None:
         """Publish the feed's ``status`` event when it changed (any thread)."""
-        if self._builder is None or self.feed is None or self.capture is None:
+        if self.publisher is None or self.capture is None:
             return
-        lost = self.capture.lost if self.capture is not None else None
-        kind = lost[0] if lost else ("paused" if self.paused else "running")
-        with self._lock:
-            event = self._builder.status(time.monotonic() - self._builder.started, kind, self.source.spec,
-                                         source_lost=self.stats.source_lost, stage_errors=self.stats.stage_errors,
-                                         message=self.problem)
-        if event is not None:
-            self.feed.publish(event)
+        lost = self.capture.lost
+        state = lost[0] if lost else ("paused" if self.paused else "running")
+        self.publisher.status(state, self.source.spec, source_lost=self.stats.source_lost,
+                              stage_errors=self.stats.stage_errors, message=self.problem)
 
-    def _feed_server(self) -> FeedServer:
-        """The started feed server on the configured port; with no port configured, 8765 or else any free one."""
-        port = self.config.port
+
+def open_configured_source(config: Config, make: Callable[[str], Source]) -> Source:
+    """The configured source, opened with ``make``; ``auto`` is the first webcam, else the demo."""
+    if config.source != "auto":
+        return make(config.source).open()
+    try:
+        return make("webcam:0").open()
+    except SourceError as err:
+        log.warning("%s", err)
+        log.warning("no webcam: using the built-in demo source")
+        return make("demo").open()
+
+
+def open_configured_output(config: Config, fps: float) -> Output:
+    """The configured output, opened; ``auto`` tries the virtual camera, a window, then the fallback file."""
+    specs = [config.output] if config.output != "auto" else ["vcam", "window", f"file:{config.fallback_file}"]
+    for spec in specs:
         try:
-            return FeedServer(port=DEFAULT_FEED_PORT if port is None else port).start()
-        except VcamError as err:
-            if port is not None:
+            return open_output(spec, width=config.width, height=config.height, fps=fps, mirror=config.mirror).open()
+        except OutputError as err:
+            if spec == specs[-1]:
                 raise
-            log.warning("%s; using another free port", err)
-            return FeedServer(port=0).start()
-
-    def _people(self) -> dict[str, np.ndarray]:
-        """Who identity can name: the demo's own people on the demo source, else the user's gallery."""
-        from vcam.gallery import Gallery, demo_people
-
-        if self.source is not None and self.source.spec.startswith("demo"):
-            log.info("identity on the demo source: naming the demo's portraits (your gallery is not used)")
-            return demo_people()
-        with Gallery(self.config.gallery) as gallery:
-            people = gallery.people()
-        if not people:
-            log.warning("identity is on but nobody is enrolled: everyone shows as unknown; add people with 'vcam enroll'")
-        return people
-
-    def _send(self) -> None:
-        try:
-            self._send_loop()
-        finally:
-            self.output.close()  # on this thread: a preview window belongs to the thread that drew it
-
-    def _send_loop(self) -> None:
-        while not self._stop.is_set():
-            item = self._to_send.get(timeout=0.1)
-            if item is None:
-                if self._capture_done.is_set():
-                    return
-                continue
-            frame, annotate = item
-            self.output.send(self._annotate(frame, annotate))
-            now = time.monotonic()
-            self.stats.sent += 1
-            self.stats.output_latency.append(now - frame.captured)
-            self.stats.sent_at.append(now)
-            if not self.output.poll():
-                log.info("output %s was closed", self.output.name)
-                return
-
-    def _annotate(self, frame: Frame, annotate: bool) -> np.ndarray:
-        """The frame with the analysis drawn (unless paused, off, or a placard) and always the badge."""
-        style = self.paused_style if self.paused else self.style
-        analysis = self.latest if annotate and self.config.overlay and not self.paused else None
-        return overlay.draw(frame.image, analysis, style)
+            log.warning("%s", err)
+            log.warning("falling back to the next output")
+    raise AssertionError("unreachable")

@@ -467,6 +467,19 @@ def enroll_from_frames(frames: Iterable[Frame], n: int, descriptor: Callable[[np
 # --- the demo's own people ---------------------------------------------------------------
 
 
+def people_for(source: str, gallery: str | Path | None = None) -> dict[str, np.ndarray]:
+    """Who identity may name on ``source`` (a source spec): the demo's own portraits on the demo source (the
+    user's gallery is never used there), else the people enrolled in ``gallery`` (None: the user's)."""
+    if source.startswith("demo"):
+        log.info("identity on the demo source: naming the demo's portraits (your gallery is not used)")
+        return demo_people()
+    with Gallery(gallery) as g:
+        people = g.people()
+    if not people:
+        log.warning("identity is on but nobody is enrolled: everyone shows as unknown; add people with 'vcam enroll'")
+    return people
+
+
 def demo_people(cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     """The demo gallery's participants, enrolled from the portraits shipped with vcam.
 

@@ -59,7 +59,7 @@ def feed(b: FeedBuilder, frames: list[Analysis], *, engagement: Engagement | Non
     stage (while gaze is on), then made a snapshot under the builder's privacy; each event is checked against
     the schema and through JSON."""
     engagement = engagement or Engagement()
-    records = Records(Privacy(aggregate_only=b.aggregate_only, eu_mode=b.eu_mode), arrive_after=arrive_after)
+    records = Records(b.privacy, arrive_after=arrive_after)
     events = []
     for a in frames:
         if "gaze" in a.features:
@@ -87,7 +87,7 @@ def test_the_schema_file_is_a_valid_draft_2020_12_schema_of_the_current_version(
 
 
 def test_hello_names_the_session_and_the_features_on():
-    event = builder(eu_mode=True).hello()
+    event = builder(privacy=Privacy(eu_mode=True)).hello()
     validate(event)
     assert event["session_id"] == "s1" and event["started_at"] == 1_764_300_000.0 and event["source"] == "demo"
     assert event["features"] == {"gaze": True, "identity": True, "emotion": False, "aggregate_only": False,
@@ -152,7 +152,7 @@ def test_names_appear_only_while_identity_is_on():
 
 
 def test_eu_mode_never_publishes_emotion_even_if_the_analysis_carries_it():
-    snap = of(feed(builder(eu_mode=True), [analysis(0.0, people(4))]), "audience")[0]
+    snap = of(feed(builder(privacy=Privacy(eu_mode=True)), [analysis(0.0, people(4))]), "audience")[0]
     assert snap["room"]["emotions"] is None
     assert all(p["emotion"] is None and p["valence"] is None and p["arousal"] is None for p in snap["people"])
 
@@ -180,7 +180,7 @@ def test_snapshots_come_at_most_every_interval():
 
 
 def test_aggregate_only_never_carries_a_name_or_track_id_and_hides_rooms_under_three():
-    b = builder(aggregate_only=True)
+    b = builder(privacy=Privacy(aggregate_only=True))
     frames = ([analysis(i / 10, people(2)) for i in range(10)] + [analysis(1 + i / 10, people(4)) for i in range(50)]
               + [analysis(6 + i / 10, people(3)) for i in range(50)])
     events = feed(b, frames, arrive_after=0.0)
@@ -197,7 +197,7 @@ def test_aggregate_only_never_carries_a_name_or_track_id_and_hides_rooms_under_t
 
 
 def test_aggregate_only_holds_back_person_alerts_while_the_room_is_hidden():
-    events = feed(builder(aggregate_only=True), [analysis(i / 10, people(2)) for i in range(50)]
+    events = feed(builder(privacy=Privacy(aggregate_only=True)), [analysis(i / 10, people(2)) for i in range(50)]
                   + [analysis(5 + i / 10, people(1)) for i in range(50)], arrive_after=0.0)
     assert not of(events, "alert")
 

@@ -38,7 +38,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S, Person, Presence, Room, Snapshot, published
+from vcam.features import ANALYSIS, ANNOUNCED
+from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S, Person, Presence, Privacy, Room, Snapshot, published
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 """The committed JSON Schema (draft 2020-12) of every feed event."""
@@ -51,15 +52,15 @@ STATES = ("running", "paused", "source_lost", "ended")
 """``status`` states: analysing; analysis paused (video still sent); source lost, retrying with
 backoff; source finished (a file) while the daemon stays up."""
 _STATUS_KEYS = ("state", "source", "source_lost", "stage_errors", "message")
-FEATURES = ("gaze", "identity", "emotion")
 
 
 # -- the events --------------------------------------------------------------------
 def hello(session_id: str, started_at: float, source: str, features: Mapping[str, bool]) -> dict:
-    """The ``hello`` event. ``features`` holds gaze, identity, emotion, aggregate_only, eu_mode."""
+    """The ``hello`` event. ``features``: each of :data:`vcam.features.ANNOUNCED` (the analysis and privacy
+    switches) that is on; missing ones are off."""
     return {"type": "hello", "schema_version": SCHEMA_VERSION, "session_id": session_id,
             "started_at": float(started_at), "source": source,
-            "features": {k: bool(features.get(k, False)) for k in (*FEATURES, "aggregate_only", "eu_mode")}}
+            "features": {k: bool(features.get(k, False)) for k in ANNOUNCED}}
 
 
 def audience(t: float, frame_index: int, captured_at: float, room: dict | None, people: list[dict]) -> dict:
@@ -125,10 +126,10 @@ class FeedBuilder:
     """Turns each :class:`~vcam.records.Snapshot` into feed events. Runs on the analysis thread; no I/O.
 
     Args:
-        features: the features published at start (names). Later, each snapshot's own
+        features: the analysis features published at start (names). Later, each snapshot's own
             ``features`` rule, and a change emits a new ``hello``.
-        aggregate_only, eu_mode: the privacy switches ``hello`` reports (the snapshots are
-            already built under them).
+        privacy: the privacy switches ``hello`` reports (the snapshots are already built under
+            them); replace it when they change, then send :meth:`hello`.
         source: the source spec, for ``hello``.
         session_id: defaults to a random hex id.
         interval: seconds between ``audience`` snapshots. Shorter is livelier and costs
@@ -144,12 +145,12 @@ class FeedBuilder:
         started, started_at: the session's start as ``time.monotonic()`` and unix seconds.
     """
 
-    def __init__(self, features: tuple[str, ...] = ("gaze",), aggregate_only: bool = False, *,
-                 eu_mode: bool = False, source: str = "", session_id: str | None = None, interval: float = 0.25,
+    def __init__(self, features: tuple[str, ...] = ("gaze",), privacy: Privacy | None = None, *,
+                 source: str = "", session_id: str | None = None, interval: float = 0.25,
                  low_attention: float = LOW_ATTENTION_PCT, low_for: float = LOW_FOR_S,
                  started: float | None = None, started_at: float | None = None,
                  status_interval: float = 1.0) -> None:
-        self.aggregate_only, self.eu_mode, self.source = aggregate_only, eu_mode, source
+        self.privacy, self.source = privacy or Privacy(), source
         self.session_id = session_id or secrets.token_hex(8)
         self.interval, self.low_attention, self.low_for = interval, low_attention, low_for
         self.started = time.monotonic() if started is None else started
@@ -165,11 +166,9 @@ class FeedBuilder:
     def hello(self) -> dict:
         """The ``hello`` event for the features published now."""
         self._hello_features = self.features
-        on = {name: name in self.features for name in FEATURES}
-        if self.eu_mode:
-            on["emotion"] = False
-        return hello(self.session_id, self.started_at, self.source,
-                     {**on, "aggregate_only": self.aggregate_only, "eu_mode": self.eu_mode})
+        on = {name: name in self.features and not (name == "emotion" and self.privacy.eu_mode) for name in ANALYSIS}
+        switches = {name: bool(getattr(self.privacy, name)) for name in ANNOUNCED if name not in ANALYSIS}
+        return hello(self.session_id, self.started_at, self.source, {**on, **switches})
 
     def status(self, t: float, state: str, source: str, source_lost: int, stage_errors: int,
                message: str | None) -> dict | None:

@@ -1,17 +1,20 @@
-"""The analysis pipeline: the stage order and each stage's budget, written once.
+"""The analysis pipeline: the stages in order, each with its budget, written once in :func:`default_stages`.
 
-Stage order, top to bottom, each ``(frame, faces) -> faces``::
+Stage order, top to bottom, each ``(frame, faces) -> faces`` (the contract: :mod:`vcam.pipeline.stage`)::
 
-    tracks    = track.tracks()              live tracks from the last frame
-    detect    (frame, tracks)   -> + fresh detections          (one region per frame; see Detect)
-    track     (frame, faces)    -> one row per live track, with ids
-    landmarks (frame, faces)    -> 478 points; faces not found are dropped
-    (track.observe: record sightings, merge two tracks on one face)
-    pose      (frame, faces)    -> yaw, pitch, roll
-    gaze      (frame, faces)    -> iris ratios, on_screen                 (feature "gaze")
-    identity  (frame, faces)    -> name, distance                         (feature "identity")
-    emotion   (frame, faces)    -> class probabilities, valence, arousal  (feature "emotion")
-    engagement(frame, faces)    -> attention, expression, engagement      (with gaze)
+    tracks      live tracks from the last frame                       (the tracker's first step)
+    detect      + fresh detections                                     (one region per frame; see Detect)
+    track       one row per live track, with ids
+    landmarks   478 points; faces not found are dropped
+    observe     record sightings, merge two tracks on one face         (the tracker's last step)
+    pose        yaw, pitch, roll
+    gaze        iris ratios, eye openness, on_screen                   (feature "gaze")
+    identity    name, distance                                         (feature "identity")
+    emotion     class probabilities, valence, arousal                  (feature "emotion")
+    engagement  attention, expression, engagement                      (feature "gaze")
+
+A stage whose feature is off does not run. After every frame each stage forgets the tracks
+that ended (:meth:`vcam.pipeline.stage.Stage.forget` with the tracker's live ids).
 
 Budget (how often each stage runs per face):
 
@@ -26,39 +29,37 @@ Budget (how often each stage runs per face):
   most every ``min_interval`` seconds, smoothed per track.
 
 Identity and emotion are off until switched on on purpose; their stages (and
-models) are built the first time they are needed.
+models) are built the first time they are needed (:class:`~vcam.pipeline.stage.Lazy`).
 
 A stage that raises is reported as :class:`StageError` naming the stage (the
 daemon counts it, and the frame goes out unannotated); the analyzer stays usable
 for the next frame.
 
-The analyzer is used by one thread only (DESIGN.md: trackers and per-face
-state live on the analysis thread), so it holds no locks.
+The analyzer is used by one thread only (trackers and per-face state live on
+the analysis thread), so it holds no locks; the :class:`~vcam.features.Switches`
+it reads may be flipped from any thread.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from vcam.features import Switches
 from vcam.models import model_path
-from vcam.pipeline.detect import Detect
-from vcam.pipeline.emotion import Emotion
-from vcam.pipeline.engagement import Engagement
-from vcam.pipeline.gaze import Gaze
-from vcam.pipeline.identity import Identity
-from vcam.pipeline.landmarks import Landmarks
-from vcam.pipeline.pose import Pose
+from vcam.pipeline.stage import Lazy, Stage, Step
 from vcam.pipeline.track import Track
 from vcam.types import Analysis, Faces, Frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Analyzer", "Features", "StageError"]
+__all__ = ["Analyzer", "Stage", "StageError", "Step", "Switches", "default_stages"]
+
+People = Callable[[], dict[str, np.ndarray]]
+"""Returns the enrolled people, ``{name: (K, 128) descriptors}``, when identity is first switched on."""
 
 
 class StageError(Exception):
@@ -66,124 +67,115 @@ class StageError(Exception):
 
     Attributes:
         stage: the stage's name, e.g. ``"pose"`` or ``"identity"``.
+        feature: the feature that switches that stage, or None when it always runs.
         cause: what it raised (also ``__cause__``).
     """
 
-    def __init__(self, stage: str, cause: BaseException) -> None:
-        super().__init__(f"stage {stage} failed: {type(cause).__name__}: {cause}")
-        self.stage, self.cause = stage, cause
+    def __init__(self, stage: Stage, cause: BaseException) -> None:
+        super().__init__(f"stage {stage.name} failed: {type(cause).__name__}: {cause}")
+        self.stage, self.feature, self.cause = stage.name, stage.feature, cause
 
 
-@dataclass
-class Features:
-    """Which optional stages run. Gaze is on by default; identity and emotion are opt-in."""
+def default_stages(people: People = dict, warm: Iterable[str] = ()) -> list[Stage]:
+    """vcam's stages in order (see the module docstring); a new stage is one more line here.
 
-    gaze: bool = True
-    identity: bool = False
-    emotion: bool = False
+    Args:
+        people: the gallery for identity, asked for when identity first runs.
+        warm: features on at the start: their lazy stages load now, the identity worker first,
+            so that its model loads beside the others.
+    """
+    from vcam.pipeline.detect import Detect
+    from vcam.pipeline.emotion import Emotion
+    from vcam.pipeline.engagement import Engagement
+    from vcam.pipeline.gaze import Gaze
+    from vcam.pipeline.identity import Identity
+    from vcam.pipeline.landmarks import Landmarks
+    from vcam.pipeline.pose import Pose
 
-    def names(self) -> tuple[str, ...]:
-        """The names of the features that are on."""
-        return tuple(name for name, on in vars(self).items() if on)
+    identity = Lazy("identity", "identity", lambda: Identity(people()))
+    emotion = Lazy("emotion", "emotion", lambda: Emotion(model_path("emotion-fer")))
+    if "identity" in warm:
+        identity.warm()
+    try:
+        track = Track()
+        stages = [track.start, Detect(), track, Landmarks(), track.confirm, Pose(), Gaze(), identity, emotion,
+                  Engagement()]
+    except BaseException:
+        identity.close()  # a model failed to load: stop the identity worker already started
+        raise
+    if "emotion" in warm:
+        emotion.warm()
+    return stages
 
 
 class Analyzer:
     """Runs the stages in order on one frame at a time.
 
     Args:
-        features: which optional stages run; can be changed between frames.
-        people: returns the enrolled people (name -> ``(K, 128)`` descriptors) when
-            identity is first switched on; None means nobody is enrolled.
-        detect, track, landmarks, pose, gaze: the stages (defaults if None).
+        features: the live switches (or the names on); read once per frame.
+        people: the gallery for identity (see :func:`default_stages`).
+        stages: the stages in order (default :func:`default_stages`); there must be one
+            :class:`~vcam.pipeline.track.Track`, whose live ids tell the stages what to forget.
     """
 
-    def __init__(self, features: Features | None = None, *, people: Callable[[], dict[str, np.ndarray]] | None = None,
-                 detect: Detect | None = None, track: Track | None = None, landmarks: Landmarks | None = None,
-                 pose: Pose | None = None, gaze: Gaze | None = None) -> None:
-        self.features = features or Features()
-        self.people = people or dict
-        self.identity: Identity | None = None
-        self.emotion: Emotion | None = None
-        if self.features.identity:
-            try:
-                self._identity()  # first: its worker loads the descriptor while the other models load
-            except Exception as err:  # noqa: BLE001 - raised again, as a StageError, by the first process()
-                log.debug("identity could not start yet: %s", err)
-        try:
-            self.detect = detect or Detect()
-            self.track = track or Track()
-            self.landmarks = landmarks or Landmarks()
-            self.pose = pose or Pose()
-            self.gaze = gaze or Gaze()
-        except BaseException:
-            if self.identity is not None:  # a model failed to load: stop the identity worker already started
-                self.identity.close()
-            raise
-        self.engagement = Engagement()
+    def __init__(self, features: Switches | Iterable[str] | None = None, *, people: People | None = None,
+                 stages: list[Stage] | None = None) -> None:
+        self.features = features if isinstance(features, Switches) else Switches(features or ("gaze",))
+        self.stages = stages if stages is not None else default_stages(people or dict, self.features.on())
+        self.track = next((s for s in self.stages if isinstance(s, Track)), None)
+        if self.track is None:
+            self.close()
+            raise ValueError("the analyzer's stages need a Track: it tells the other stages which tracks live")
+        self.engagement = self.stage("engagement")
+
+    def stage(self, name: str) -> Stage | None:
+        """The stage called ``name``, or None."""
+        return next((s for s in self.stages if s.name == name), None)
 
     def process(self, frame: Frame) -> Analysis:
         """Analyse one frame. Raises StageError (naming the stage) when a stage raises."""
+        on = self.features.on()
         timings: dict[str, float] = {}
-        faces = self.track.tracks()
-        faces = self._timed("detect", timings, self.detect, frame, faces)
-        faces = self._timed("track", timings, self.track, frame, faces)
-        faces = self._timed("landmarks", timings, self.landmarks, frame, faces)
-        faces = self.track.observe(frame.t, faces)
-        faces = self._timed("pose", timings, self.pose, frame, faces)
-        self._forget(set(self.track.tracks().track_id.tolist()))
-        if self.features.gaze:
-            faces = self._timed("gaze", timings, self.gaze, frame, faces)
-        if self.features.identity:
-            faces = self._timed("identity", timings, lambda *a: self._identity()(*a), frame, faces)
-        if self.features.emotion:
-            faces = self._timed("emotion", timings, lambda *a: self._emotion()(*a), frame, faces)
-        if self.features.gaze:
-            faces = self._timed("engagement", timings, self.engagement, frame, faces)
-        return Analysis(frame.index, frame.t, frame.size, faces, frame.captured, time.monotonic(), timings,
-                        self.features.names(), (self.engagement.w_attention, self.engagement.w_expression))
+        faces = Faces.empty()
+        for stage in self.stages:
+            if stage.feature is None or stage.feature in on:
+                faces = self._timed(stage, timings, frame, faces)
+        live = self.track.live_ids()
+        for stage in self.stages:
+            stage.forget(live)
+        return Analysis(frame.index, frame.t, frame.size, faces, frame.captured, time.monotonic(), timings, on,
+                        self._weights())
 
     @staticmethod
-    def _timed(name: str, timings: dict[str, float], stage, frame: Frame, faces: Faces) -> Faces:
+    def _timed(stage: Stage, timings: dict[str, float], frame: Frame, faces: Faces) -> Faces:
         start = time.perf_counter()
         try:
             out = stage(frame, faces)
         except Exception as err:  # noqa: BLE001 - any failure of any stage is reported the same way
-            raise StageError(name, err) from err
-        timings[name] = (time.perf_counter() - start) * 1000.0
+            raise StageError(stage, err) from err
+        timings[stage.name] = (time.perf_counter() - start) * 1000.0
         return out
 
-    def _forget(self, live: set[int]) -> None:
-        """Drop per-person state of tracks that ended."""
-        for stage in (self.gaze, self.engagement, self.identity):
-            if stage is not None:
-                stage.forget(live)
+    def _weights(self) -> tuple[float, float]:
+        e = self.engagement
+        return (e.w_attention, e.w_expression) if e is not None else (1.0, 0.0)
 
-    def _identity(self) -> Identity:
-        if self.identity is None:
-            self.identity = Identity(self.people())
-        return self.identity
+    def drop(self, name: str) -> None:
+        """Close the stage called ``name`` and forget its per-track state.
 
-    def _emotion(self) -> Emotion:
-        if self.emotion is None:
-            self.emotion = Emotion(model_path("emotion-fer"))
-        return self.emotion
-
-    def drop(self, stage: str) -> None:
-        """Close and forget the ``"identity"`` or ``"emotion"`` stage, so it is built afresh when next needed.
-
-        The daemon calls this when it switches a broken stage off; other names do nothing.
+        The daemon calls this when it switches a broken feature off; a lazy stage (identity,
+        emotion) is built afresh when its feature is switched on again.
         """
-        if stage in ("identity", "emotion") and getattr(self, stage) is not None:
-            getattr(self, stage).close()
-            setattr(self, stage, None)
+        stage = self.stage(name)
+        if stage is not None and isinstance(stage, Lazy):
+            stage.close()
+        elif stage is not None:
+            stage.forget(set())
 
     def close(self) -> None:
-        """Free the models and the identity worker."""
-        self.detect.close()
-        self.landmarks.close()
-        for stage in (self.identity, self.emotion):
-            if stage is not None:
-                stage.close()
+        """Free every stage's models and threads."""
+        for stage in self.stages:
+            stage.close()
 
     def __enter__(self) -> Analyzer:
         return self

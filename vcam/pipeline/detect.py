@@ -93,6 +93,9 @@ class Detect:
             tracked. Shorter finds newcomers sooner and costs more per frame.
     """
 
+    name = "detect"
+    feature = None
+
     def __init__(self, tile: int = 640, overlap: float = 0.25, min_score: float = 0.5, min_interval: float = 0.2,
                  sweep: float = 1.0) -> None:
         self.tile, self.overlap, self.min_interval, self.sweep = tile, overlap, min_interval, sweep
@@ -147,6 +150,9 @@ class Detect:
             boxes.append([x + rb.xmin * w, y + rb.ymin * h, rb.width * w, rb.height * h])
             scores.append(det.score[0])
         return np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)
+
+    def forget(self, track_ids: set[int]) -> None:
+        """Nothing per track: detection keeps no state about people."""
 
     def close(self) -> None:
         """Free the detector."""

@@ -226,6 +226,9 @@ class Emotion:
             (up to the limit ``window`` sets anyway).
     """
 
+    name = "emotion"
+    feature = "emotion"
+
     def __init__(self, model_path: Path, budget_ms: float = 8.0, window: float = 1.0,
                  min_interval: float = 0.25) -> None:
         for name, value in (("budget_ms", budget_ms), ("window", window), ("min_interval", min_interval)):
@@ -321,9 +324,9 @@ class Emotion:
         va = affect(probs)
         return faces.replace(emotion=probs, valence=va[:, 0], arousal=va[:, 1])
 
-    def forget(self, live: set[int]) -> None:
-        """Drop the state of tracks not in ``live`` at once (they would go after FORGET_AFTER anyway)."""
-        for tid in [t for t in self._states if t not in live]:
+    def forget(self, track_ids: set[int]) -> None:
+        """Drop the state of tracks not in ``track_ids`` at once (they would go after FORGET_AFTER anyway)."""
+        for tid in [t for t in self._states if t not in track_ids]:
             del self._states[tid]
 
     def close(self) -> None:

@@ -84,6 +84,9 @@ class Engagement:
             so that a score exists without emotion.
     """
 
+    name = "engagement"
+    feature = "gaze"
+
     def __init__(self, window: float = 10.0, w_attention: float = ENGAGEMENT_WEIGHTS[0],
                  w_expression: float = ENGAGEMENT_WEIGHTS[1]) -> None:
         if not window > 0:
@@ -125,10 +128,13 @@ class Engagement:
         mixed = w_a * attention + w_e * np.nan_to_num(expression)
         return np.where(np.isfinite(expression), mixed, attention).astype(np.float32)
 
-    def forget(self, live_ids: set[int]) -> None:
-        """Drop the history of tracks not in ``live_ids``."""
-        for tid in [t for t in self._tracks if t not in live_ids]:
+    def forget(self, track_ids: set[int]) -> None:
+        """Drop the history of tracks not in ``track_ids``."""
+        for tid in [t for t in self._tracks if t not in track_ids]:
             del self._tracks[tid]
+
+    def close(self) -> None:
+        """Nothing to free."""
 
 
 def expression_of(emotion: np.ndarray) -> np.ndarray:

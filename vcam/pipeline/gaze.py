@@ -127,6 +127,9 @@ class Gaze:
         window: seconds of gaze history per person (see :class:`Baseline`).
     """
 
+    name = "gaze"
+    feature = "gaze"
+
     def __init__(self, yaw_tol: float = 15.0, pitch_tol: float = 12.0, window: float = 30.0) -> None:
         self.tol = np.array([yaw_tol, pitch_tol], np.float32)
         self.window = window
@@ -153,7 +156,10 @@ class Gaze:
         confidence = min(1.0, abs(1.0 - d) * 2.0) * (0.5 + 0.5 * baseline.weight)
         return (h, v), looking, confidence
 
-    def forget(self, live: set[int]) -> None:
-        """Drop the baselines of tracks not in ``live``."""
-        for tid in [t for t in self._baselines if t not in live]:
+    def forget(self, track_ids: set[int]) -> None:
+        """Drop the baselines of tracks not in ``track_ids``."""
+        for tid in [t for t in self._baselines if t not in track_ids]:
             del self._baselines[tid]
+
+    def close(self) -> None:
+        """Nothing to free."""

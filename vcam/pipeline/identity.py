@@ -254,6 +254,9 @@ class Identity:
     descriptor model cannot be loaded or fails.
     """
 
+    name = "identity"
+    feature = "identity"
+
     def __init__(self, people: dict[str, np.ndarray] | None = None, *, threshold: float = DEFAULT_THRESHOLD,
                  aggregation: str | Callable[[np.ndarray], float] = DEFAULT_AGGREGATION, recheck: float = 6.0,
                  settle: float = 0.3, votes: int = 5, agree: int = 2, max_pending: int = 9, nice: int = 3, workers: int = 1,
@@ -438,10 +441,10 @@ class Identity:
         with self._cond:
             return len(self._pending)
 
-    def forget(self, live: set[int]) -> None:
-        """Drop the votes of tracks not in ``live`` (call with the tracker's live ids)."""
-        self._votes.forget(live)
-        for tid in [t for t in self._asked if t not in live]:
+    def forget(self, track_ids: set[int]) -> None:
+        """Drop the votes of tracks not in ``track_ids`` (call with the tracker's live ids)."""
+        self._votes.forget(track_ids)
+        for tid in [t for t in self._asked if t not in track_ids]:
             del self._asked[tid]
 
     def close(self) -> None:

@@ -72,6 +72,9 @@ class Landmarks:
             the video threads leave idle; 1 fits faces one after another.
     """
 
+    name = "landmarks"
+    feature = None
+
     def __init__(self, crop: int = 256, scale: float = 2.0, min_confidence: float = 0.5, workers: int = 2) -> None:
         self.crop, self.scale, self.min_confidence = crop, scale, min_confidence
         self.workers = max(1, workers)
@@ -81,7 +84,7 @@ class Landmarks:
         self._pool: ThreadPoolExecutor | None = None
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
-        self._forget(set(faces.track_id.tolist()))
+        self.forget(set(faces.track_id.tolist()))
         jobs = [(frame.image, int(tid), box) for tid, box in zip(faces.track_id, faces.bbox)]
         found = list(self._map(jobs))
         keep = [i for i, pts in enumerate(found) if pts is not None]
@@ -123,8 +126,9 @@ class Landmarks:
                 min_detection_confidence=self.min_confidence, min_tracking_confidence=self.min_confidence)
         return self._meshes[tid]
 
-    def _forget(self, live: set[int]) -> None:
-        for tid in [t for t in self._meshes if t not in live]:
+    def forget(self, track_ids: set[int]) -> None:
+        """Close the FaceMesh of every track not in ``track_ids`` (also done each frame for the faces present)."""
+        for tid in [t for t in self._meshes if t not in track_ids]:
             self._meshes.pop(tid).close()
 
     def close(self) -> None:
@@ -132,4 +136,4 @@ class Landmarks:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        self._forget(set())
+        self.forget(set())

@@ -107,6 +107,9 @@ class Pose:
         camera: ``(3, 3)`` calibrated intrinsics; None estimates them from each frame's size.
     """
 
+    name = "pose"
+    feature = None
+
     def __init__(self, camera: np.ndarray | None = None) -> None:
         self.camera = camera
 
@@ -115,3 +118,9 @@ class Pose:
             return faces
         cam = self.camera if self.camera is not None else camera_matrix(*frame.size)
         return faces.replace(pose=np.stack([head_pose(p, cam) for p in faces.landmarks]))
+
+    def forget(self, track_ids: set[int]) -> None:
+        """Nothing per track."""
+
+    def close(self) -> None:
+        """Nothing to free."""

@@ -1,15 +1,17 @@
 """track: give every face a track id that survives motion and short occlusion.
 
-The tracker remembers each live track's last box. Each frame:
+The tracker remembers each live track's last box. It takes three steps of each
+frame (see :func:`vcam.pipeline.default_stages`):
 
-1. :meth:`Track.tracks` hands the live tracks to the detect stage;
-2. :meth:`Track.__call__` drops tracks unseen for ``max_age`` seconds, matches
+1. :attr:`Track.start` (``tracks``) hands the live tracks to the detect stage;
+2. :meth:`Track.__call__` (``track``) drops tracks unseen for ``max_age`` seconds, matches
    fresh detections (``track_id == -1``) to live tracks by box overlap
    (Hungarian assignment on the larger of IoU and the share of the detection
    inside the track's box, so a face cut by a tile edge still matches), and
    gives unmatched detections new ids;
-3. after landmarks, :meth:`Track.observe` records which tracks were seen with
-   their landmark-fitted boxes, and merges two tracks that ended on one face.
+3. after landmarks, :attr:`Track.confirm` (``observe``, :meth:`Track.observe`)
+   records which tracks were seen with their landmark-fitted boxes, and merges
+   two tracks that ended on one face.
 
 A face that leaves and comes back within ``max_age`` at about the same place
 keeps its id. Matching by identity (issue 3) will extend step 2.
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from vcam.pipeline.stage import Step
 from vcam.types import Faces, Frame
 
 log = logging.getLogger(__name__)
@@ -65,10 +68,27 @@ class Track:
             occlusions; shorter frees ids sooner when people leave.
     """
 
+    name = "track"
+    feature = None
+
     def __init__(self, min_iou: float = 0.3, max_age: float = 2.0, merge_iou: float = 0.5) -> None:
         self.min_iou, self.max_age, self.merge_iou = min_iou, max_age, merge_iou
         self._live: dict[int, _Live] = {}
         self._ids = itertools.count(1)
+        self.start = Step("tracks", lambda frame, faces: self.tracks())
+        """The first step of a frame: the live tracks, whatever came in."""
+        self.confirm = Step("observe", lambda frame, faces: self.observe(frame.t, faces))
+        """The step after landmarks: :meth:`observe` at the frame's time."""
+
+    def live_ids(self) -> set[int]:
+        """The ids of the live tracks: every other track's state can be forgotten."""
+        return set(self._live)
+
+    def forget(self, track_ids: set[int]) -> None:
+        """Nothing: the tracker decides which tracks live."""
+
+    def close(self) -> None:
+        """Nothing to free."""
 
     def tracks(self) -> Faces:
         """The live tracks as faces; ``score`` is 1 if seen last frame, else 0."""

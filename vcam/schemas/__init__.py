@@ -5,10 +5,12 @@ Two committed files (package data) are the contracts:
 - ``vcam/feed/schema.json``: every feed event (:mod:`vcam.feed.events`);
 - ``vcam/schemas/analyze.schema.json``: what ``vcam analyze`` writes (:mod:`vcam.analyze`).
 
-Each is written by hand except the properties of the :class:`vcam.records.Person` fields that a
-writer carries under their own names (``PERSON_EXTRA`` of the feed, ``FACE_EXTRA`` of analyze):
-those are made from the fields' :class:`~vcam.records.Spec` by :func:`updated`, which also raises
-the schema's version to the latest ``since`` among them. After adding a Person field, run::
+Each is written by hand except two parts made from the code: the properties of the
+:class:`vcam.records.Person` fields that a writer carries under their own names (``PERSON_EXTRA``
+of the feed, ``FACE_EXTRA`` of analyze), made from the fields' :class:`~vcam.records.Spec` by
+:func:`updated`, which also raises the schema's version to the latest ``since`` among them; and the
+feed ``hello``'s ``features``, one per switch of :data:`vcam.features.ANNOUNCED`. After adding a
+Person field or a feature, run::
 
     python -m vcam.schemas          # rewrite both files
     python -m vcam.schemas --check  # exit 1 if either is out of date (a test does the same)
@@ -40,6 +42,14 @@ def field_schema(spec: Spec) -> dict[str, Any]:
     return out
 
 
+def switches_schema() -> dict[str, Any]:
+    """The ``hello`` event's ``features``: one boolean per switch of :data:`vcam.features.ANNOUNCED`."""
+    from vcam.features import ANNOUNCED, BY_NAME
+
+    return {"type": "object", "required": list(ANNOUNCED), "additionalProperties": False,
+            "properties": {name: {"type": "boolean", "description": BY_NAME[name].help} for name in ANNOUNCED}}
+
+
 def updated(schema: dict, person: str, keys: tuple[str, ...], *, required: bool) -> dict:
     """``schema`` with ``keys`` (Person fields) in ``$defs[person]`` and its version raised to theirs."""
     definition = schema["$defs"][person]
@@ -57,6 +67,7 @@ def documents() -> dict[Path, dict]:
     from vcam.feed.events import PERSON_EXTRA
 
     feed = updated(_read(FEED), "person", PERSON_EXTRA, required=True)
+    feed["$defs"]["hello"]["properties"]["features"] = switches_schema()
     feed["$id"] = f"https://vcam.local/feed/schema/{feed['$defs']['version']['const']}"
     return {FEED: feed, ANALYZE: updated(_read(ANALYZE), "face", FACE_EXTRA, required=False)}
 
