@@ -201,7 +201,7 @@ def test_linux_install_into_a_prefix_succeeds_and_its_vcam_runs(linux: LinuxRuns
     assert ok(linux.version).stdout.strip() == f"vcam {VERSION}"
     app = "home/.local/share/vcam/app"
     assert Path(linux.vcam_module) == linux.prefix / app / "vcam/__init__.py", "vcam comes from the prefix's copy"
-    assert f"{app}/models/manifest.toml" in linux.installed, "vcam/models.py reads the manifest beside the package"
+    assert f"{app}/vcam/assets/models/manifest.toml" in linux.installed, "the manifest is package data of vcam"
 
 
 @pytest.mark.slow

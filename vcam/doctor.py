@@ -115,7 +115,7 @@ def _package_problem(dist: str, module: str, pin: str | None) -> str | None:
 
 
 def check_models() -> Check:
-    """Every model in models/manifest.toml passes its sha256 check."""
+    """Every model in the manifest (vcam/assets/models/manifest.toml) passes its sha256 check."""
     from vcam import models
 
     statuses = models.verify_all()
