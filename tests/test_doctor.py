@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import glob
+import importlib.metadata
+import json
 import os
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -52,6 +55,38 @@ def test_a_corrupt_model_fails_the_doctor_and_prints_how_to_restore_it(monkeypat
     report = doctor.format_report(checks)
     assert checks[0].status == "FAIL" and doctor.exit_code(checks) == 1
     assert "models: face-landmarker: reinstall it with `bash installer/linux/dev.sh setup`" in report
+
+
+PINS_AND_ORIGIN = """
+import importlib.metadata, json
+from vcam import doctor
+print(json.dumps([doctor.pinned_versions(), importlib.metadata.distribution("vcam").read_text("direct_url.json")]))
+"""
+
+
+def test_the_pins_come_from_the_installed_metadata_of_this_editable_install_and_match_pyproject(tmp_path):
+    # From outside the checkout, so only the installed metadata is there to be found (not the
+    # vcam.egg-info an editable build leaves in the checkout)
+    result = subprocess.run([sys.executable, "-c", PINS_AND_ORIGIN], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pins, direct_url = json.loads(result.stdout)
+    assert json.loads(direct_url or "{}").get("dir_info", {}).get("editable"), "dev.sh installs vcam editable"
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    expected = {name.lower(): version for name, version in
+                (spec.split(";")[0].strip().split("==") for spec in pyproject["project"]["dependencies"])}
+    assert pins == expected
+    assert "pytest" not in pins, "the test extra's pins are not vcam's"
+
+
+def test_vcam_without_package_metadata_fails_the_packages_check_saying_how_to_reinstall(monkeypatch):
+    def not_installed(name: str) -> list[str]:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "requires", not_installed)
+    check = doctor.check_packages()
+    assert (check.status, check.needed) == (doctor.FAIL, True)
+    assert "vcam itself is not installed" in check.detail and check.fix == doctor.REINSTALL
 
 
 def test_a_taken_feed_port_is_only_a_warning_that_says_another_port_will_be_used():

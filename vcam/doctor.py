@@ -16,7 +16,6 @@ import os
 import re
 import socket
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +39,7 @@ VIRTUALCAM_FIX_OTHER = "install OBS Studio and start its Virtual Camera once"
 DISPLAY_FIX = "run vcam inside a desktop session (DISPLAY or WAYLAND_DISPLAY set), or use --source webcam / demo"
 PORT_FIX = "vcam will use another free port; or pass --port"
 _PIN = re.compile(r"\s*([A-Za-z0-9._-]+)\s*==\s*([^;\s]+)\s*$")
+_EXTRA = re.compile(r"\bextra\s*==")  # a requirement of an extra (the test pins), not of vcam itself
 
 
 @dataclass(frozen=True)
@@ -78,20 +78,23 @@ def check_python() -> Check:
 
 
 def pinned_versions() -> dict[str, str]:
-    """``{distribution: pinned version}`` from pyproject.toml in a checkout, else vcam's installed metadata."""
-    from vcam.models import REPO_ROOT
+    """``{distribution: pinned version}`` of vcam's own requirements, from its installed metadata.
 
-    pyproject = REPO_ROOT / "pyproject.toml"
-    if pyproject.is_file():
-        specs = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    else:
-        specs = importlib.metadata.requires("vcam") or []
-    return {m[1].lower(): m[2] for spec in specs if (m := _PIN.match(spec.split(";")[0]))}
+    An editable install carries the same metadata as a wheel. Extras (the test pins) are
+    left out. Raises importlib.metadata.PackageNotFoundError when vcam is not installed.
+    """
+    specs = importlib.metadata.requires("vcam") or []
+    return {m[1].lower(): m[2] for spec in specs
+            if not _EXTRA.search(spec.partition(";")[2]) and (m := _PIN.match(spec.split(";")[0]))}
 
 
 def check_packages() -> Check:
     """Each key package imports and is installed at its pinned version."""
-    pins = pinned_versions()
+    try:
+        pins = pinned_versions()
+    except importlib.metadata.PackageNotFoundError:
+        return _result("packages", False, "vcam itself is not installed (no package metadata), so its pinned "
+                       "versions are unknown", REINSTALL, needed=True)
     problems = [p for dist, module in PACKAGES.items() if (p := _package_problem(dist, module, pins.get(dist)))]
     if problems:
         return _result("packages", False, "; ".join(problems), REINSTALL, needed=True)
@@ -112,7 +115,7 @@ def _package_problem(dist: str, module: str, pin: str | None) -> str | None:
 
 
 def check_models() -> Check:
-    """Every model in models/manifest.toml passes its sha256 check."""
+    """Every model in the manifest (vcam/assets/models/manifest.toml) passes its sha256 check."""
     from vcam import models
 
     statuses = models.verify_all()

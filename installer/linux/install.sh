@@ -243,8 +243,8 @@ install_main() {
   [ -z "$PACKAGES_FROM" ] || check_packages_from "$PACKAGES_FROM" "$PYTHON"
   apt_step
   v4l2loopback_step
-  sync_app "$APP"
-  venv_setup "$VENV" "$APP" "$PYTHON" "$PACKAGES_FROM"
+  venv_setup "$VENV" "$PYTHON" "$PACKAGES_FROM"
+  act_remove "$APP"  # the copy of the checkout an earlier installer installed editable; vcam is a wheel now
   act_write_ours "$LAUNCHER" 755 "$(launcher "$VCAM_BIN")"
   act_write_ours "$MENU_ENTRY" 644 "$(desktop_entry "")"
   autostart_step

@@ -146,8 +146,8 @@ install_main() {
   PYTHON="${PYTHON:-$(default_python)}"
   check_python "$PYTHON"
   [ -z "$PACKAGES_FROM" ] || check_packages_from "$PACKAGES_FROM" "$PYTHON"
-  sync_app "$APP"
-  venv_setup "$VENV" "$APP" "$PYTHON" "$PACKAGES_FROM"
+  venv_setup "$VENV" "$PYTHON" "$PACKAGES_FROM"
+  act_remove "$APP"  # the copy of the checkout an earlier installer installed editable; vcam is a wheel now
   act_write_ours "$LAUNCHER" 755 "$(launcher "$VCAM_BIN")"
   agent_step
   obs_guidance

