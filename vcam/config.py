@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vcam.errors import ConfigError, SourceSpecError, VcamError
+from vcam.limits import FPS, FRAMES, HEIGHT, PORT, SECONDS, WIDTH, Range, check_even, check_even_size
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ class Config:
         source: a source spec (see :mod:`vcam.sources`), or ``auto``: the first webcam, else the demo.
         output: ``auto``, ``vcam``, ``window``, ``file:PATH.mp4`` or ``none``. ``auto``
             uses the virtual camera and falls back to a window, then to ``fallback_file``.
-        width, height: size of the outgoing video in pixels (1280×720 is what meeting apps take best).
-        fps: rate of the outgoing video; live sources deliver at this rate.
+        width, height: size of the outgoing video in pixels, even, within :data:`vcam.limits.WIDTH` and
+            :data:`vcam.limits.HEIGHT` (1280×720 is what meeting apps take best).
+        fps: rate of the outgoing video, within :data:`vcam.limits.FPS`; live sources deliver at this rate.
         mirror: flip the outgoing video left-right (meeting apps mirror the self-view).
         loop: restart a video file source at its end.
         frames: stop after this many frames (None: run until stopped).
@@ -92,28 +94,20 @@ class Config:
     fallback_file: str = "vcam-out.mp4"
 
     def __post_init__(self) -> None:
-        _check_range("width", self.width, 16, 7680)
-        _check_range("height", self.height, 16, 4320)
-        _check_range("fps", self.fps, 1, 120)
-        if self.width % 2 or self.height % 2:
-            raise ConfigError(f"width and height must be even (video encoders need it), got {self.width}x{self.height}")
-        if self.frames is not None:
-            _check_range("frames", self.frames, 1, 10**9)
-        if self.seconds is not None:
-            _check_range("seconds", self.seconds, 0.1, 10**7)
-        if self.port is not None:
-            _check_range("port", self.port, 0, 65535)
+        """Raise ConfigError for a value out of its range in :mod:`vcam.limits`, or a forbidden combination."""
+        WIDTH.check(self.width)
+        HEIGHT.check(self.height)
+        FPS.check(self.fps)
+        check_even_size(self.width, self.height)
+        for limit, value in ((FRAMES, self.frames), (SECONDS, self.seconds), (PORT, self.port)):
+            if value is not None:
+                limit.check(value)
         if self.eu_mode and self.emotion:
             raise ConfigError(EU_MODE_REFUSAL)
 
 
 EU_MODE_REFUSAL = ("emotion inference is off in EU mode (the EU AI Act bans emotion recognition in workplaces and "
                    "education); turn EU mode off to use it")
-
-
-def _check_range(name: str, value: float, lo: float, hi: float) -> None:
-    if not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value!r}")
 
 
 # -- the settings the config file keeps -----------------------------------------------------------------------
@@ -173,11 +167,11 @@ def _check_output(spec: str) -> None:
         open_output(spec)  # parses, opens nothing (the daemon checks specs the same way)
 
 
-def _check_even(key: str, hi: int) -> Callable[[int], None]:
+def _check_even(limit: Range) -> Callable[[int], None]:
+    """A check that a width or height is within ``limit`` and even."""
     def check(value: int) -> None:
-        _check_range(key, value, 16, hi)
-        if value % 2:
-            raise ConfigError(f"{key} must be even (video encoders need it), got {value}")
+        limit.check(value)
+        check_even(limit.name, value)
     return check
 
 
@@ -213,12 +207,11 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("output", str, "auto, vcam[:BACKEND], window, file:PATH.mp4 or none",
             "where the annotated video goes (auto: virtual camera, else a window, else fallback_file)",
             _check_output, absolute=_output_absolute),
-    Setting("width", int, "an even whole number from 16 to 7680", "width of the outgoing video in pixels",
-            _check_even("width", 7680)),
-    Setting("height", int, "an even whole number from 16 to 4320", "height of the outgoing video in pixels",
-            _check_even("height", 4320)),
-    Setting("fps", float, "a number from 1 to 120", "frames per second of the outgoing video",
-            lambda v: _check_range("fps", v, 1, 120)),
+    Setting("width", int, f"an even whole number {WIDTH.span}", "width of the outgoing video in pixels",
+            _check_even(WIDTH)),
+    Setting("height", int, f"an even whole number {HEIGHT.span}", "height of the outgoing video in pixels",
+            _check_even(HEIGHT)),
+    Setting("fps", float, f"a number {FPS.span}", "frames per second of the outgoing video", FPS.check),
     Setting("mirror", bool, _BOOL, "flip the outgoing video left-right"),
     Setting("loop", bool, _BOOL, "restart a video file source at its end"),
     Setting("gaze", bool, _BOOL, "estimate gaze: looking at the screen or away"),
@@ -228,8 +221,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("gallery", str, "a file path, or unset for the gallery in your user data folder",
             "the gallery identity names people from", optional=True, absolute=_path_absolute),
     Setting("feed", bool, _BOOL, "serve the live feed and dashboard on 127.0.0.1"),
-    Setting("port", int, "a whole number from 0 to 65535 (0: any free port), or unset for 8765 or a free one",
-            "port of the live feed and dashboard", lambda v: _check_range("port", v, 0, 65535), optional=True),
+    Setting("port", int, f"a whole number {PORT.span} (0: any free port), or unset for 8765 or a free one",
+            "port of the live feed and dashboard", PORT.check, optional=True),
     Setting("aggregate_only", bool, _BOOL, "the feed shows the room only, never a person"),
     Setting("overlay", bool, _BOOL, "draw the annotations (the 'analysis on' badge stays)"),
     Setting("fallback_file", str, "a file path ending in .mp4",
