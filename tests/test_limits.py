@@ -10,7 +10,10 @@ from vcam.errors import ConfigError
 from vcam.limits import FPS, FRAMES, HEIGHT, PORT, SECONDS, STREAM_FPS, WIDTH, Range, check_even, check_even_size
 from vcam.outputs.file import FileOutput
 from vcam.outputs.null import NullOutput
+from vcam.sources.demo import DemoSource
+from vcam.sources.screen import ScreenSource
 from vcam.sources.video import VideoSource
+from vcam.sources.window import WindowSource
 
 
 def refusal(make) -> str | None:
@@ -117,3 +120,28 @@ def test_the_config_file_quotes_the_same_range_it_checks(key, limit):
     assert limit.span in SETTINGS[key].allowed
     with pytest.raises(ConfigError, match=limit.between):
         validate(key, limit.hi + 2)
+
+
+# -- the sources that take a rate or a size ------------------------------------------------------------------------
+
+SOURCES_WITH_A_RATE = {
+    "demo": lambda fps: DemoSource(fps=fps),
+    "screen": lambda fps: ScreenSource("screen", fps=fps),
+    "window": lambda fps: WindowSource("window:Zoom", "Zoom", fps=fps),
+}
+
+
+@pytest.mark.parametrize("kind", SOURCES_WITH_A_RATE)
+def test_a_source_accepts_and_refuses_the_same_fps_as_the_config(kind):
+    make = SOURCES_WITH_A_RATE[kind]
+    for value in (FPS.lo - 0.5, FPS.lo, FPS.hi, FPS.hi + 1):
+        by_config, by_source = refusal(lambda: Config(fps=value)), refusal(lambda: make(value))
+        assert (by_config is None) == (by_source is None) == (value in FPS), (value, by_config, by_source)
+        if by_source is not None:
+            assert FPS.between in by_source
+
+
+@pytest.mark.parametrize("field, limit", [("width", WIDTH), ("height", HEIGHT)])
+def test_the_demo_refuses_a_frame_size_the_config_refuses(field, limit):
+    assert limit.between in refusal(lambda: DemoSource(**{field: limit.hi + 2}))
+    assert refusal(lambda: DemoSource(rows=1, cols=1, **{field: limit.hi})) is None
