@@ -55,7 +55,7 @@ def test_the_analyzer_passes_odd_frames_through_with_no_faces(name):
 
 def test_odd_frames_flow_through_the_daemon_to_the_virtual_camera(fake_cam, monkeypatch):
     name, devices = fake_cam
-    monkeypatch.setattr(vcam.daemon, "open_source", lambda *a, **k: OddSource())
+    monkeypatch.setattr(vcam.daemon, "make_source", lambda *a, **k: OddSource())
     daemon = Daemon(Config(source="odd", output=f"vcam:{name}")).start()
     assert daemon.wait(30)
     daemon.stop()

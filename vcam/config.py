@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from vcam.errors import ConfigError, SourceSpecError, VcamError
+from vcam.errors import ConfigError, VcamError
 from vcam.limits import FPS, FRAMES, HEIGHT, PORT, SECONDS, WIDTH, Range, check_even, check_even_size
 
 log = logging.getLogger(__name__)
@@ -147,17 +147,10 @@ _TRUE, _FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
 
 def _check_source(spec: str) -> None:
     """A source spec that parses; a missing video file passes here (``vcam run`` reports it when it opens)."""
-    from vcam.sources import open_source
+    from vcam.sources import parse_source
 
     if spec != "auto":
-        try:
-            open_source(spec)  # parses, opens nothing
-        except ConfigError as err:  # e.g. a demo grid too small for its size
-            raise SourceSpecError(str(err)) from None
-        except SourceSpecError:
-            raise
-        except VcamError:
-            pass
+        parse_source(spec)  # parses only: no source is made, no source module imported
 
 
 def _check_output(spec: str) -> None:
@@ -181,10 +174,12 @@ def _check_fallback(path: str) -> None:
 
 def _source_absolute(spec: str) -> str:
     """A video file's path made absolute, after checking the file exists; other specs unchanged."""
-    from vcam.sources import open_source
+    from vcam.sources import parse_source, video_path
 
-    path = getattr(open_source(spec), "path", None) if spec != "auto" else None  # raises if the file is missing
-    return str(Path(path).resolve()) if path is not None else spec
+    parsed = parse_source(spec) if spec != "auto" else None
+    if parsed is None or parsed.kind != "video":
+        return spec
+    return str(video_path(parsed).resolve())  # raises if the file is missing
 
 
 def _output_absolute(spec: str) -> str:

@@ -52,7 +52,7 @@ from vcam.feed.server import FeedServer
 from vcam.outputs import Output, open_output
 from vcam.pipeline import Analyzer, Features, StageError
 from vcam.session import Recorder, new_session_dir
-from vcam.sources import Source, open_source
+from vcam.sources import Source, make_source
 from vcam.threads import ANALYSIS_NICE, Mailbox, Stats, lower_priority
 from vcam.types import Analysis, Frame
 
@@ -140,7 +140,7 @@ class Daemon:
         return self.capture.source if self.capture is not None else None
 
     def _make_source(self, spec: str) -> Source:
-        return open_source(spec, realtime=True, loop=self.config.loop, fps=self.config.fps)
+        return make_source(spec, realtime=True, loop=self.config.loop, fps=self.config.fps)
 
     def _open_source(self) -> Source:
         """The configured source, opened; ``auto`` is the first webcam, else the demo."""

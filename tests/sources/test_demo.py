@@ -12,7 +12,7 @@ import pytest
 
 from vcam.errors import ConfigError, SourceError
 from vcam.limits import FPS, HEIGHT, WIDTH
-from vcam.sources import open_source
+from vcam.sources import make_source
 from vcam.sources.demo import DemoSource
 
 
@@ -49,8 +49,8 @@ def test_size_follows_the_constructor_arguments():
     assert image.shape == (720, 1280, 3)
 
 
-def test_open_source_demo_gives_a_demo_source():
-    assert isinstance(open_source("demo", realtime=False), DemoSource)
+def test_make_source_demo_gives_a_demo_source():
+    assert isinstance(make_source("demo", realtime=False), DemoSource)
 
 
 def test_two_sources_give_identical_frame_17():
