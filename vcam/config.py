@@ -154,10 +154,11 @@ def _check_source(spec: str) -> None:
 
 
 def _check_output(spec: str) -> None:
-    from vcam.outputs import open_output
+    """An output spec that parses (the daemon checks specs the same way before it takes the camera)."""
+    from vcam.outputs import parse_output
 
     if spec != "auto":
-        open_output(spec)  # parses, opens nothing (the daemon checks specs the same way)
+        parse_output(spec)  # parses only: no output is made
 
 
 def _check_even(limit: Range) -> Callable[[int], None]:
@@ -183,10 +184,11 @@ def _source_absolute(spec: str) -> str:
 
 
 def _output_absolute(spec: str) -> str:
-    from vcam.outputs import open_output
+    """A ``file:`` output's path made absolute; other specs unchanged."""
+    from vcam.outputs import parse_output
 
-    path = getattr(open_output(spec), "path", None) if spec != "auto" else None
-    return f"file:{Path(path).resolve()}" if path is not None else spec
+    path = parse_output(spec).path if spec != "auto" else None
+    return f"file:{path.resolve()}" if path is not None else spec
 
 
 def _path_absolute(path: str) -> str:

@@ -49,7 +49,7 @@ from vcam.config import EU_MODE_REFUSAL, Config
 from vcam.errors import OutputError, SessionError, SourceError, VcamError
 from vcam.feed import FeedBuilder, remove_dashboard_url, write_dashboard_url
 from vcam.feed.server import FeedServer
-from vcam.outputs import Output, open_output
+from vcam.outputs import Output, make_output, parse_output
 from vcam.pipeline import Analyzer, Features, StageError
 from vcam.session import Recorder, new_session_dir
 from vcam.sources import Source, make_source
@@ -113,7 +113,7 @@ class Daemon:
         """Open the source and output, then start the threads. Raises VcamError with a fix if either cannot open."""
         cfg = self.config
         if cfg.output != "auto":
-            open_output(cfg.output)  # a bad spec fails before the camera is taken
+            parse_output(cfg.output)  # a bad spec fails before the camera is taken
         self.capture = Capture(self._open_source(), self._make_source, size=(cfg.width, cfg.height), hold=self.hold,
                                stop=self._stop, stats=self.stats, style=self.style, changed=self._publish_status,
                                send=lambda placard: self._to_send.put((placard, False)))
@@ -158,7 +158,7 @@ class Daemon:
         specs = [cfg.output] if cfg.output != "auto" else ["vcam", "window", f"file:{cfg.fallback_file}"]
         for spec in specs:
             try:
-                return open_output(spec, width=cfg.width, height=cfg.height, fps=self.source.fps, mirror=cfg.mirror).open()
+                return make_output(spec, width=cfg.width, height=cfg.height, fps=self.source.fps, mirror=cfg.mirror).open()
             except OutputError as err:
                 if spec == specs[-1]:
                     raise

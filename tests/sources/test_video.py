@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vcam.errors import SourceError
-from vcam.outputs import open_output
+from vcam.outputs import make_output
 from vcam.sources import make_source
 
 
@@ -15,7 +15,7 @@ from vcam.sources import make_source
 def clip(tmp_path_factory):
     """A 20-frame 320x240 H.264 clip of a moving bar."""
     path = tmp_path_factory.mktemp("clip") / "bar.mp4"
-    with open_output(f"file:{path}", width=320, height=240, fps=10) as out:
+    with make_output(f"file:{path}", width=320, height=240, fps=10) as out:
         for i in range(20):
             image = np.zeros((240, 320, 3), np.uint8)
             image[:, i * 10:i * 10 + 40] = 255

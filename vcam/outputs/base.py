@@ -2,7 +2,7 @@
 
 An output is a context manager that takes annotated images::
 
-    with open_output("vcam") as out:
+    with make_output("vcam") as out:
         for image in images:          # (H, W, 3) uint8 BGR, any H and W
             out.send(image)
             if not out.poll():        # the user closed the preview window
@@ -144,7 +144,7 @@ class Output(ABC):
     def open(self) -> Output:
         """Open the output; returns ``self``. Opening twice does nothing."""
         if self._closed:
-            raise OutputError(f"output {self.name!r} was closed; make a new one with open_output()")
+            raise OutputError(f"output {self.name!r} was closed; make a new one with make_output()")
         if not self._opened:
             self._open()
             self._opened = True
