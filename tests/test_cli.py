@@ -13,7 +13,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from vcam.outputs import open_output
+from vcam.outputs import make_output
 from vcam.sources.demo import DemoSource
 
 VCAM = [sys.executable, "-m", "vcam.cli"]
@@ -35,7 +35,7 @@ def vcam(*args: str, env: dict | None = None, timeout: float = 120) -> subproces
 def grid_clip(tmp_path_factory):
     """30 frames (1 s) of the 3×3 demo gallery as a 1920×1080 H.264 file."""
     path = tmp_path_factory.mktemp("clips") / "grid.mp4"
-    with DemoSource(realtime=False) as src, open_output(f"file:{path}", width=1920, height=1080, fps=30) as out:
+    with DemoSource(realtime=False) as src, make_output(f"file:{path}", width=1920, height=1080, fps=30) as out:
         for _ in range(30):
             out.send(src.read().image)
     return path
@@ -136,7 +136,7 @@ def test_scene_sampling_skips_unchanged_frames_and_keeps_changes(tmp_path):
     from vcam.analyze import analyze
 
     clip = tmp_path / "scenes.mp4"
-    with open_output(f"file:{clip}", width=320, height=240, fps=10) as out:
+    with make_output(f"file:{clip}", width=320, height=240, fps=10) as out:
         for i in range(30):  # three 1-second scenes of a still picture each
             out.send(np.full((240, 320, 3), (40, 120, 200)[i // 10], np.uint8))
     document = analyze(clip, progress=False, sample="scene")

@@ -84,13 +84,13 @@ def test_export_and_remove(gallery, tmp_path):
 @pytest.fixture(scope="module")
 def obama_clip(tmp_path_factory) -> Path:
     """3 s of the one-face demo showing Obama's demo portrait, as an H.264 file."""
-    from vcam.outputs import open_output
+    from vcam.outputs import make_output
     from vcam.sources.demo import DemoSource
 
     tmp_path = tmp_path_factory.mktemp("clip")
     clip = tmp_path / "obama.mp4"
     with DemoSource(rows=1, cols=1, width=1280, height=720, realtime=False, portrait_dir=_one_portrait(tmp_path)) as src, \
-            open_output(f"file:{clip}", width=1280, height=720, fps=15) as out:
+            make_output(f"file:{clip}", width=1280, height=720, fps=15) as out:
         for _ in range(45):
             out.send(src.read().image)
     return clip

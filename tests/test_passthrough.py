@@ -55,7 +55,7 @@ def test_the_analyzer_passes_odd_frames_through_with_no_faces(name):
 
 def test_odd_frames_flow_through_the_daemon_to_the_virtual_camera(fake_cam, monkeypatch):
     name, devices = fake_cam
-    monkeypatch.setattr(vcam.daemon, "open_source", lambda *a, **k: OddSource())
+    monkeypatch.setattr(vcam.daemon, "make_source", lambda *a, **k: OddSource())
     daemon = Daemon(Config(source="odd", output=f"vcam:{name}")).start()
     assert daemon.wait(30)
     daemon.stop()
@@ -66,10 +66,10 @@ def test_odd_frames_flow_through_the_daemon_to_the_virtual_camera(fake_cam, monk
 
 def test_a_video_with_no_face_analyses_to_empty_frames(tmp_path):
     from vcam.analyze import analyze
-    from vcam.outputs import open_output
+    from vcam.outputs import make_output
 
     clip = tmp_path / "empty_room.mp4"
-    with open_output(f"file:{clip}", width=640, height=360, fps=10) as out:
+    with make_output(f"file:{clip}", width=640, height=360, fps=10) as out:
         for i in range(10):
             out.send(np.full((360, 640, 3), 40 + 10 * i, np.uint8))
     document = analyze(clip, progress=False)

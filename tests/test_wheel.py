@@ -102,10 +102,10 @@ def build_wheel(dest: Path) -> Path:
 
 def make_clip(path: Path) -> Path:
     """1 s (30 frames) of the demo's 3x3 gallery of real portraits as a 1920x1080 H.264 file."""
-    from vcam.outputs import open_output
+    from vcam.outputs import make_output
     from vcam.sources.demo import DemoSource
 
-    with DemoSource(realtime=False) as src, open_output(f"file:{path}", width=1920, height=1080, fps=30) as out:
+    with DemoSource(realtime=False) as src, make_output(f"file:{path}", width=1920, height=1080, fps=30) as out:
         for _ in range(CLIP_FRAMES):
             out.send(src.read().image)
     return path

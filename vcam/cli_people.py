@@ -139,9 +139,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     count = args.augment if args.augment is not None else (0 if args.source else 5)
     augment = Augment(count=count) if count > 0 else None
     if args.source:
-        from vcam.sources import open_source
+        from vcam.sources import make_source
 
-        with open_source(args.source) as src:
+        with make_source(args.source) as src:
             descriptors, sources = enroll_from_frames(src, args.frames, augment=augment)
     else:
         descriptors, sources = enroll_images(args.images, augment=augment)

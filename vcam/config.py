@@ -32,8 +32,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from vcam.errors import ConfigError, SourceSpecError, VcamError
+from vcam.errors import ConfigError, VcamError
 from vcam.features import EU_MODE_REFUSAL, FEATURES
+from vcam.limits import FPS, FRAMES, HEIGHT, PORT, SECONDS, WIDTH, Range, check_even, check_even_size
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,9 @@ class RunSettings:
         source: a source spec (see :mod:`vcam.sources`), or ``auto``: the first webcam, else the demo.
         output: ``auto``, ``vcam``, ``window``, ``file:PATH.mp4`` or ``none``. ``auto``
             uses the virtual camera and falls back to a window, then to ``fallback_file``.
-        width, height: size of the outgoing video in pixels (1280×720 is what meeting apps take best).
-        fps: rate of the outgoing video; live sources deliver at this rate.
+        width, height: size of the outgoing video in pixels, even, within :data:`vcam.limits.WIDTH` and
+            :data:`vcam.limits.HEIGHT` (1280×720 is what meeting apps take best).
+        fps: rate of the outgoing video, within :data:`vcam.limits.FPS`; live sources deliver at this rate.
         mirror: flip the outgoing video left-right (meeting apps mirror the self-view).
         loop: restart a video file source at its end.
         frames: stop after this many frames (None: run until stopped).
@@ -79,17 +81,14 @@ class RunSettings:
     fallback_file: str = "vcam-out.mp4"
 
     def __post_init__(self) -> None:
-        _check_range("width", self.width, 16, 7680)
-        _check_range("height", self.height, 16, 4320)
-        _check_range("fps", self.fps, 1, 120)
-        if self.width % 2 or self.height % 2:
-            raise ConfigError(f"width and height must be even (video encoders need it), got {self.width}x{self.height}")
-        if self.frames is not None:
-            _check_range("frames", self.frames, 1, 10**9)
-        if self.seconds is not None:
-            _check_range("seconds", self.seconds, 0.1, 10**7)
-        if self.port is not None:
-            _check_range("port", self.port, 0, 65535)
+        """Raise ConfigError for a value out of its range in :mod:`vcam.limits`, or a forbidden combination."""
+        WIDTH.check(self.width)
+        HEIGHT.check(self.height)
+        FPS.check(self.fps)
+        check_even_size(self.width, self.height)
+        for limit, value in ((FRAMES, self.frames), (SECONDS, self.seconds), (PORT, self.port)):
+            if value is not None:
+                limit.check(value)
         if getattr(self, "eu_mode", False) and getattr(self, "emotion", False):
             raise ConfigError(EU_MODE_REFUSAL)
 
@@ -101,11 +100,6 @@ Config = dataclasses.make_dataclass(
                           "``mirror``, ``aggregate_only``, ``eu_mode``) with its default there.",
                "__module__": __name__})
 """The run's settings: :class:`RunSettings` plus the switches, so that a feature is declared once."""
-
-
-def _check_range(name: str, value: float, lo: float, hi: float) -> None:
-    if not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value!r}")
 
 
 # -- the settings the config file keeps -----------------------------------------------------------------------
@@ -145,31 +139,25 @@ _TRUE, _FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
 
 def _check_source(spec: str) -> None:
     """A source spec that parses; a missing video file passes here (``vcam run`` reports it when it opens)."""
-    from vcam.sources import open_source
+    from vcam.sources import parse_source
 
     if spec != "auto":
-        try:
-            open_source(spec)  # parses, opens nothing
-        except ConfigError as err:  # e.g. a demo grid too small for its size
-            raise SourceSpecError(str(err)) from None
-        except SourceSpecError:
-            raise
-        except VcamError:
-            pass
+        parse_source(spec)  # parses only: no source is made, no source module imported
 
 
 def _check_output(spec: str) -> None:
-    from vcam.outputs import open_output
+    """An output spec that parses (the daemon checks specs the same way before it takes the camera)."""
+    from vcam.outputs import parse_output
 
     if spec != "auto":
-        open_output(spec)  # parses, opens nothing (the daemon checks specs the same way)
+        parse_output(spec)  # parses only: no output is made
 
 
-def _check_even(key: str, hi: int) -> Callable[[int], None]:
+def _check_even(limit: Range) -> Callable[[int], None]:
+    """A check that a width or height is within ``limit`` and even."""
     def check(value: int) -> None:
-        _check_range(key, value, 16, hi)
-        if value % 2:
-            raise ConfigError(f"{key} must be even (video encoders need it), got {value}")
+        limit.check(value)
+        check_even(limit.name, value)
     return check
 
 
@@ -179,17 +167,20 @@ def _check_fallback(path: str) -> None:
 
 def _source_absolute(spec: str) -> str:
     """A video file's path made absolute, after checking the file exists; other specs unchanged."""
-    from vcam.sources import open_source
+    from vcam.sources import parse_source, video_path
 
-    path = getattr(open_source(spec), "path", None) if spec != "auto" else None  # raises if the file is missing
-    return str(Path(path).resolve()) if path is not None else spec
+    parsed = parse_source(spec) if spec != "auto" else None
+    if parsed is None or parsed.kind != "video":
+        return spec
+    return str(video_path(parsed).resolve())  # raises if the file is missing
 
 
 def _output_absolute(spec: str) -> str:
-    from vcam.outputs import open_output
+    """A ``file:`` output's path made absolute; other specs unchanged."""
+    from vcam.outputs import parse_output
 
-    path = getattr(open_output(spec), "path", None) if spec != "auto" else None
-    return f"file:{Path(path).resolve()}" if path is not None else spec
+    path = parse_output(spec).path if spec != "auto" else None
+    return f"file:{path.resolve()}" if path is not None else spec
 
 
 def _path_absolute(path: str) -> str:
@@ -206,19 +197,18 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("output", str, "auto, vcam[:BACKEND], window, file:PATH.mp4 or none",
             "where the annotated video goes (auto: virtual camera, else a window, else fallback_file)",
             _check_output, absolute=_output_absolute),
-    Setting("width", int, "an even whole number from 16 to 7680", "width of the outgoing video in pixels",
-            _check_even("width", 7680)),
-    Setting("height", int, "an even whole number from 16 to 4320", "height of the outgoing video in pixels",
-            _check_even("height", 4320)),
-    Setting("fps", float, "a number from 1 to 120", "frames per second of the outgoing video",
-            lambda v: _check_range("fps", v, 1, 120)),
+    Setting("width", int, f"an even whole number {WIDTH.span}", "width of the outgoing video in pixels",
+            _check_even(WIDTH)),
+    Setting("height", int, f"an even whole number {HEIGHT.span}", "height of the outgoing video in pixels",
+            _check_even(HEIGHT)),
+    Setting("fps", float, f"a number {FPS.span}", "frames per second of the outgoing video", FPS.check),
     Setting("loop", bool, _BOOL, "restart a video file source at its end"),
     *_SWITCHES,
     Setting("gallery", str, "a file path, or unset for the gallery in your user data folder",
             "the gallery identity names people from", optional=True, absolute=_path_absolute),
     Setting("feed", bool, _BOOL, "serve the live feed and dashboard on 127.0.0.1"),
-    Setting("port", int, "a whole number from 0 to 65535 (0: any free port), or unset for 8765 or a free one",
-            "port of the live feed and dashboard", lambda v: _check_range("port", v, 0, 65535), optional=True),
+    Setting("port", int, f"a whole number {PORT.span} (0: any free port), or unset for 8765 or a free one",
+            "port of the live feed and dashboard", PORT.check, optional=True),
     Setting("fallback_file", str, "a file path ending in .mp4",
             "where output auto writes when there is neither a virtual camera nor a display", _check_fallback,
             absolute=_path_absolute),

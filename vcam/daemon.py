@@ -50,13 +50,13 @@ from vcam.errors import OutputError, SessionError, SourceError, VcamError
 from vcam.feed.publisher import DEFAULT_FEED_PORT, FeedPublisher
 from vcam.feed.server import FeedServer
 from vcam.listeners import Listeners
-from vcam.outputs import Output, open_output
+from vcam.outputs import Output, make_output, parse_output
 from vcam.pipeline import Analyzer, StageError
 from vcam.policy import StageFailures
 from vcam.records import Privacy, Records
 from vcam.runtime import Runtime
 from vcam.session import Recorder
-from vcam.sources import Source, open_source
+from vcam.sources import Source, make_source
 from vcam.threads import Mailbox, Stats
 from vcam.types import Analysis, Frame
 
@@ -100,7 +100,7 @@ class Daemon:
         """Open the source and output, then start the threads. Raises VcamError with a fix if either cannot open."""
         cfg = self.config
         if cfg.output != "auto":
-            open_output(cfg.output)  # a bad spec fails before the camera is taken
+            parse_output(cfg.output)  # a bad spec fails before the camera is taken
         self.capture = Capture(open_configured_source(cfg, self._make_source), self._make_source,
                                size=(cfg.width, cfg.height), hold=self.hold,
                                stop=self._stop, stats=self.stats, style=self.style, changed=self.publish_status,
@@ -158,7 +158,7 @@ class Daemon:
         return self.publisher.server if self.publisher is not None else None
 
     def _make_source(self, spec: str) -> Source:
-        return open_source(spec, realtime=True, loop=self.config.loop, fps=self.config.fps)
+        return make_source(spec, realtime=True, loop=self.config.loop, fps=self.config.fps)
 
     # -- state the tray shows --------------------------------------------------------
     @property
@@ -351,7 +351,7 @@ def open_configured_output(config: Config, fps: float) -> Output:
     specs = [config.output] if config.output != "auto" else ["vcam", "window", f"file:{config.fallback_file}"]
     for spec in specs:
         try:
-            return open_output(spec, width=config.width, height=config.height, fps=fps, mirror=config.mirror).open()
+            return make_output(spec, width=config.width, height=config.height, fps=fps, mirror=config.mirror).open()
         except OutputError as err:
             if spec == specs[-1]:
                 raise

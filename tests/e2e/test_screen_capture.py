@@ -13,7 +13,7 @@ import pytest
 
 from vcam.errors import SourceError
 from vcam.pipeline import Analyzer
-from vcam.sources import open_source
+from vcam.sources import make_source
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def gallery_window(xvfb):
 
 
 def _window_shown(display: str) -> bool:
-    with open_source("screen:1", realtime=False) as src:
+    with make_source("screen:1", realtime=False) as src:
         return float(src.read().image.std()) > 20
 
 
@@ -57,7 +57,7 @@ def _window_tree(display: str) -> str:
 
 
 def test_the_screen_source_captures_the_gallery_and_finds_every_face(gallery_window):
-    with open_source("screen:1", fps=10) as src, Analyzer() as analyzer:
+    with make_source("screen:1", fps=10) as src, Analyzer() as analyzer:
         counts = [len(analyzer.process(src.read()).faces) for _ in range(12)]
         assert src.size == (1920, 1080)
     assert counts[-1] == 9, counts
@@ -65,7 +65,7 @@ def test_the_screen_source_captures_the_gallery_and_finds_every_face(gallery_win
 
 
 def test_a_screen_region_captures_just_that_region(gallery_window):
-    with open_source("screen:100,50,640,360", realtime=False) as src:
+    with make_source("screen:100,50,640,360", realtime=False) as src:
         frame = src.read()
     assert frame.image.shape == (360, 640, 3)
     assert frame.image.std() > 10
@@ -74,10 +74,10 @@ def test_a_screen_region_captures_just_that_region(gallery_window):
 @pytest.mark.parametrize("spec", ["screen:1800,1000,640,480", "screen:-10,0,100,100", "screen:0,0,0,10"])
 def test_a_region_off_the_screen_is_one_clear_error(xvfb, spec):
     with pytest.raises(SourceError, match="not inside the screen") as err:
-        open_source(spec).open()
+        make_source(spec).open()
     assert "1920,1080" in str(err.value)
 
 
 def test_a_monitor_that_does_not_exist_is_one_clear_error(xvfb):
     with pytest.raises(SourceError, match="no monitor 3"):
-        open_source("screen:3").open()
+        make_source("screen:3").open()

@@ -14,7 +14,7 @@ from xserver import gallery_window, xdotool
 
 from vcam.errors import SourceError, SourceLost
 from vcam.pipeline import Analyzer
-from vcam.sources import open_source
+from vcam.sources import make_source
 from vcam.sources.window import FOLLOW_S, find_window, window_titles
 
 TITLE = "Zoom Meeting - vcam test"
@@ -34,33 +34,33 @@ def _faces(src, analyzer: Analyzer, frames: int = 8) -> int:
 
 
 def test_the_window_is_found_by_part_of_its_title_in_any_case_and_its_faces_are_found(meeting):
-    with open_source("window:zoom meeting", fps=10) as src, Analyzer() as analyzer:
+    with make_source("window:zoom meeting", fps=10) as src, Analyzer() as analyzer:
         assert src.size == (960, 540)
         assert _faces(src, analyzer) == 4
 
 
 def test_the_capture_follows_the_window_when_it_moves(meeting, xvfb):
-    with open_source("window:Zoom Meeting", fps=10) as src, Analyzer() as analyzer:
+    with make_source("window:Zoom Meeting", fps=10) as src, Analyzer() as analyzer:
         assert _faces(src, analyzer) == 4
         xdotool(xvfb, "windowmove", meeting, "900", "500")
-        with open_source("screen:0,0,900,500", realtime=False) as left_behind:  # where the window was
+        with make_source("screen:0,0,900,500", realtime=False) as left_behind:  # where the window was
             assert wait_until(lambda: left_behind.read().image.std() < 5, 10)
         assert _faces(src, analyzer, frames=int(FOLLOW_S * 10) + 8) == 4
         assert src.size == (960, 540)
 
 
 def test_a_resized_window_ends_the_stream_and_reopens_at_its_new_size(meeting, xvfb):
-    with open_source("window:Zoom Meeting", fps=10) as src:
+    with make_source("window:Zoom Meeting", fps=10) as src:
         src.read()
         xdotool(xvfb, "windowsize", meeting, "640", "360")
         with pytest.raises(SourceLost, match="changed size"):
             wait_until(lambda: src.read() is None, 10)
-    with open_source("window:Zoom Meeting", realtime=False) as again:
+    with make_source("window:Zoom Meeting", realtime=False) as again:
         assert again.size == (640, 360)
 
 
 def test_a_closed_window_ends_the_stream_with_source_lost(meeting, xvfb):
-    with open_source("window:Zoom Meeting", fps=10) as src:
+    with make_source("window:Zoom Meeting", fps=10) as src:
         src.read()
         xdotool(xvfb, "windowkill", meeting)
         with pytest.raises(SourceLost, match="was closed|minimised"):
@@ -69,7 +69,7 @@ def test_a_closed_window_ends_the_stream_with_source_lost(meeting, xvfb):
 
 def test_no_such_window_is_one_clear_error_listing_the_titles_there_are(meeting):
     with pytest.raises(SourceError, match="no window whose title contains 'Teams'") as err:
-        open_source("window:Teams").open()
+        make_source("window:Teams").open()
     assert TITLE in str(err.value)
 
 
@@ -110,7 +110,7 @@ def test_only_windows_that_can_hold_a_meeting_are_offered_or_captured(xvfb):
 def test_window_capture_without_a_display_says_what_to_use(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     with pytest.raises(SourceError, match="needs an X11 display"):
-        open_source("window:Zoom").open()
+        make_source("window:Zoom").open()
 
 
 def test_the_frames_are_the_windows_pixels(meeting, xvfb):
@@ -118,7 +118,7 @@ def test_the_frames_are_the_windows_pixels(meeting, xvfb):
     geometry = xdotool(xvfb, "getwindowgeometry", "--shell", meeting)
     values = dict(line.split("=") for line in geometry.splitlines())
     x, y = int(values["X"]), int(values["Y"])
-    with open_source("window:Zoom Meeting", realtime=False) as src, \
-            open_source(f"screen:{x},{y},960,540", realtime=False) as screen:
+    with make_source("window:Zoom Meeting", realtime=False) as src, \
+            make_source(f"screen:{x},{y},960,540", realtime=False) as screen:
         pairs = [(src.read().image, screen.read().image) for _ in range(6)]
     assert min(float(np.abs(a.astype(int) - b.astype(int)).mean()) for a, b in pairs) < 2.0

@@ -59,8 +59,8 @@ def test_under_xvfb_the_window_shows_frames_and_poll_turns_false_when_the_window
     # In a child process: Qt stays bound to this Xvfb, which goes away after the test.
     script = textwrap.dedent("""
         import cv2, numpy as np
-        from vcam.outputs import open_output
-        with open_output("window", width=320, height=180, mirror=True) as out:
+        from vcam.outputs import make_output
+        with make_output("window", width=320, height=180, mirror=True) as out:
             for i in range(5):
                 out.send(np.full((480, 640, 3), 40 * i, np.uint8))
             assert out.poll()
@@ -90,9 +90,9 @@ def test_under_xvfb_the_frames_sent_appear_on_the_screen(xvfb_display, tmp_path)
     # Frames go on until the screen shows them; the deadline only stops a hang.
     script = """
         import time, mss, numpy as np
-        from vcam.outputs import open_output
+        from vcam.outputs import make_output
         colour = np.array([40, 160, 220], np.uint8)  # BGR
-        with open_output("window", width=640, height=360) as out, mss.MSS() as screen:
+        with make_output("window", width=640, height=360) as out, mss.MSS() as screen:
             deadline, share = time.monotonic() + 30, 0.0
             while share < 0.9 and time.monotonic() < deadline and out.poll():
                 out.send(np.broadcast_to(colour, (360, 640, 3)).copy())
@@ -111,8 +111,8 @@ def test_qt_hands_x_events_to_xcb_through_the_system_xlib_not_the_wheels_stale_c
     # which copy Qt bound.
     script = """
         import numpy as np
-        from vcam.outputs import open_output
-        with open_output("window", width=320, height=180) as out:
+        from vcam.outputs import make_output
+        with make_output("window", width=320, height=180) as out:
             out.send(np.zeros((180, 320, 3), np.uint8))
     """
     done = _run_child(script, xvfb_display, tmp_path, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=str(tmp_path / "ld"))

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from vcam.errors import ConfigError, SourceError
-from vcam.sources import open_source
+from vcam.limits import FPS, HEIGHT, WIDTH
+from vcam.sources import make_source
 from vcam.sources.demo import DemoSource
 
 
@@ -48,8 +49,8 @@ def test_size_follows_the_constructor_arguments():
     assert image.shape == (720, 1280, 3)
 
 
-def test_open_source_demo_gives_a_demo_source():
-    assert isinstance(open_source("demo", realtime=False), DemoSource)
+def test_make_source_demo_gives_a_demo_source():
+    assert isinstance(make_source("demo", realtime=False), DemoSource)
 
 
 def test_two_sources_give_identical_frame_17():
@@ -144,6 +145,17 @@ def test_an_empty_portrait_folder_is_an_error_too(tmp_path):
 def test_out_of_range_arguments_name_the_argument(arg, value):
     with pytest.raises(ConfigError, match=arg):
         DemoSource(**{arg: value})
+
+
+@pytest.mark.parametrize("arg, limit, value", [("width", WIDTH, 7682), ("height", HEIGHT, 4322), ("fps", FPS, 121.0)])
+def test_size_and_rate_are_refused_outside_the_limits_the_config_shares(arg, limit, value):
+    with pytest.raises(ConfigError, match=f"DemoSource {arg} must be {limit.between}, got {value}"):
+        DemoSource(**{arg: value})
+
+
+def test_a_grid_too_small_for_its_frame_says_how_small_and_what_to_do():
+    with pytest.raises(ConfigError, match=r"10x10 tiles in 320x180 pixels are too small \(\d+x\d+\); use fewer"):
+        DemoSource(rows=10, cols=10, width=320, height=180)
 
 
 def test_mediapipe_finds_exactly_one_face_in_every_tile():

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from vcam.errors import SourceError
-from vcam.outputs import open_output
-from vcam.sources import open_source
+from vcam.outputs import make_output
+from vcam.sources import make_source
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """A 20-frame 320x240 H.264 clip of a moving bar."""
     path = tmp_path_factory.mktemp("clip") / "bar.mp4"
-    with open_output(f"file:{path}", width=320, height=240, fps=10) as out:
+    with make_output(f"file:{path}", width=320, height=240, fps=10) as out:
         for i in range(20):
             image = np.zeros((240, 320, 3), np.uint8)
             image[:, i * 10:i * 10 + 40] = 255
@@ -24,7 +24,7 @@ def clip(tmp_path_factory):
 
 
 def test_a_video_delivers_all_its_frames_with_media_timestamps(clip):
-    with open_source(str(clip), realtime=False) as src:
+    with make_source(str(clip), realtime=False) as src:
         frames = list(src)
     assert len(frames) == 20
     assert src.fps == pytest.approx(10.0)
@@ -33,7 +33,7 @@ def test_a_video_delivers_all_its_frames_with_media_timestamps(clip):
 
 
 def test_a_looping_video_starts_again(clip):
-    with open_source(str(clip), realtime=False, loop=True) as src:
+    with make_source(str(clip), realtime=False, loop=True) as src:
         frames = [src.read() for _ in range(45)]
     assert all(f is not None for f in frames)
     assert np.array_equal(frames[0].image, frames[20].image)
@@ -43,7 +43,7 @@ def test_a_file_that_is_not_a_video_is_one_clear_error(tmp_path):
     bad = tmp_path / "notes.mp4"
     bad.write_text("this is not a video\n" * 100)
     with pytest.raises(SourceError, match="cannot read video") as err:
-        open_source(str(bad)).open()
+        make_source(str(bad)).open()
     assert str(bad) in str(err.value)
 
 
@@ -51,7 +51,7 @@ def test_an_mp4_cut_before_its_index_is_one_clear_error(tmp_path, clip):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])  # the moov index sits at the end
     with pytest.raises(SourceError, match="cannot read video"):
-        open_source(str(cut)).open()
+        make_source(str(cut)).open()
 
 
 def test_a_truncated_avi_delivers_the_frames_before_the_cut_then_ends(tmp_path):
@@ -63,7 +63,7 @@ def test_a_truncated_avi_delivers_the_frames_before_the_cut_then_ends(tmp_path):
         writer.write(image)
     writer.release()
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    with open_source(str(cut), realtime=False) as src:
+    with make_source(str(cut), realtime=False) as src:
         frames = list(src)
     assert 3 <= len(frames) < 20
     assert src.frame_count == 20
@@ -73,4 +73,4 @@ def test_an_empty_file_is_one_clear_error(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.touch()
     with pytest.raises(SourceError, match="cannot read video"):
-        open_source(str(empty)).open()
+        make_source(str(empty)).open()

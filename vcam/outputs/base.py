@@ -2,7 +2,7 @@
 
 An output is a context manager that takes annotated images::
 
-    with open_output("vcam") as out:
+    with make_output("vcam") as out:
         for image in images:          # (H, W, 3) uint8 BGR, any H and W
             out.send(image)
             if not out.poll():        # the user closed the preview window
@@ -23,7 +23,8 @@ from abc import ABC, abstractmethod
 import cv2
 import numpy as np
 
-from vcam.errors import ConfigError, OutputError
+from vcam.errors import OutputError
+from vcam.limits import HEIGHT, STREAM_FPS, WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +90,14 @@ def _pad(image: np.ndarray, width: int, height: int, mirror: bool) -> np.ndarray
 
 
 def check_size(width: int, height: int, fps: float) -> None:
-    """Raise ConfigError naming the argument when a size or rate is out of range."""
-    for name, value in (("width", width), ("height", height)):
-        if not isinstance(value, int) or not 16 <= value <= 7680:
-            raise ConfigError(f"output {name} must be a whole number of pixels in 16..7680, got {value!r}")
-    if not 1.0 <= fps <= 240.0:
-        raise ConfigError(f"output fps must be in 1..240 frames per second, got {fps!r}")
+    """Raise ConfigError naming the argument when a size or rate is out of its range in :mod:`vcam.limits`.
+
+    The rate's range is :data:`~vcam.limits.STREAM_FPS`, wider than the ``fps`` a user may set: an output
+    runs at the rate of its source, and a video file plays at its own rate.
+    """
+    WIDTH.check(width, "output width")
+    HEIGHT.check(height, "output height")
+    STREAM_FPS.check(fps, "output fps")
 
 
 class Output(ABC):
@@ -141,7 +144,7 @@ class Output(ABC):
     def open(self) -> Output:
         """Open the output; returns ``self``. Opening twice does nothing."""
         if self._closed:
-            raise OutputError(f"output {self.name!r} was closed; make a new one with open_output()")
+            raise OutputError(f"output {self.name!r} was closed; make a new one with make_output()")
         if not self._opened:
             self._open()
             self._opened = True

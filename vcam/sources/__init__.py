@@ -1,4 +1,4 @@
-"""Frame sources and the one place their specs are parsed.
+"""Frame sources: the one place their specs are parsed, and the registry that makes them.
 
 Specs (``vcam run --source SPEC``):
 
@@ -13,99 +13,230 @@ Specs (``vcam run --source SPEC``):
                     it moves (X11), e.g. ``window:Zoom Meeting``
 ``PATH``            a video file; ``loop=True`` restarts it at the end
 ==================  ==============================================
+
+A spec is parsed first, then built::
+
+    spec = parse_source("demo:2x2")     # a SourceSpec: the text is checked, nothing is opened or imported
+    with make_source(spec) as src:      # the Source it names, opened by the with block
+        for frame in src:
+            ...
+
+:data:`SOURCES` maps each kind of spec to the factory that makes its Source. A factory imports its module
+only when it is called, so importing this package loads neither OpenCV nor mss nor python-xlib.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from vcam.errors import SourceError, SourceSpecError
+from vcam.errors import ConfigError, SourceError, SourceSpecError
+from vcam.sources import tiles
 from vcam.sources.base import Source
 
-__all__ = ["Source", "open_source", "SOURCE_SPECS"]
+__all__ = ["SOURCES", "SOURCE_SPECS", "Source", "SourceFactory", "SourceSpec", "make_source", "parse_source",
+           "video_path"]
 
 SOURCE_SPECS = ("demo[:RxC[@WxH]], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, window:TITLE, "
                 "or a path to a video file")
 _DEMO = re.compile(r"(\d+)x(\d+)(?:@(\d+)x(\d+))?")
+_WHOLE = re.compile(r"-?\d+")
 _VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
 
-def open_source(spec: str, *, realtime: bool = True, loop: bool = False, fps: float | None = None) -> Source:
-    """Make the source a spec names (not yet opened; use it in a ``with`` block).
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed source spec: the kind of source and its arguments. Nothing is opened.
 
-    Args:
-        spec: see the module docstring.
-        realtime: pace frames at the source's rate (live) or deliver them as fast as possible.
-        loop: restart a video file at its end.
-        fps: override the frame rate of demo and screen sources.
+    Only the fields of its kind are set; the others are None.
+
+    Attributes:
+        kind: ``demo``, ``webcam``, ``screen``, ``window`` or ``video``: the key of its factory in :data:`SOURCES`.
+        text: the spec as given, without surrounding spaces.
+        index: the camera's OpenCV index (``webcam``).
+        monitor: the mss monitor: 1 = primary, 2… = others, 0 = all together (``screen`` without a region).
+        region: ``(x, y, w, h)`` of the screen in pixels (``screen:X,Y,W,H``).
+        title: part of the window's title, spaces around it trimmed (``window``).
+        rows, cols: the demo gallery's grid (``demo``).
+        size: the demo's frame ``(width, height)`` in pixels (``demo``).
+        path: the video file, ``~`` expanded (``video``); it need not exist (:func:`video_path` checks).
+    """
+
+    kind: str
+    text: str
+    index: int | None = None
+    monitor: int | None = None
+    region: tuple[int, int, int, int] | None = None
+    title: str | None = None
+    rows: int | None = None
+    cols: int | None = None
+    size: tuple[int, int] | None = None
+    path: Path | None = None
+
+
+# -- parse ---------------------------------------------------------------------------------------------------
+
+def parse_source(spec: str) -> SourceSpec:
+    """The :class:`SourceSpec` ``spec`` names (see the module docstring for the forms).
+
+    Pure: it opens no device or file and imports no source module. The only thing it looks at outside the
+    text is whether a path exists, which decides whether an unknown word is a video file.
 
     Raises:
-        SourceSpecError: the spec is not one of the forms above.
-        SourceError: it names a video file that does not exist.
+        SourceSpecError: ``spec`` is not one of the forms, or its demo grid is out of range; the message
+            names the spec and the form expected.
     """
-    spec = spec.strip()
-    kind, _, arg = spec.partition(":")
-    rate = {} if fps is None else {"fps": fps}
-    if kind == "demo":
-        return _demo(spec, arg, realtime, rate)
-    if kind == "webcam":
-        from vcam.sources.webcam import WebcamSource
-
-        return WebcamSource(_parse_index(spec, arg, default=0))
-    if kind == "screen":
-        return _screen(spec, arg, realtime, rate)
-    if kind == "window":
-        return _window(spec, arg, realtime, rate)
-    return _video(spec, realtime, loop)
+    text = spec.strip()
+    kind, _, arg = text.partition(":")
+    parse = _PARSERS.get(kind, _video)
+    return parse(text, arg)
 
 
-def _demo(spec: str, arg: str, realtime: bool, rate: dict) -> Source:
-    from vcam.sources.demo import DemoSource
-
+def _demo(text: str, arg: str) -> SourceSpec:
     if not arg:
-        return DemoSource(realtime=realtime, spec=spec, **rate)
+        return SourceSpec("demo", text, rows=tiles.ROWS, cols=tiles.COLS, size=tiles.SIZE)
     m = _DEMO.fullmatch(arg)
     if m is None:
-        raise SourceSpecError(f"bad demo source {spec!r}: expected demo or demo:ROWSxCOLS[@WIDTHxHEIGHT], e.g. demo:1x1@1280x720")
+        raise SourceSpecError(f"bad demo source {text!r}: expected demo or demo:ROWSxCOLS[@WIDTHxHEIGHT], e.g. demo:1x1@1280x720")
     rows, cols, width, height = (int(v) if v else None for v in m.groups())
-    size = {"width": width, "height": height} if width else {}
-    return DemoSource(rows=rows, cols=cols, realtime=realtime, spec=spec, **size, **rate)
+    size = (width, height) if width else tiles.SIZE
+    try:
+        tiles.check_grid(rows, cols, *size)
+    except ConfigError as err:  # e.g. a grid too small for its frame
+        raise SourceSpecError(str(err)) from None
+    return SourceSpec("demo", text, rows=rows, cols=cols, size=size)
 
 
-def _screen(spec: str, arg: str, realtime: bool, rate: dict) -> Source:
-    from vcam.sources.screen import ScreenSource
-
-    if "," in arg:
-        parts = arg.split(",")
-        if len(parts) != 4 or not all(re.fullmatch(r"-?\d+", p.strip()) for p in parts):
-            raise SourceSpecError(f"bad screen region {spec!r}: expected screen:X,Y,W,H in whole pixels, e.g. screen:0,0,1280,720")
-        return ScreenSource(spec, region=tuple(int(p) for p in parts), realtime=realtime, **rate)
-    return ScreenSource(spec, monitor=_parse_index(spec, arg, default=1), realtime=realtime, **rate)
+def _webcam(text: str, arg: str) -> SourceSpec:
+    return SourceSpec("webcam", text, index=_index(text, arg, default=0))
 
 
-def _window(spec: str, arg: str, realtime: bool, rate: dict) -> Source:
-    from vcam.sources.window import WindowSource
+def _screen(text: str, arg: str) -> SourceSpec:
+    if "," not in arg:
+        return SourceSpec("screen", text, monitor=_index(text, arg, default=1))
+    parts = arg.split(",")
+    if len(parts) != 4 or not all(_WHOLE.fullmatch(p.strip()) for p in parts):
+        raise SourceSpecError(f"bad screen region {text!r}: expected screen:X,Y,W,H in whole pixels, e.g. screen:0,0,1280,720")
+    x, y, w, h = (int(p) for p in parts)
+    return SourceSpec("screen", text, region=(x, y, w, h))
 
+
+def _window(text: str, arg: str) -> SourceSpec:
     if not arg.strip():
-        raise SourceSpecError(f"bad window source {spec!r}: give part of the window's title, e.g. window:Zoom Meeting")
-    return WindowSource(spec, arg.strip(), realtime=realtime, **rate)
+        raise SourceSpecError(f"bad window source {text!r}: give part of the window's title, e.g. window:Zoom Meeting")
+    return SourceSpec("window", text, title=arg.strip())
 
 
-def _video(spec: str, realtime: bool, loop: bool) -> Source:
-    from vcam.sources.video import VideoSource
-
-    path = Path(spec).expanduser()
-    if path.exists():
-        return VideoSource(path, realtime=realtime, loop=loop)
-    if path.suffix.lower() in _VIDEO_SUFFIXES or "/" in spec or "\\" in spec:
-        raise SourceError(f"video file not found: {spec!r}; check the path (relative paths start from {Path.cwd()})")
-    raise SourceSpecError(f"unknown source {spec!r}: expected {SOURCE_SPECS}")
+def _video(text: str, arg: str) -> SourceSpec:
+    """A video file: a path that exists, or one that looks like a video file (a video suffix or a folder)."""
+    path = Path(text).expanduser()
+    if path.exists() or path.suffix.lower() in _VIDEO_SUFFIXES or "/" in text or "\\" in text:
+        return SourceSpec("video", text, path=path)
+    raise SourceSpecError(f"unknown source {text!r}: expected {SOURCE_SPECS}")
 
 
-def _parse_index(spec: str, arg: str, default: int) -> int:
+def _index(text: str, arg: str, default: int) -> int:
     if not arg:
         return default
     if not arg.isdigit():
-        raise SourceSpecError(f"bad source {spec!r}: the part after ':' must be a whole number >= 0, got {arg!r}")
+        raise SourceSpecError(f"bad source {text!r}: the part after ':' must be a whole number >= 0, got {arg!r}")
     return int(arg)
+
+
+_PARSERS = {"demo": _demo, "webcam": _webcam, "screen": _screen, "window": _window}
+"""Spec kind (the part before ``:``) → its parser; any other spec is a video file or an error."""
+
+
+# -- build ---------------------------------------------------------------------------------------------------
+
+class SourceFactory(Protocol):
+    """Makes the Source of one kind from its parsed spec, not yet opened."""
+
+    def __call__(self, spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
+        """See :func:`make_source` for the arguments."""
+
+
+def make_source(spec: str | SourceSpec, *, realtime: bool = True, loop: bool = False,
+                fps: float | None = None) -> Source:
+    """Make the source a spec names, not yet opened: use it in a ``with`` block.
+
+    Args:
+        spec: a spec (see the module docstring), or one :func:`parse_source` already parsed.
+        realtime: pace frames at the source's rate (live) or deliver them as fast as possible.
+        loop: restart a video file at its end.
+        fps: the frame rate of demo, screen and window sources (None: 30), within
+            :data:`vcam.limits.FPS`; other sources deliver at their own rate.
+
+    Raises:
+        SourceSpecError: the spec does not parse, or no factory is registered for its kind.
+        SourceError: it names a video file that does not exist.
+        ConfigError: ``fps`` is out of range.
+    """
+    parsed = parse_source(spec) if isinstance(spec, str) else spec
+    if parsed.kind not in SOURCES:
+        raise SourceSpecError(f"unknown source kind {parsed.kind!r} in {parsed.text!r}: "
+                              f"known kinds are {', '.join(SOURCES)}")
+    return SOURCES[parsed.kind](parsed, realtime=realtime, loop=loop, fps=fps)
+
+
+def video_path(spec: SourceSpec) -> Path:
+    """The video file ``spec`` names, which must exist.
+
+    Raises:
+        SourceError: there is no file or folder at that path; the message says where relative paths start.
+    """
+    if spec.path is None or not spec.path.exists():
+        raise SourceError(f"video file not found: {spec.text!r}; check the path (relative paths start from {Path.cwd()})")
+    return spec.path
+
+
+def _given(**kwargs: object) -> dict[str, object]:
+    """The keyword arguments that are not None: the others keep the source's defaults."""
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def _make_demo(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
+    from vcam.sources.demo import DemoSource
+
+    width, height = spec.size or (None, None)
+    return DemoSource(realtime=realtime, spec=spec.text,
+                      **_given(rows=spec.rows, cols=spec.cols, width=width, height=height, fps=fps))
+
+
+def _make_webcam(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
+    from vcam.sources.webcam import WebcamSource
+
+    return WebcamSource(**_given(index=spec.index))  # paced by the camera, at the camera's rate
+
+
+def _make_screen(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
+    from vcam.sources.screen import ScreenSource
+
+    return ScreenSource(spec.text, realtime=realtime, **_given(monitor=spec.monitor, region=spec.region, fps=fps))
+
+
+def _make_window(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
+    from vcam.sources.window import WindowSource
+
+    return WindowSource(spec.text, spec.title, realtime=realtime, **_given(fps=fps))
+
+
+def _make_video(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
+    from vcam.sources.video import VideoSource
+
+    return VideoSource(video_path(spec), realtime=realtime, loop=loop)  # at the file's own rate
+
+
+SOURCES: dict[str, SourceFactory] = {
+    "demo": _make_demo,
+    "webcam": _make_webcam,
+    "screen": _make_screen,
+    "window": _make_window,
+    "video": _make_video,
+}
+"""Source kind → the factory that makes it (as pyvirtualcam keeps its backends by name).
+
+A new kind of source needs a module with its Source, a factory here, and a parser in ``_PARSERS``.
+"""

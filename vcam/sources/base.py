@@ -2,7 +2,7 @@
 
 A source is a context manager and an iterator of :class:`~vcam.types.Frame`::
 
-    with open_source("demo") as src:
+    with make_source("demo") as src:
         for frame in src:
             ...
 

@@ -37,7 +37,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam.errors import ConfigError, SourceError
+from vcam.errors import SourceError
+from vcam.limits import FPS
+from vcam.sources import tiles
 from vcam.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,6 @@ TILE_BGR = (48, 46, 44)
 """Colour of a tile's backdrop, around the portrait."""
 LABEL_BGR = (22, 22, 22)
 """Colour of the name label's box."""
-TILE_ASPECT = 16 / 9
-"""Width / height of a tile, as in Zoom's and Teams' gallery views."""
 TILE_RATE_DIVISOR = 2
 """Each tile's video updates on every 2nd frame (staggered across tiles); 1 = every frame."""
 
@@ -81,9 +81,10 @@ class DemoSource(Source):
     Args:
         rows: tile rows in the gallery, >= 1.
         cols: tile columns in the gallery, >= 1.
-        width: frame width in pixels, >= 64.
-        height: frame height in pixels, >= 64.
-        fps: frame rate; also the clock of the motion (frame ``i`` is ``i / fps`` s).
+        width: frame width in pixels, within :data:`vcam.limits.WIDTH`.
+        height: frame height in pixels, within :data:`vcam.limits.HEIGHT`.
+        fps: frame rate, within :data:`vcam.limits.FPS`; also the clock of the motion (frame ``i`` is
+            ``i / fps`` s).
         realtime: pace frames at ``fps`` (live) or make them as fast as possible.
         seed: picks each tile's motion phases and speeds; same seed, same video.
         portrait_dir: folder of ``NN_first_last.jpg`` portraits; default the
@@ -98,19 +99,17 @@ class DemoSource(Source):
     Like every source, it is read from one thread: ``render`` updates a shared canvas.
     """
 
-    def __init__(self, rows: int = 3, cols: int = 3, width: int = 1920, height: int = 1080, fps: float = 30.0,
-                 realtime: bool = True, seed: int = 0, *, portrait_dir: Path | Traversable | None = None,
-                 spec: str = "demo") -> None:
-        _check_args(rows=rows, cols=cols, width=width, height=height, fps=fps)
+    def __init__(self, rows: int = tiles.ROWS, cols: int = tiles.COLS, width: int = tiles.SIZE[0],
+                 height: int = tiles.SIZE[1], fps: float = 30.0, realtime: bool = True, seed: int = 0, *,
+                 portrait_dir: Path | Traversable | None = None, spec: str = "demo") -> None:
+        tiles.check_grid(rows, cols, width, height)
+        FPS.check(fps, "DemoSource fps")
         super().__init__(spec, fps=fps, realtime=realtime)
         self.rows, self.cols = int(rows), int(cols)
         self._size = (int(width), int(height))
         self.seed = seed
         self._portrait_dir = portrait_dir
-        self._rects = _grid(self.rows, self.cols, *self._size)
-        if self._rects[0][2] < 32 or self._rects[0][3] < 18:
-            raise ConfigError(f"DemoSource {rows}x{cols} tiles in {width}x{height} pixels are too small "
-                              f"({self._rects[0][2]}x{self._rects[0][3]}); use fewer rows/cols or a larger frame")
+        self._rects = tiles.grid(self.rows, self.cols, *self._size)
         self._motions = _motions(len(self._rects), seed)
         self._names: list[str] = []
         self._faces: list[np.ndarray] = []
@@ -206,23 +205,6 @@ def _display_name(filename: str) -> str:
     """``"01_grace_hopper.jpg"`` -> ``"Grace Hopper"``."""
     stem = re.sub(r"^\d+[_-]*", "", filename.rsplit(".", 1)[0])
     return " ".join(word.capitalize() for word in re.split(r"[_\-\s]+", stem) if word) or filename
-
-
-def _check_args(**args: float) -> None:
-    limits = {"rows": 1, "cols": 1, "width": 64, "height": 64, "fps": 1e-3}
-    for name, value in args.items():
-        if not value >= limits[name]:
-            raise ConfigError(f"DemoSource {name} must be >= {limits[name]:g}, got {value!r}")
-
-
-def _grid(rows: int, cols: int, width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """Row-major 16:9 tile rects ``(x, y, w, h)``, centred in the frame with small gaps."""
-    gap = max(2, round(min(width, height) / 135))  # 8 px at 1080p
-    tile_w = min((width - gap * (cols + 1)) / cols, (height - gap * (rows + 1)) / rows * TILE_ASPECT)
-    tile_w, tile_h = int(tile_w), int(tile_w / TILE_ASPECT)
-    x0 = (width - cols * tile_w - (cols - 1) * gap) // 2
-    y0 = (height - rows * tile_h - (rows - 1) * gap) // 2
-    return [(x0 + c * (tile_w + gap), y0 + r * (tile_h + gap), tile_w, tile_h) for r in range(rows) for c in range(cols)]
 
 
 def _motions(n: int, seed: int) -> list[_Motion]:

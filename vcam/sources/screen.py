@@ -10,6 +10,7 @@ import mss
 import numpy as np
 
 from vcam.errors import SourceError, SourceLost
+from vcam.limits import FPS
 from vcam.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -22,11 +23,15 @@ class ScreenSource(Source):
         spec: the spec string, for messages and frames.
         monitor: mss monitor number: 1 = primary, 2… = others, 0 = all monitors together.
         region: ``(x, y, w, h)`` in virtual-screen pixels; overrides ``monitor``.
-        fps: capture rate.
+        fps: capture rate, within :data:`vcam.limits.FPS`.
+
+    Raises:
+        ConfigError: ``fps`` is out of range.
     """
 
     def __init__(self, spec: str, monitor: int = 1, region: tuple[int, int, int, int] | None = None,
                  fps: float = 30.0, realtime: bool = True) -> None:
+        FPS.check(fps, "capture fps")
         super().__init__(spec, fps=fps, realtime=realtime)
         self.monitor = monitor
         self.region = region

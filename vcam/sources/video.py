@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from vcam.errors import SourceError
+from vcam.limits import STREAM_FPS
 from vcam.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class VideoSource(Source):
             raise SourceError(f"cannot read video {self.path}: not a video format OpenCV can decode, or the file "
                               f"is damaged; re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
         fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+        self.fps = fps if fps in STREAM_FPS else 30.0  # outside: a mislabelled file
         self.frame_count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
         self._size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self._cap = cap

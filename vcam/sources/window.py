@@ -36,7 +36,7 @@ class WindowSource(ScreenSource):
         spec: the spec string, for messages and frames (``window:TITLE``).
         title: part of the window's title, e.g. ``"Zoom Meeting"``. Of several matches the largest
             visible one is used; vcam's own windows are never matched (the preview would capture itself).
-        fps: capture rate.
+        fps: capture rate, within :data:`vcam.limits.FPS` (ConfigError otherwise).
         realtime: pace frames at ``fps``.
 
     A move is followed within :data:`FOLLOW_S`. A resize, close or minimise raises
