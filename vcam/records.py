@@ -174,6 +174,8 @@ class Person:
                                  column("gaze", 0), feature="gaze", since="1.2")
     v_ratio: float | None = spec("iris between the lids, 0 = upper, 1 = lower", column("gaze", 1), feature="gaze",
                                  since="1.2")
+    eye_openness: float | None = spec("lid gap / eye width, both eyes averaged: about 0.3 open, under 0.09 closed",
+                                      column("eye_openness"), feature="gaze", low=0, since="1.2")
     bbox: tuple[float | None, ...] | None = spec("[x, y, w, h] of the face in frame pixels", _bbox,
                                                  published=False)
     emotion_probs: tuple[float, ...] | None = spec("the 7 class probabilities in EMOTIONS order", _probs,

@@ -84,6 +84,7 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "landmarks": ((N_LANDMARKS, 3), np.float32, np.nan),
     "pose": ((3,), np.float32, np.nan),
     "gaze": ((2,), np.float32, np.nan),
+    "eye_openness": ((), np.float32, np.nan),
     "on_screen": ((), np.bool_, False),
     "on_screen_conf": ((), np.float32, np.nan),
     "name": ((), np.object_, None),
@@ -112,6 +113,8 @@ class Faces:
         gaze: ``(N, 2) float32`` ``[h_ratio, v_ratio]``: the iris centre inside the
             eye, 0 = outer-left/top, 0.5 = centre, 1 = right/bottom, averaged over
             both eyes, in image directions.
+        eye_openness: ``(N,) float32``: lid gap / eye width, averaged over both eyes (about
+            0.25-0.35 open, under 0.09 closed: see :data:`vcam.pipeline.gaze.CLOSED_EYE`).
         on_screen: ``(N,) bool``: the person is looking at their screen.
         on_screen_conf: ``(N,) float32``: confidence of ``on_screen``, 0..1.
         name: ``(N,) object``: the enrolled person's name (str), or None when
@@ -137,6 +140,7 @@ class Faces:
     landmarks: np.ndarray
     pose: np.ndarray
     gaze: np.ndarray
+    eye_openness: np.ndarray
     on_screen: np.ndarray
     on_screen_conf: np.ndarray
     name: np.ndarray

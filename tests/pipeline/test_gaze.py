@@ -22,6 +22,19 @@ def test_a_person_looking_into_the_camera_has_centred_irises(obama):
     assert openness > 0.15
 
 
+def test_the_gaze_stage_publishes_each_faces_eye_openness(obama):
+    assert obama.eye_openness[0] == pytest.approx(iris_ratios(obama.landmarks[0])[2])
+    assert 0.15 < obama.eye_openness[0] < 0.5, "open eyes"
+
+
+def test_closed_eyes_have_a_small_openness_and_are_not_on_screen(obama):
+    lm = obama.landmarks[0].copy()
+    for upper, lower in ((159, 145), (386, 374)):  # lids of each eye meet
+        lm[upper, :2] = lm[lower, :2] = (lm[upper, :2] + lm[lower, :2]) / 2
+    faces = Gaze()(Frame(np.zeros((4, 4, 3), np.uint8), 0, 0.0), faces_with([0, 0, 0], lm))
+    assert faces.eye_openness[0] < 0.05 and not faces.on_screen[0]
+
+
 def test_a_frontal_face_looking_into_the_camera_is_on_screen(obama):
     assert bool(obama.on_screen[0]) and obama.on_screen_conf[0] > 0.3
 

@@ -118,7 +118,7 @@ class Baseline:
 
 
 class Gaze:
-    """The gaze stage: iris ratios, then ``on_screen`` against each person's baseline.
+    """The gaze stage: iris ratios and eye openness, then ``on_screen`` against each person's baseline.
 
     Args:
         yaw_tol, pitch_tol: half-axes in degrees of the "on screen" ellipse around
@@ -140,13 +140,15 @@ class Gaze:
             return faces
         rows = [self._judge(frame.t, int(tid), pts, pose)
                 for tid, pts, pose in zip(faces.track_id, faces.landmarks, faces.pose)]
-        ratios, on, conf = zip(*rows)
-        return faces.replace(gaze=np.array(ratios, np.float32), on_screen=np.array(on), on_screen_conf=np.array(conf, np.float32))
+        ratios, openness, on, conf = zip(*rows)
+        return faces.replace(gaze=np.array(ratios, np.float32), eye_openness=np.array(openness, np.float32),
+                             on_screen=np.array(on), on_screen_conf=np.array(conf, np.float32))
 
-    def _judge(self, t: float, tid: int, points: np.ndarray, pose: np.ndarray) -> tuple[tuple[float, float], bool, float]:
+    def _judge(self, t: float, tid: int, points: np.ndarray,
+               pose: np.ndarray) -> tuple[tuple[float, float], float, bool, float]:
         h, v, openness = iris_ratios(points)
         if not np.isfinite([h, v, *pose[:2]]).all():
-            return (h, v), False, np.nan
+            return (h, v), openness, False, np.nan
         direction = gaze_direction(pose, h, v)
         baseline = self._baselines.setdefault(tid, Baseline(self.window))
         d = float(np.linalg.norm((direction - baseline.value()) / self.tol))  # 1.0 = on the ellipse
@@ -154,7 +156,7 @@ class Gaze:
             baseline.add(t, direction)
         looking = d < 1.0 and openness >= CLOSED_EYE
         confidence = min(1.0, abs(1.0 - d) * 2.0) * (0.5 + 0.5 * baseline.weight)
-        return (h, v), looking, confidence
+        return (h, v), openness, looking, confidence
 
     def forget(self, track_ids: set[int]) -> None:
         """Drop the baselines of tracks not in ``track_ids``."""
