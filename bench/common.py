@@ -71,7 +71,7 @@ def run_child(cmd: list[str], timeout: float, **labels: Any) -> dict[str, Any]:
 
 
 CHROMIUM = "/usr/bin/chromium"
-"""Debian's Chromium: playwright drives it without downloading a browser (STACK.md)."""
+"""Debian's Chromium: playwright drives it without downloading a browser (none can be downloaded here)."""
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

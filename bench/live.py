@@ -75,7 +75,7 @@ class Scenario:
     height: int
     min_face_hz: float
     max_analysis_p95_ms: float | None = None
-    identity_emotion: bool = False  # identity and emotion on (issue 3's targets apply)
+    identity_emotion: bool = False  # identity and emotion on (the naming and emotion-rate targets apply)
 
     @property
     def faces(self) -> int:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from vcam.errors import ConfigError
-
 BGR = tuple[int, int, int]
 """A colour in OpenCV's channel order, each 0..255."""
 
@@ -74,7 +72,7 @@ class Style:
         for name in ("line_width", "font_scale", "min_font_scale"):
             value = getattr(self, name)
             if not 0 < value <= 20:
-                raise ConfigError(f"Style.{name} must be in (0, 20], got {value!r}")
+                raise ValueError(f"Style.{name} must be in (0, 20], got {value!r}")
         for name in ("looking", "away", "unknown", "accent", "ink", "track", "paper", "badge_color", "emotion_chip"):
             _check_colour(name, getattr(self, name))
 
@@ -88,7 +86,7 @@ class Style:
 
 
 def _check_colour(name: str, value: object) -> None:
-    """Raise ConfigError unless ``value`` is three ints in 0..255."""
+    """Raise ValueError unless ``value`` is three ints in 0..255."""
     ok = isinstance(value, tuple) and len(value) == 3
     if not ok or not all(isinstance(c, int) and 0 <= c <= 255 for c in value):
-        raise ConfigError(f"Style.{name} must be a (B, G, R) tuple of ints 0..255, got {value!r}")
+        raise ValueError(f"Style.{name} must be a (B, G, R) tuple of ints 0..255, got {value!r}")

@@ -1,5 +1,5 @@
 """vcam as a wheel: built from this checkout, installed into a fresh environment outside
-the repository, and run there (issue 10, item 4).
+the repository, and run there.
 
 One module fixture does what a packager and a user do, and the tests read its results:
 

@@ -1,7 +1,7 @@
 """The dashboard (vcam/feed/static) in a real Chromium, fed through the real feed server.
 
 Debian's /usr/bin/chromium is driven by Python playwright; playwright never
-downloads a browser here (STACK.md, "Screen, tray, browser").
+downloads a browser here (none could be downloaded).
 """
 
 from __future__ import annotations

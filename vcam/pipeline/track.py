@@ -14,7 +14,7 @@ frame (see :func:`vcam.pipeline.default_stages`):
    two tracks that ended on one face.
 
 A face that leaves and comes back within ``max_age`` at about the same place
-keeps its id. Matching by identity (issue 3) will extend step 2.
+keeps its id. Matching by identity is not done yet: a name does not bring an old id back.
 """
 
 from __future__ import annotations
