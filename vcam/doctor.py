@@ -206,7 +206,7 @@ def check_port(port: int | None = None, host: str = "127.0.0.1") -> Check:
 
 def check_config() -> Check:
     """The config file (if any) parses and every setting in it is valid."""
-    from vcam.config import config_path, load_config
+    from vcam.config_file import config_path, load_config
 
     path = config_path()
     try:
