@@ -127,8 +127,9 @@ def check_models() -> Check:
 
 def _model_fix(name: str) -> str:
     from vcam import models
+    from vcam.manifest import load_manifest
 
-    manifest = models.load_manifest()
+    manifest = load_manifest()
     found = f"{name}: " + models.fix_for(manifest[name]) + "; " if name in manifest else ""
     return found + "`vcam models list` shows every model and what is wrong"
 
