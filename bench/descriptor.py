@@ -2,7 +2,7 @@
 
 What runs
     Aligned 150×150 chips of the real test portraits (``tests/data``: every
-    face vcam's detect and landmarks stages find, ``vcam.gallery.still_faces``,
+    face vcam's detect and landmarks stages find, ``vcam.enroll.still_faces``,
     cut by ``vcam.pipeline.descriptor.face_chip``), batched as
     the identity stage batches them: 1 chip, and 9 chips (a 3×3 gallery). Each
     engine runs on one thread: ``vcam.pipeline.descriptor.Descriptor``
@@ -41,7 +41,7 @@ def real_chips() -> np.ndarray:
     """``(B, 150, 150, 3) uint8`` aligned chips of every face in the test portraits."""
     import cv2
 
-    from vcam.gallery import still_faces
+    from vcam.enroll import still_faces
     from vcam.pipeline.descriptor import face_chip
     from vcam.pipeline.detect import Detect
 

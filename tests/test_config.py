@@ -14,8 +14,8 @@ import pytest
 from platformdirs import user_config_dir
 
 from vcam.cli import build_parser, config_from_args, main
-from vcam.config import (EU_MODE_REFUSAL, SETTINGS, Config, ConfigError, config_path, load_config, load_settings,
-                         parse_value, update_file)
+from vcam.config import EU_MODE_REFUSAL, SETTINGS, Config, ConfigError, parse_value
+from vcam.config_file import config_path, load_config, load_settings, update_file
 
 
 @pytest.fixture

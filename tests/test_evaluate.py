@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
+from vcam.enroll import Augment
 from vcam.evaluate import evaluate_identity
-from vcam.gallery import Augment
 from vcam.pipeline.identity import DEFAULT_AGGREGATION, DEFAULT_THRESHOLD
 
 from conftest import DATA

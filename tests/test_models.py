@@ -1,4 +1,4 @@
-"""The model manifest, verified loading and optional downloads (vcam/models.py).
+"""The model manifest, verified loading and optional downloads (vcam/manifest.py, vcam/models.py).
 
 Real files throughout: the committed manifest against the installed packages,
 copies of a real model in tmp, and downloads from a real HTTP server on
@@ -24,6 +24,7 @@ import pytest
 import vcam
 from vcam import models
 from vcam.errors import ModelError
+from vcam.manifest import PENDING, ModelInfo, load_manifest, manifest_path
 
 MODEL_BYTES = bytes(range(256)) * 400  # 100 KiB: several download chunks
 OTHER_BYTES = bytes(reversed(range(256))) * 300
@@ -138,7 +139,7 @@ def test_every_model_in_the_committed_manifest_resolves_and_verifies() -> None:
 
 
 def test_the_committed_manifest_lists_the_models_the_pipeline_loads_and_not_the_68_point_predictor() -> None:
-    manifest = models.load_manifest()
+    manifest = load_manifest()
     files = {info.file for info in manifest.values()}
     assert "package:mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite" in files
     assert "package:mediapipe/modules/face_landmark/face_landmark_with_attention.tflite" in files
@@ -150,15 +151,15 @@ def test_the_committed_manifest_lists_the_models_the_pipeline_loads_and_not_the_
 
 def test_the_manifest_and_the_vcam_models_are_package_data_of_the_imported_vcam() -> None:
     package_data = Path(vcam.__file__).resolve().parent / "assets" / "models"
-    assert models.manifest_path().resolve() == package_data / "manifest.toml"
-    shipped = [info for info in models.load_manifest().values() if info.scheme == "vcam"]
+    assert manifest_path().resolve() == package_data / "manifest.toml"
+    shipped = [info for info in load_manifest().values() if info.scheme == "vcam"]
     assert {info.name for info in shipped} == {"face-descriptor", "emotion-fer"}
     for info in shipped:
         assert models.model_path(info.name).resolve() == package_data / info.location
 
 
 def test_the_committed_manifest_ships_no_download_the_default_path_needs() -> None:
-    assert all(not info.optional and info.url is None for info in models.load_manifest().values())
+    assert all(not info.optional and info.url is None for info in load_manifest().values())
 
 
 # -- verified loading ------------------------------------------------------------------
@@ -232,7 +233,7 @@ def test_a_pending_hash_never_verifies(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     (data_dir / "models").mkdir(parents=True)
     (data_dir / "models" / "m.onnx").write_bytes(MODEL_BYTES)
-    manifest = {"m": models.ModelInfo("m", "user:m.onnx", models.PENDING, "x", "MIT", "bytes", "test")}
+    manifest = {"m": ModelInfo("m", "user:m.onnx", PENDING, "x", "MIT", "bytes", "test")}
     with pytest.raises(ModelError, match="PENDING"):
         models.model_path("m", manifest=manifest, data_dir=data_dir)
 
@@ -242,7 +243,7 @@ def test_an_unknown_model_name_lists_the_known_names() -> None:
         models.model_path("face-detectr")
     message = str(err.value)
     assert "unknown model 'face-detectr'" in message
-    assert all(name in message for name in models.load_manifest())
+    assert all(name in message for name in load_manifest())
 
 
 # -- a broken manifest ----------------------------------------------------------------
@@ -254,7 +255,7 @@ def test_a_manifest_entry_missing_a_field_is_refused_naming_the_field_and_line(t
     path = write_manifest(tmp_path / "manifest.toml", good, broken)
     header = [i + 1 for i, line in enumerate(path.read_text().splitlines()) if line == "[[model]]"][1]
     with pytest.raises(ModelError, match=rf"line {header}, field 'license': missing field 'license'"):
-        models.load_manifest(path)
+        load_manifest(path)
 
 
 @pytest.mark.parametrize(("field", "value", "problem"), [
@@ -272,32 +273,32 @@ def test_a_manifest_field_with_a_bad_value_is_refused_naming_its_line(
     path = write_manifest(tmp_path / "manifest.toml", {**entry("m", "vcam:m.onnx", "0" * 64), field: value})
     line = next(i + 1 for i, text in enumerate(path.read_text().splitlines()) if text.startswith(f"{field} ="))
     with pytest.raises(ModelError, match=rf"line {line}, field '{field}': .*{problem}"):
-        models.load_manifest(path)
+        load_manifest(path)
 
 
 def test_a_manifest_that_is_not_toml_is_refused_naming_the_line(tmp_path: Path) -> None:
     path = tmp_path / "manifest.toml"
     path.write_text("manifest_version = 1\n[[model]]\nname = \"m\nfile = 3\n")
     with pytest.raises(ModelError, match=r"not valid TOML.*line 3"):
-        models.load_manifest(path)
+        load_manifest(path)
 
 
 def test_a_model_listed_twice_is_refused(tmp_path: Path) -> None:
     path = write_manifest(tmp_path / "manifest.toml", entry("m", "vcam:a.onnx", "0" * 64),
                           entry("m", "vcam:b.onnx", "0" * 64))
     with pytest.raises(ModelError, match="listed twice"):
-        models.load_manifest(path)
+        load_manifest(path)
 
 
 def test_a_download_that_is_not_optional_is_refused(tmp_path: Path) -> None:
     path = write_manifest(tmp_path / "manifest.toml", entry("m", "user:m.onnx", "0" * 64, optional=False))
     with pytest.raises(ModelError, match="field 'optional'"):
-        models.load_manifest(path)
+        load_manifest(path)
 
 
 def test_a_missing_manifest_says_how_to_restore_it(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="nope.toml.*reinstall vcam"):
-        models.load_manifest(tmp_path / "nope.toml")
+        load_manifest(tmp_path / "nope.toml")
 
 
 # -- verify_all and the table -----------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import vcam.daemon
-from vcam.config import Config, load_settings, parse_value, update_file, validate
+from vcam.config import Config, parse_value, validate
+from vcam.config_file import load_settings, update_file
 from vcam.daemon import Daemon
 from vcam.errors import ConfigError, OutputSpecError
 from vcam.outputs.base import Output

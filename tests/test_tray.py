@@ -21,7 +21,8 @@ from xserver import gallery_window, xvfb_server
 from waiting import wait_until
 
 from vcam.cli_tray import _start, add_commands
-from vcam.config import Config, load_settings, update_file
+from vcam.config import Config
+from vcam.config_file import load_settings, update_file
 from vcam.daemon import Daemon
 from vcam.errors import VcamError
 from vcam.session import load_session

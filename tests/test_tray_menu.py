@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from vcam.config import Config, load_settings
+from vcam.config import Config
+from vcam.config_file import load_settings
 from vcam.daemon import Daemon
 from vcam.features import FEATURES
 from vcam.tray_menu import SEPARATOR, Item, TrayMenu

@@ -46,11 +46,11 @@ HIDDEN_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "DISPLAY", "WAYLAND_DIS
 # Printed by the environment's Python: where vcam, its manifest and every model are, and how vcam got there.
 PROBE = """
 import importlib.metadata, json, sysconfig, vcam
-from vcam import models
+from vcam import manifest, models
 print(json.dumps({
     "vcam": vcam.__file__,
     "site_packages": sysconfig.get_paths()["purelib"],
-    "manifest": str(models.manifest_path()),
+    "manifest": str(manifest.manifest_path()),
     "models": {s.name: str(s.path) for s in models.verify_all()},
     "direct_url": json.loads(importlib.metadata.distribution("vcam").read_text("direct_url.json") or "{}"),
 }))

@@ -30,7 +30,8 @@ from vcam.cli_config import add_commands as add_config_commands  # noqa: E402
 from vcam.cli_people import add_commands  # noqa: E402
 from vcam.cli_tray import add_commands as add_tray_commands  # noqa: E402
 from vcam.cli_tray import default_command  # noqa: E402
-from vcam.config import Config, load_config  # noqa: E402
+from vcam.config import Config  # noqa: E402
+from vcam.config_file import load_config  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
 from vcam.features import ANALYSIS, FEATURES  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The ``vcam config`` command: a thin shell over :mod:`vcam.config`.
+"""The ``vcam config`` command: a thin shell over :mod:`vcam.config` and :mod:`vcam.config_file`.
 
 ::
 
@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from vcam import config
+from vcam import config, config_file
 
 log = logging.getLogger("vcam")
 
@@ -26,7 +26,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``config`` and its actions to the top-level subparsers."""
     p = sub.add_parser("config", help="show or change the settings vcam run starts with",
                        description=f"Settings kept in a TOML file; flags given to vcam run override them. "
-                                   f"{config.ENV_VAR}=PATH uses another file.")
+                                   f"{config_file.ENV_VAR}=PATH uses another file.")
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("show", help="every setting, its value, and where it comes from (file or default)")
     actions.add_parser("path", help="print where the config file is")
@@ -41,17 +41,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_config(args: argparse.Namespace) -> int:
     """``vcam config show|path|set|unset``."""
-    path = config.config_path()
+    path = config_file.config_path()
     if args.action == "path":
         sys.stdout.write(f"{path}\n")
     elif args.action == "show":
-        sys.stdout.write(format_settings(path, config.load_settings(path)))
+        sys.stdout.write(format_settings(path, config_file.load_settings(path)))
     elif args.action == "set":
         value = config.parse_value(args.key, args.value)
-        config.update_file({args.key: value}, path)
+        config_file.update_file({args.key: value}, path)
         log.info("set %s = %s in %s", args.key, _shown(value), path)
     else:
-        config.update_file(dict.fromkeys(args.keys), path)
+        config_file.update_file(dict.fromkeys(args.keys), path)
         log.info("%s back to the default in %s", ", ".join(args.keys), path)
     return 0
 

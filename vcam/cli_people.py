@@ -1,7 +1,7 @@
 """The ``vcam enroll``, ``vcam gallery``, ``vcam models`` and ``vcam eval`` commands: thin shells.
 
-Each turns its arguments into calls on :mod:`vcam.gallery`, :mod:`vcam.models`
-or :mod:`vcam.evaluate`; :mod:`vcam.cli` owns the parser's top level and the
+Each turns its arguments into calls on :mod:`vcam.gallery`, :mod:`vcam.enroll`,
+:mod:`vcam.models` or :mod:`vcam.evaluate`; :mod:`vcam.cli` owns the parser's top level and the
 error handling.
 """
 
@@ -132,7 +132,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     """``vcam enroll NAME IMAGE...`` or ``vcam enroll NAME --from SRC --frames N``."""
-    from vcam.gallery import Augment, Gallery, enroll_from_frames, enroll_images
+    from vcam.enroll import Augment, enroll_from_frames, enroll_images
+    from vcam.gallery import Gallery
 
     if bool(args.images) == bool(args.source):
         raise VcamError("enroll needs photos (vcam enroll NAME a.jpg b.jpg) or a live source (--from webcam), not both")

@@ -52,7 +52,7 @@ def default_command() -> list[str]:
 
 def cmd_tray(args: argparse.Namespace) -> int:
     """``vcam tray``: claim the single instance, start the daemon, run the icon on the main thread; exit 0 on quit."""
-    from vcam.config import config_path, load_config
+    from vcam.config_file import config_path, load_config
     from vcam.daemon import Daemon
     from vcam.instance import claim
     from vcam.desktop import choose_icon_class

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from vcam.config import Config, load_settings, update_file
+from vcam.config import Config
+from vcam.config_file import load_settings, update_file
 from vcam.errors import VcamError
 from vcam.features import ANALYSIS, BY_NAME, EU_MODE_REFUSAL, Switches
 

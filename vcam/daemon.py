@@ -297,7 +297,7 @@ class Daemon:
 
     def _people(self) -> dict[str, np.ndarray]:
         """Who identity can name: the demo's own people on the demo source, else the user's gallery."""
-        from vcam.gallery import people_for
+        from vcam.demo_gallery import people_for
 
         return people_for(self.source.spec if self.source is not None else "", self.config.gallery)
 

@@ -127,8 +127,9 @@ def check_models() -> Check:
 
 def _model_fix(name: str) -> str:
     from vcam import models
+    from vcam.manifest import load_manifest
 
-    manifest = models.load_manifest()
+    manifest = load_manifest()
     found = f"{name}: " + models.fix_for(manifest[name]) + "; " if name in manifest else ""
     return found + "`vcam models list` shows every model and what is wrong"
 
@@ -206,7 +207,7 @@ def check_port(port: int | None = None, host: str = "127.0.0.1") -> Check:
 
 def check_config() -> Check:
     """The config file (if any) parses and every setting in it is valid."""
-    from vcam.config import config_path, load_config
+    from vcam.config_file import config_path, load_config
 
     path = config_path()
     try:

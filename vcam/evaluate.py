@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vcam.gallery import Augment, GalleryError, _read_image, enroll_images, still_faces
+from vcam.enroll import Augment, enroll_images, read_image, still_faces
+from vcam.errors import GalleryError
 from vcam.pipeline.descriptor import face_chip
 from vcam.pipeline.identity import aggregate
 
@@ -72,7 +73,7 @@ def _faces(paths: list[tuple[Path, str | None]], descriptor, detect_landmarks, a
     """One entry per face: image, face index, truth (None = impostor), descriptor."""
     out = []
     for path, truth in paths:
-        image = _read_image(path)
+        image = read_image(path)
         faces = detect_landmarks(image)
         if len(faces) == 0:
             skipped.append({"image": str(path), "role": "probe" if truth else "impostor", "reason": "no face found"})
@@ -115,7 +116,7 @@ def evaluate_identity(gallery_dir: str | Path, probes_dir: str | Path, impostors
         metric: ``"euclidean"`` (dlib's, as the stage uses) or ``"cosine"`` (1 - cosine similarity).
         augment: enrollment augmentation, as ``vcam enroll`` does; None for none.
         descriptor, detect_landmarks: defaults: an in-process Descriptor and
-            :func:`vcam.gallery.still_faces` with one shared detector.
+            :func:`vcam.enroll.still_faces` with one shared detector.
 
     Returns ``{"metric", "people": {name: descriptor count}, "counts", "skipped",
     "aggregations": {agg: {"table": [{threshold, tp, fp, fn, precision, recall, f1}],

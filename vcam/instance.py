@@ -24,6 +24,9 @@ The wire: the client sends one line ``b"<token> <message>\\n"``; the instance an
 and closes without a word on a wrong token. Reads are bounded in size (``MAX_LINE``)
 and time (``READ_TIMEOUT``): a silent or garbage client costs the instance at most
 ``READ_TIMEOUT`` seconds and never stops it.
+
+The lock and the runtime folder are :mod:`vcam.instance_lock`; the sockets, the address file and reading a
+line are :mod:`vcam.instance_channel`. This module is the protocol: claiming, answering and sending.
 """
 
 from __future__ import annotations
@@ -37,21 +40,18 @@ import secrets
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from vcam.errors import AlreadyRunningError, ConfigError
 from vcam.files import write_text_atomic
+from vcam.instance_channel import connect, default_transport, listen, read_addr, read_line
+from vcam.instance_lock import RUNTIME_ENV, FileLock, is_held, runtime_dir
 
 log = logging.getLogger(__name__)
 
 MESSAGES = ("show", "quit")
 """Messages an instance hands to its ``on_message`` by default; others are ignored."""
-RUNTIME_ENV = "VCAM_RUNTIME_DIR"
-"""Environment variable that moves the runtime folder (tests use one folder each)."""
-MAX_LINE = 256
-"""Longest line (bytes, token included) either side reads; a longer one is dropped."""
 MAX_MESSAGE = 128
 """Longest message :func:`send` accepts (printable ASCII characters)."""
 READ_TIMEOUT = 0.5
@@ -61,204 +61,7 @@ ACCEPT_POLL = 0.2
 """Seconds between checks for :meth:`Instance.close` while waiting for clients."""
 RETRY_S = 0.05
 """Pause between attempts while the other instance is starting or stopping."""
-UNIX_PATH_MAX = 100
-"""Longest Unix socket path accepted (the OS limit is 104 on macOS, 108 on Linux)."""
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
-
-
-def runtime_dir() -> Path:
-    """The folder for the lock, socket and address files, created 0700 if missing.
-
-    ``$VCAM_RUNTIME_DIR`` if set, else platformdirs' user runtime dir for ``vcam``
-    (``$XDG_RUNTIME_DIR/vcam`` on Linux). Raises ConfigError when it cannot be
-    created, or (POSIX) belongs to another user or is writable by others: anyone
-    who can write there could pose as the running vcam.
-    """
-    raw = os.environ.get(RUNTIME_ENV)
-    if raw:
-        path = Path(raw).expanduser()
-    else:
-        import platformdirs
-
-        with warnings.catch_warnings():  # with no XDG_RUNTIME_DIR it warns and uses /tmp/runtime-UID: fine here
-            warnings.simplefilter("ignore")
-            path = Path(platformdirs.user_runtime_dir("vcam"))
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"cannot create vcam's runtime folder {path}: {err.strerror}; "
-                          f"set {RUNTIME_ENV} to a folder of your own") from err
-    _check_private(path)
-    return path
-
-
-def _check_private(path: Path) -> None:
-    """ConfigError unless ``path`` is this user's and not writable by others (POSIX only)."""
-    if os.name == "nt":
-        return  # per-user profile folders; Windows ACLs are not modes
-    st = path.stat()
-    if st.st_uid != os.getuid():
-        raise ConfigError(f"vcam's runtime folder {path} belongs to another user (uid {st.st_uid}, you are "
-                          f"{os.getuid()}); set {RUNTIME_ENV} to a folder of your own")
-    if st.st_mode & 0o022:
-        raise ConfigError(f"vcam's runtime folder {path} is writable by other users (mode {st.st_mode & 0o777:o}); "
-                          f"run 'chmod 700 {path}' or set {RUNTIME_ENV} to a private folder")
-
-
-# -- the lock ------------------------------------------------------------------------
-class _FileLock:
-    """An exclusive, non-blocking OS lock on one file; the kernel releases it if the process dies."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd: int | None = fd
-
-    @classmethod
-    def try_acquire(cls, path: Path) -> _FileLock | None:
-        """The lock on ``path`` (created 0600), or None when another holder has it."""
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
-        if _lock_fd(fd):
-            return cls(fd)
-        os.close(fd)
-        return None
-
-    def release(self) -> None:
-        """Unlock and close (idempotent)."""
-        if self._fd is None:
-            return
-        fd, self._fd = self._fd, None
-        try:
-            _unlock_fd(fd)
-        finally:
-            os.close(fd)
-
-
-def _lock_fd(fd: int) -> bool:
-    """Take an exclusive lock on ``fd`` without waiting; False when someone holds it."""
-    try:
-        if os.name == "nt":
-            import msvcrt
-
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # byte 0; locking past the end of the file is allowed
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # BlockingIOError (POSIX), PermissionError / OSError EDEADLOCK (Windows)
-        return False
-    return True
-
-
-def _unlock_fd(fd: int) -> None:
-    if os.name == "nt":
-        import msvcrt
-
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _is_held(path: Path) -> bool:
-    """Whether some process holds the lock on ``path`` now (probes by locking and unlocking)."""
-    try:
-        lock = _FileLock.try_acquire(path)
-    except OSError:
-        return False
-    if lock is None:
-        return True
-    lock.release()
-    return False
-
-
-# -- the transports --------------------------------------------------------------------
-def _default_transport() -> str:
-    """``unix`` on POSIX (the socket's file mode is the access check), ``tcp`` on Windows."""
-    return "tcp" if os.name == "nt" else "unix"
-
-
-def _listen(transport: str, sock_path: Path) -> tuple[socket.socket, str]:
-    """A listening socket and its address (socket path, or TCP port as text)."""
-    if transport == "unix":
-        return _listen_unix(sock_path), str(sock_path)
-    if transport == "tcp":
-        server = _listen_tcp()
-        return server, str(server.getsockname()[1])
-    raise ConfigError(f"unknown instance transport {transport!r}: expected 'unix' or 'tcp'")
-
-
-def _listen_unix(path: Path) -> socket.socket:
-    if len(str(path)) > UNIX_PATH_MAX:
-        raise ConfigError(f"the socket path {path} is {len(str(path))} characters, more than the {UNIX_PATH_MAX} "
-                          f"Unix sockets allow; set {RUNTIME_ENV} to a shorter folder, e.g. /tmp/vcam-$USER")
-    path.unlink(missing_ok=True)  # a killed owner's stale socket: we hold the lock, so it is nobody's now
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        server.bind(str(path))
-        os.chmod(path, 0o600)  # before listen(): until then every connect is refused, so nobody slips in
-        server.listen(8)
-    except BaseException:
-        server.close()
-        raise
-    return server
-
-
-def _listen_tcp() -> socket.socket:
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows: no other process may bind over our port
-            server.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-        server.bind(("127.0.0.1", 0))
-        server.listen(8)
-    except BaseException:
-        server.close()
-        raise
-    return server
-
-
-def _connect(addr: dict, timeout: float) -> socket.socket:
-    """A socket connected to the instance at ``addr`` (OSError if none listens there)."""
-    if addr.get("transport") == "unix":
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            conn.settimeout(timeout)
-            conn.connect(str(addr["address"]))
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-    return socket.create_connection(("127.0.0.1", int(addr["address"])), timeout=timeout)
-
-
-def _read_line(conn: socket.socket, timeout: float, limit: int = MAX_LINE) -> bytes | None:
-    """One ``\\n``-terminated line (without it) read within ``timeout`` s; None if longer than
-    ``limit`` bytes, unterminated, late, or the connection failed."""
-    deadline, data = time.monotonic() + timeout, b""
-    while b"\n" not in data and len(data) <= limit:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        try:
-            conn.settimeout(left)
-            chunk = conn.recv(limit + 1 - len(data))
-        except OSError:  # timeout, reset
-            return None
-        if not chunk:
-            break
-        data += chunk
-    line, newline, _ = data.partition(b"\n")
-    return line if newline and len(line) <= limit else None
-
-
-def _read_addr(path: Path) -> dict | None:
-    """The address file's content, or None if it is missing or unreadable."""
-    try:
-        addr = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return addr if isinstance(addr, dict) and {"pid", "transport", "address", "token"} <= addr.keys() else None
 
 
 # -- the instance ------------------------------------------------------------------------
@@ -270,7 +73,7 @@ class Instance:
     work to the GUI/main thread). An exception in it is logged, never fatal.
     """
 
-    def __init__(self, name: str, folder: Path, lock: _FileLock, server: socket.socket, addr: dict,
+    def __init__(self, name: str, folder: Path, lock: FileLock, server: socket.socket, addr: dict,
                  on_message: Callable[[str], None], messages: Iterable[str]) -> None:
         self.name, self.folder, self.pid = name, folder, os.getpid()
         self.transport: str = addr["transport"]
@@ -324,7 +127,7 @@ class Instance:
 
     def _handle(self, conn: socket.socket) -> None:
         """Read one line, check the token, answer, then hand a known message to ``on_message``."""
-        line = _read_line(conn, READ_TIMEOUT)
+        line = read_line(conn, READ_TIMEOUT)
         if line is None:
             log.debug("a client sent no complete line in %.1f s; dropped", READ_TIMEOUT)
             return
@@ -371,31 +174,31 @@ def claim(on_message: Callable[[str], None], name: str = "vcam", *, messages: It
     while True:
         lock = _take_lock(folder / f"{name}.lock")
         if lock is not None:
-            return _become(lock, folder, name, on_message, messages, transport or _default_transport())
+            return _become(lock, folder, name, on_message, messages, transport or default_transport())
         pid = _ask(folder, name, "show", max(0.1, deadline - time.monotonic()))
         if pid is not None:
             raise AlreadyRunningError(already_running_message(pid, answered=True))
         if time.monotonic() >= deadline:
-            addr = _read_addr(folder / f"{name}.addr") or {}
+            addr = read_addr(folder / f"{name}.addr") or {}
             raise AlreadyRunningError(already_running_message(addr.get("pid"), answered=False, timeout=timeout))
         time.sleep(RETRY_S)
 
 
-def _take_lock(path: Path) -> _FileLock | None:
+def _take_lock(path: Path) -> FileLock | None:
     """The instance lock, None when held elsewhere; ConfigError when the file cannot be opened."""
     try:
-        return _FileLock.try_acquire(path)
+        return FileLock.try_acquire(path)
     except OSError as err:
         raise ConfigError(f"cannot open vcam's lock file {path}: {err.strerror}; "
                           f"set {RUNTIME_ENV} to a private folder of your own") from err
 
 
-def _become(lock: _FileLock, folder: Path, name: str, on_message: Callable[[str], None],
+def _become(lock: FileLock, folder: Path, name: str, on_message: Callable[[str], None],
             messages: Iterable[str], transport: str) -> Instance:
     """With the lock held: listen, publish the address, start answering."""
     server = None
     try:
-        server, address = _listen(transport, folder / f"{name}.sock")
+        server, address = listen(transport, folder / f"{name}.sock")
         addr = {"pid": os.getpid(), "transport": transport, "address": address, "token": secrets.token_hex(16)}
         write_text_atomic(folder / f"{name}.addr", json.dumps(addr))  # 0600
     except BaseException as err:
@@ -421,7 +224,7 @@ def send(message: str, name: str = "vcam", timeout: float = 2.0) -> bool:
     _check_message(message)
     folder = runtime_dir()
     deadline = time.monotonic() + timeout
-    while _is_held(folder / f"{name}.lock"):  # fast False when none runs; retries while it starts
+    while is_held(folder / f"{name}.lock"):  # fast False when none runs; retries while it starts
         if _ask(folder, name, message, max(0.1, deadline - time.monotonic())) is not None:
             return True
         if time.monotonic() >= deadline:
@@ -432,13 +235,13 @@ def send(message: str, name: str = "vcam", timeout: float = 2.0) -> bool:
 
 def _ask(folder: Path, name: str, message: str, timeout: float) -> int | None:
     """Deliver ``message`` once; the instance's pid if it answered, else None."""
-    addr = _read_addr(folder / f"{name}.addr")
+    addr = read_addr(folder / f"{name}.addr")
     if addr is None:
         return None
     try:
-        with _connect(addr, timeout) as conn:
+        with connect(addr, timeout) as conn:
             conn.sendall(f"{addr['token']} {message}\n".encode("ascii"))
-            reply = _read_line(conn, timeout)
+            reply = read_line(conn, timeout)
     except (OSError, ValueError):
         return None
     parts = reply.split() if reply else []

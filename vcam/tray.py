@@ -70,7 +70,7 @@ class Tray:
 
     Args:
         daemon: the daemon the menu drives (started or not; :meth:`run` does not start it).
-        config_path: the config file changes are saved to (None: :func:`vcam.config.config_path`).
+        config_path: the config file changes are saved to (None: :func:`vcam.config_file.config_path`).
         icon_class: the pystray ``Icon`` class (None: :func:`choose_icon_class`).
         refresh_s: seconds between icon/title refreshes while running.
         **menu: passed to :class:`~vcam.tray_menu.TrayMenu` (``pick_file``, ``open_url``).

@@ -130,7 +130,7 @@ class TrayMenu:
 
     Args:
         daemon: the daemon the menu drives (started or not).
-        config_path: the config file changes are saved to (None: :func:`vcam.config.config_path`).
+        config_path: the config file changes are saved to (None: :func:`vcam.config_file.config_path`).
         pick_file: asks for a video file; returns its path or None (default :func:`pick_video_file`).
         open_url: opens the dashboard URL in a browser; False when it could not (default ``webbrowser.open``).
         quit: what the Quit item does (the icon's stop).

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from waiting import wait_until
 
+from vcam.enroll import Augment, enroll_images, still_faces
 from vcam.errors import ModelError
-from vcam.gallery import Augment, enroll_images, still_faces
 from vcam.pipeline.descriptor import (
     FACEMESH_LEFT_EYE,
     FACEMESH_RIGHT_EYE,
