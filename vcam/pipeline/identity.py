@@ -22,34 +22,17 @@ Thresholds, measured on the license-clean portraits in tests/data with
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from vcam.errors import ModelError
 from vcam.pipeline.descriptor import DESCRIPTOR_SIZE, Descriptor, face_chip
+from vcam.pipeline.identity_workers import DescriptorFn, IdentityWorkers
 from vcam.pipeline.matching import DEFAULT_AGGREGATION, DEFAULT_THRESHOLD, TrackVotes, aggregate, match
-from vcam.threads import lower_priority
 from vcam.types import Faces, Frame
 
 log = logging.getLogger(__name__)
-
-# --- the stage ---------------------------------------------------------------------------
-
-DescriptorFn = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class _Request:
-    """One look the worker is asked for: a ``(150, 150, 3) uint8`` RGB chip of a track."""
-
-    chip: np.ndarray
-    generation: int  # the gallery it was asked under; results of an older gallery are dropped
-    first: bool  # the track has no result yet: it goes before every recheck
 
 
 class Identity:
@@ -61,25 +44,10 @@ class Identity:
     it has none yet, every ``settle`` seconds until its name settles, and every
     ``recheck`` seconds after. The worker computes descriptors (see the
     module docstring), matches them and posts results that
-    the next call folds into :class:`TrackVotes`.
-
-    The request queue never grows: one pending chip per track (a newer one
-    replaces it and keeps its place in line) and at most ``max_pending`` in all.
-    A track's first look goes before any recheck, and first looks are served in
-    the order their tracks appeared, so when a room of faces appears at once
-    each is named once before any is looked at again. When the queue is full, a
-    first look takes the place of the newest recheck; otherwise the track is
-    not queued (and no chip is cut) and asks again on the next call. With an
-    empty gallery nothing is computed and every name is None.
-
-    The first looks, when a room of faces appears at once, run at the priority
-    of the thread that builds the stage (the analysis thread): every face waits
-    for its name. When the first second look is taken (first looks go first,
-    so by then every track has had one), the workers drop ``nice`` steps, so
-    rechecks and faces that join later run below the video and the analysis
-    (an unprivileged thread can lower its priority but not raise it again).
-    The worker takes every first look waiting as one batch (else every
-    recheck): nine first looks take ~0.1 s of one core (bench/descriptor.py).
+    the next call folds into :class:`TrackVotes`. With an empty gallery nothing
+    is computed and every name is None. How the worker's queue stays bounded,
+    which looks go first and when the worker lowers its priority:
+    :class:`~vcam.pipeline.identity_workers.IdentityWorkers`.
 
     Args:
         people: the gallery, ``{name: (K, 128) float32}``; see :meth:`set_people`.
@@ -117,43 +85,25 @@ class Identity:
         if max_pending < 1 or recheck <= 0 or settle <= 0:
             raise ValueError(f"need max_pending >= 1, recheck > 0, settle > 0; got {max_pending}, {recheck}, {settle}")
         self.threshold, self.aggregation = threshold, aggregation
-        self.recheck, self.settle, self.max_pending, self.nice = recheck, settle, max_pending, nice
-        self.workers = max(1, workers)
-        self._factory = descriptor or Descriptor
+        self.recheck, self.settle = recheck, settle
         self._clock = clock
         self._votes = TrackVotes(votes, agree)
         self._asked: dict[int, float] = {}  # analysis thread only
         self._seen_generation = 0
-        self._cond = threading.Condition()  # guards everything below
-        self._people: dict[str, np.ndarray] = {}
-        self._generation = 0
-        self._pending: OrderedDict[int, _Request] = OrderedDict()
-        self._busy: set[int] = set()
-        self._results: list[tuple[int, int, str | None, float]] = []
-        self._error: BaseException | None = None
-        self._stop = False
-        self._threads: list[threading.Thread] = []
-        self.computed = 0
+        self._workers = IdentityWorkers(self._match, descriptor or Descriptor, max_pending=max_pending, nice=nice,
+                                        workers=workers)
         self.set_people(people or {})
 
     def set_people(self, people: dict[str, np.ndarray]) -> None:
         """Replace the gallery (any thread). Every track is looked at afresh."""
         checked = {str(n): np.asarray(d, np.float32).reshape(-1, DESCRIPTOR_SIZE) for n, d in people.items()}
-        with self._cond:
-            self._people = {n: d for n, d in checked.items() if len(d)}
-            self._generation += 1
-            self._busy -= set(self._pending)
-            self._pending.clear()
-            self._results.clear()
-            wanted = bool(self._people)
+        wanted = self._workers.set_people(checked)
         log.info("identity gallery: %d people", len(checked))
         if wanted:
-            self._start_worker()  # load the descriptor now, not when the first face arrives
+            self._workers.start()  # load the descriptor now, not when the first face arrives
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
-        with self._cond:
-            error, people, generation = self._error, bool(self._people), self._generation
-            results, self._results = self._results, []
+        error, people, generation, results = self._workers.collect()
         if error is not None:
             raise error
         if generation != self._seen_generation:
@@ -185,112 +135,33 @@ class Identity:
         return now - self._asked[tid] >= wait
 
     def _submit(self, tid: int, first: bool, make_chip: Callable[[], np.ndarray], generation: int) -> bool:
-        """Queue a look at ``tid`` if it gets a place (see the class docstring); True if queued.
+        """Queue a look at ``tid`` if it gets a place; True if queued. A recheck that gave its place asks again."""
+        queued, evicted = self._workers.submit(tid, first, make_chip, generation)
+        if evicted is not None:
+            self._asked.pop(evicted, None)  # it asks again on the next call
+        return queued
 
-        The chip (~1 ms) is cut only then, under the lock, so a full queue costs the analysis thread nothing.
-        """
-        with self._cond:
-            if not self._make_room(tid, first):
-                return False
-            try:
-                chip = make_chip()
-            except ValueError:
-                return False  # no usable landmarks for this face this frame
-            self._pending[tid] = _Request(chip, generation, first)  # a track already in line keeps its place
-            self._busy.add(tid)
-            self._cond.notify_all()
-        self._start_worker()
-        return True
-
-    def _make_room(self, tid: int, first: bool) -> bool:
-        """Whether ``tid`` may be queued now, evicting the newest recheck for a first look (lock held)."""
-        if tid in self._pending:
-            return True
-        if tid in self._busy:
-            return False  # being computed now; its result is on the way
-        if len(self._pending) < self.max_pending:
-            return True
-        rechecks = [t for t, request in self._pending.items() if not request.first] if first else []
-        if not rechecks:
-            return False
-        del self._pending[rechecks[-1]]
-        self._busy.discard(rechecks[-1])
-        self._asked.pop(rechecks[-1], None)  # it asks again on the next call
-        return True
-
-    def _start_worker(self) -> None:
-        """Start the ``workers`` worker threads, once."""
-        while len(self._threads) < self.workers:
-            thread = threading.Thread(target=self._work, name=f"vcam-identity-{len(self._threads)}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def _work(self) -> None:
-        describe = None
-        lowered = False
-        try:
-            describe = self._factory()  # at the builder's priority, for the first looks
-            while jobs := self._next():
-                if not jobs[0][1].first and not lowered:
-                    self._lower()  # first looks go first, so they are done
-                    lowered = True
-                vectors = describe(np.stack([request.chip for _, request in jobs]))
-                for (tid, request), vector in zip(jobs, vectors):
-                    self._post(tid, request.generation, vector)
-        except Exception as err:  # noqa: BLE001 - reported to the analysis thread by the next call
-            log.error("identity worker stopped: %s", err)
-            with self._cond:
-                self._error = err if isinstance(err, ModelError) else ModelError(f"face descriptor failed: {err}")
-                self._cond.notify_all()
-        finally:
-            if describe is not None and hasattr(describe, "close"):
-                describe.close()
-
-    def _post(self, tid: int, generation: int, vector: np.ndarray) -> None:
-        """Match ``vector`` against the gallery it was asked under and leave the result for the next call."""
-        with self._cond:
-            people = self._people if generation == self._generation else {}
-        name, distance = match(vector, people, self.threshold, self.aggregation)
-        with self._cond:
-            self.computed += 1
-            self._busy.discard(tid)
-            if people:
-                self._results.append((tid, generation, name, distance))
-            self._cond.notify_all()
-
-    def _next(self) -> list[tuple[int, _Request]]:
-        """The next batch: every first look waiting, else every recheck, oldest first; empty when stopping.
-
-        A batch of 9 costs ~8 % less per face than single chips (bench/descriptor.py: 8.8 against 9.6 ms).
-        """
-        with self._cond:
-            while not self._pending and not self._stop:
-                self._cond.wait()
-            if self._stop:
-                return []
-            first = any(request.first for request in self._pending.values())
-            tids = [t for t, request in self._pending.items() if request.first == first]
-            return [(t, self._pending.pop(t)) for t in tids]
-
-    def _lower(self) -> None:
-        """Drop this worker thread ``nice`` steps (once; see the class docstring)."""
-        lower_priority(self.nice)
-        log.debug("identity: first looks done; worker lowered by %d nice steps", self.nice)
+    def _match(self, vector: np.ndarray, people: dict[str, np.ndarray]) -> tuple[str | None, float]:
+        """:func:`match` with this stage's threshold and aggregation (called on a worker thread)."""
+        return match(vector, people, self.threshold, self.aggregation)
 
     @property
     def started(self) -> bool:
         """Whether the worker has been started (with a non-empty gallery, or the first request)."""
-        return bool(self._threads)
+        return self._workers.started
+
+    @property
+    def computed(self) -> int:
+        """Descriptors computed so far."""
+        return self._workers.computed
 
     def idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until no request is waiting or being computed; True if so."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._busy or self._error is not None or self._stop, timeout)
+        return self._workers.idle(timeout)
 
     def pending(self) -> int:
         """Requests waiting for the worker (at most ``max_pending``)."""
-        with self._cond:
-            return len(self._pending)
+        return self._workers.pending()
 
     def forget(self, track_ids: set[int]) -> None:
         """Drop the votes of tracks not in ``track_ids`` (call with the tracker's live ids)."""
@@ -300,13 +171,7 @@ class Identity:
 
     def close(self) -> None:
         """Stop the workers (waits for a descriptor in flight)."""
-        with self._cond:
-            self._stop = True
-            self._pending.clear()
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=10.0)
-        self._threads = []
+        self._workers.close()
 
     def __enter__(self) -> Identity:
         return self
