@@ -57,7 +57,7 @@ def main() -> None:
 
 def print_summary(report: dict) -> None:
     """Per aggregation: P/R/F1 at vcam's default threshold, and the thresholds where F1 is best."""
-    from vcam.pipeline.identity import DEFAULT_THRESHOLD
+    from vcam.pipeline.matching import DEFAULT_THRESHOLD
 
     print(f"enrolled {report['people']}; {report['counts']['probes']} probes, {report['counts']['impostors']} "
           f"impostor faces; metric {report['metric']}")

@@ -9,7 +9,7 @@ import pytest
 
 from vcam.enroll import Augment
 from vcam.evaluate import evaluate_identity
-from vcam.pipeline.identity import DEFAULT_AGGREGATION, DEFAULT_THRESHOLD
+from vcam.pipeline.matching import DEFAULT_AGGREGATION, DEFAULT_THRESHOLD
 
 from conftest import DATA
 

@@ -31,7 +31,7 @@ import numpy as np
 from vcam.enroll import Augment, enroll_images, read_image, still_faces
 from vcam.errors import GalleryError
 from vcam.pipeline.descriptor import face_chip
-from vcam.pipeline.identity import aggregate
+from vcam.pipeline.matching import aggregate
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def evaluate_identity(gallery_dir: str | Path, probes_dir: str | Path, impostors
 
     Args:
         thresholds: distances to try (units of ``metric``).
-        aggregations: names for :func:`vcam.pipeline.identity.aggregate`.
+        aggregations: names for :func:`vcam.pipeline.matching.aggregate`.
         metric: ``"euclidean"`` (dlib's, as the stage uses) or ``"cosine"`` (1 - cosine similarity).
         augment: enrollment augmentation, as ``vcam enroll`` does; None for none.
         descriptor, detect_landmarks: defaults: an in-process Descriptor and

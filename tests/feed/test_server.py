@@ -16,7 +16,8 @@ import waiting
 from vcam.errors import VcamError
 from vcam.feed import validate
 from vcam.feed.events import SCHEMA_VERSION, alert, status
-from vcam.feed.server import ClientQueue, FeedServer
+from vcam.feed.clients import ClientQueue
+from vcam.feed.server import FeedServer
 
 HELLO = {"type": "hello", "schema_version": SCHEMA_VERSION, "session_id": "s1", "started_at": 0.0, "source": "demo",
          "features": {"gaze": True, "identity": False, "emotion": False, "aggregate_only": False, "eu_mode": False}}

@@ -22,7 +22,8 @@ from vcam.pipeline.descriptor import (
     face_chip,
 )
 from vcam.pipeline.detect import Detect
-from vcam.pipeline.identity import Identity, TrackVotes, distances, match
+from vcam.pipeline.identity import Identity
+from vcam.pipeline.matching import TrackVotes, distances, match
 from vcam.types import Faces, Frame
 
 DATA = __import__("pathlib").Path(__file__).parents[1] / "data"

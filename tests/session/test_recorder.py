@@ -185,7 +185,7 @@ def test_a_truncated_last_line_is_skipped_with_a_warning(tmp_path, caplog):
     timeline = tmp_path / "s" / "timeline.csv"
     text = timeline.read_text()
     timeline.write_text(text[:-25])  # the last row cut mid-write
-    with caplog.at_level(logging.WARNING, logger="vcam.session.recorder"):
+    with caplog.at_level(logging.WARNING, logger="vcam.session.reader"):
         session = load_session(tmp_path / "s")
     assert len(session.timeline["t"]) == 8 and session.skipped == 1
     assert "partly written last line" in caplog.text

@@ -7,24 +7,14 @@
                                                                   ▼
                                        client ◀── send loop ── [queue: queue_size snapshots + events]
 
-Routes (all on ``host:port``, by websockets' ``process_request`` hook):
-
-- ``/feed?token=TOKEN``: the WebSocket. Refused with 401 before the upgrade
-  without the right token, and with 403 for an ``Origin`` other than none
-  (non-browser clients), ``http://127.0.0.1:PORT``, ``http://localhost:PORT``
-  (the dashboard itself) or one of ``allowed_origins``: any web page the
-  presenter opens could otherwise read the audience.
-- ``/health``: ``{"ok": true, "clients": N, "published": N}``; no token, no audience data.
-- ``/?token=TOKEN``: the dashboard, ``index.html`` from ``static_dir``. It sets an
-  HttpOnly, SameSite=Strict cookie holding the token, so the page's own assets
-  (any other file in ``static_dir``) load with the cookie or ``?token=``.
-  Nothing outside ``static_dir`` is ever served (404), nor dotfiles.
+HTTP requests (``/feed``'s token and ``Origin`` checks before the upgrade, ``/health``, the
+dashboard's files) are answered by :mod:`vcam.feed.routes`, where the routes are listed.
 
 Each client gets the latest ``hello`` first, then the latest ``status`` (the
 daemon's health), then the stream. Its queue holds ``queue_size`` snapshots;
 past that the oldest ``audience`` snapshot is dropped, never a ``hello``,
 ``alert`` or ``status`` (a client with 64 of those waiting is not reading and is
-closed with 1008; see :class:`ClientQueue`).
+closed with 1008; see :class:`~vcam.feed.clients.ClientQueue`).
 ``publish`` never blocks: it serialises the event once and hands it to the
 loop. Incoming messages are ignored, but one that is not JSON text closes that
 client with 1003, and one over ``max_message`` bytes with 1009. Nothing is
@@ -34,99 +24,31 @@ kept per event or per closed client.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import http
 import ipaddress
 import json
 import logging
-import mimetypes
 import secrets
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from vcam.errors import ConfigError, VcamError
+from vcam.feed.clients import Client, ClientQueue
+from vcam.feed.routes import FEED_PATH, Routes
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).with_name("static")
 """The dashboard's files (index.html and its assets)."""
 
-FEED_PATH = "/feed"
 KINDS = ("hello", "audience", "alert", "status")
 T = TypeVar("T")
-
-
-class ClientQueue:
-    """One client's ``asyncio.Queue`` of ``(type, json text)``, bounded by kind; used on the loop thread only.
-
-    It holds at most ``size`` ``audience`` snapshots (a newer one replaces the
-    oldest: a slow client sees fewer, fresher snapshots) and at most ``keep``
-    other events (hello, alert, status), which are never dropped. Those come in
-    bursts (9 people "arrive" together when a 3x3 gallery starts), so ``keep``
-    is far larger than one burst; a client that lets ``keep`` of them pile up is
-    not reading, and :meth:`offer` says so (the server closes it).
-    """
-
-    def __init__(self, size: int, keep: int = 64) -> None:
-        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()  # bounded by offer()
-        self.size, self.keep = size, keep
-        self.high_water = 0  # most snapshots ever queued at once
-        self.dropped = 0
-        self._snapshots = 0  # queued now, by kind
-        self._others = 0
-
-    def offer(self, kind: str, text: str) -> bool:
-        """Enqueue, dropping the oldest snapshot past ``size``. False (nothing queued) past ``keep`` other events."""
-        snapshot = kind == "audience"
-        if not snapshot and self._others >= self.keep:
-            return False
-        if snapshot and self._snapshots >= self.size:
-            self._drop_oldest_snapshot()
-        self.queue.put_nowait((kind, text))
-        self._snapshots += snapshot
-        self._others += not snapshot
-        self.high_water = max(self.high_water, self._snapshots)
-        return True
-
-    async def get(self) -> tuple[str, str]:
-        """The next ``(type, json text)``, waiting for one."""
-        kind, text = await self.queue.get()
-        if kind == "audience":
-            self._snapshots -= 1
-        else:
-            self._others -= 1
-        return kind, text
-
-    def _drop_oldest_snapshot(self) -> None:
-        items = [self.queue.get_nowait() for _ in range(self.queue.qsize())]  # at most size + keep
-        del items[next(i for i, (k, _) in enumerate(items) if k == "audience")]
-        for item in items:
-            self.queue.put_nowait(item)
-        self._snapshots -= 1
-        self.dropped += 1
-
-
-@dataclass(eq=False)
-class _Client:
-    ws: ServerConnection
-    queue: ClientQueue
-    sender: asyncio.Task | None = field(default=None, repr=False)
-
-    @property
-    def name(self) -> str:
-        address = self.ws.remote_address
-        return f"{address[0]}:{address[1]}" if address else "?"
 
 
 def _is_loopback(host: str) -> bool:
@@ -136,20 +58,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _response(status: int, body: bytes, content_type: str, extra: Iterable[tuple[str, str]] = ()) -> Response:
-    status = http.HTTPStatus(status)
-    headers = Headers([
-        ("Date", email.utils.formatdate(usegmt=True)), ("Connection", "close"),
-        ("Content-Length", str(len(body))), ("Content-Type", content_type), ("Cache-Control", "no-store"),
-        ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
-        ("Content-Security-Policy", "frame-ancestors 'none'"), *extra])
-    return Response(status.value, status.phrase, headers, body)
-
-
-def _text(status: int, text: str) -> Response:
-    return _response(status, text.encode(), "text/plain; charset=utf-8")
 
 
 def _is_json_text(message: str | bytes) -> bool:
@@ -203,7 +111,7 @@ class FeedServer:
         self.close_timeout = close_timeout
         self.published = 0
         self.dropped = 0  # audience snapshots dropped at publish because the loop was behind
-        self._clients: set[_Client] = set()  # loop thread only
+        self._clients: set[Client] = set()  # loop thread only
         self._lock = threading.Lock()
         self._hello: str | None = None
         self._status: str | None = None  # the latest of each, replayed to every new client
@@ -350,7 +258,7 @@ class FeedServer:
                 asyncio.ensure_future(client.ws.close(CloseCode.POLICY_VIOLATION, "too slow"))
 
     async def _handle(self, ws: ServerConnection) -> None:
-        client = _Client(ws, ClientQueue(self.queue_size))
+        client = Client(ws, ClientQueue(self.queue_size))
         with self._lock:
             latest = (("hello", self._hello), ("status", self._status))
         for kind, text in latest:
@@ -368,7 +276,7 @@ class FeedServer:
             log.debug("feed client %s left (%d open)", client.name, len(self._clients))
 
     @staticmethod
-    async def _send_loop(client: _Client) -> None:
+    async def _send_loop(client: Client) -> None:
         try:
             while True:
                 _, text = await client.queue.get()
@@ -376,7 +284,7 @@ class FeedServer:
         except ConnectionClosed:
             pass
 
-    async def _read_loop(self, client: _Client) -> None:
+    async def _read_loop(self, client: Client) -> None:
         """Read and ignore messages; close this client on one that is not JSON text."""
         try:
             async for message in client.ws:
@@ -390,70 +298,12 @@ class FeedServer:
 
     # -- HTTP (feed thread) --------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        url = urlsplit(request.path)
-        query = parse_qs(url.query)
-        if request.method != "GET":
-            return _text(405, "only GET is served\n")
-        if url.path == "/health":
-            body = {"ok": True, "clients": len(self._clients), "published": self.published}
-            return _response(200, json.dumps(body).encode(), "application/json")
-        if url.path == FEED_PATH:
-            return self._check_feed(request, query)
-        return self._static(request, url.path, query)
+        """websockets' hook before any upgrade: :class:`~vcam.feed.routes.Routes` answers, with this moment's state."""
+        routes = Routes(self.token, self.port, self._origins(), self.static_dir)
+        return routes.answer(request, lambda: {"ok": True, "clients": len(self._clients), "published": self.published})
 
     def _origins(self) -> set[str]:
         own = {f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
         if self.host not in ("", "0.0.0.0", "::"):
             own.add(f"http://{self._url_host}:{self.port}")
         return own | self.allowed_origins
-
-    def _check_feed(self, request: Request, query: dict[str, list[str]]) -> Response | None:
-        """None lets the upgrade go on; else the refusal."""
-        origins = request.headers.get_all("Origin")
-        if len(origins) > 1 or (origins and origins[0] not in self._origins()):
-            log.info("feed refused a connection from origin %s", origins)
-            return _text(403, "this origin may not read the feed\n")
-        if not self._token_ok(query.get("token", [None])[0]):
-            return _text(401, "a valid token is required: open the dashboard URL vcam printed\n")
-        return None
-
-    def _token_ok(self, given: str | None) -> bool:
-        return given is not None and secrets.compare_digest(given.encode(), self.token.encode())
-
-    @property
-    def _cookie_name(self) -> str:
-        return f"vcam_feed_{self.port}"  # cookies ignore ports: one name per port keeps two vcams apart
-
-    def _cookie(self, request: Request) -> str | None:
-        jar = SimpleCookie()
-        try:
-            jar.load("; ".join(request.headers.get_all("Cookie")))
-        except CookieError:
-            return None
-        morsel = jar.get(self._cookie_name)
-        return morsel.value if morsel is not None else None
-
-    def _static(self, request: Request, path: str, query: dict[str, list[str]]) -> Response:
-        by_query = self._token_ok(query.get("token", [None])[0])
-        if not (by_query or (path != "/" and self._token_ok(self._cookie(request)))):
-            return _text(401, "a valid token is required: open the dashboard URL vcam printed\n")
-        file = self._resolve("/index.html" if path == "/" else path)
-        if file is None:
-            return _text(404, "not found\n")
-        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
-            content_type += "; charset=utf-8"
-        extra = []
-        if path == "/":
-            extra.append(("Set-Cookie", f"{self._cookie_name}={self.token}; HttpOnly; SameSite=Strict; Path=/"))
-        return _response(200, file.read_bytes(), content_type, extra)
-
-    def _resolve(self, path: str) -> Path | None:
-        """The file under ``static_dir`` that ``path`` names, or None (outside it, hidden, or missing)."""
-        rel = unquote(path).lstrip("/")
-        parts = rel.split("/")
-        if not rel or "\\" in rel or "\x00" in rel or any(p.startswith(".") or not p for p in parts):
-            return None
-        root = self.static_dir.resolve()
-        candidate = (root / rel).resolve()
-        return candidate if candidate.is_relative_to(root) and candidate.is_file() else None

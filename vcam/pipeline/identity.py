@@ -7,198 +7,32 @@ Three steps per face (STACK.md, "Identity"):
 2. **Describe** (:class:`~vcam.pipeline.descriptor.Descriptor`, dlib's ResNet
    as ONNX, ~12-16 ms per face on one core): on the stage's worker thread;
    onnxruntime releases the GIL, so the analysis thread runs on meanwhile.
-3. **Match** (:func:`match`): the Euclidean distance to each enrolled person's
-   K descriptors, aggregated per person (``median``, ``max``, ``mean`` or
-   ``topN``, the mean of the N smallest); the nearest person under the
-   threshold is the name, otherwise the face is unknown (``None``). Names are
-   then voted per track (:class:`TrackVotes`) so they do not flicker.
+3. **Match** (:func:`~vcam.pipeline.matching.match`): the Euclidean distance
+   to each enrolled person's K descriptors, aggregated per person (``median``,
+   ``max``, ``mean`` or ``topN``, the mean of the N smallest); the nearest
+   person under the threshold is the name, otherwise the face is unknown
+   (``None``). Names are then voted per track
+   (:class:`~vcam.pipeline.matching.TrackVotes`) so they do not flicker.
 
 Thresholds, measured on the license-clean portraits in tests/data with
-:func:`vcam.evaluate.evaluate_identity` (see :data:`DEFAULT_THRESHOLD`).
+:func:`vcam.evaluate.evaluate_identity` (see
+:data:`~vcam.pipeline.matching.DEFAULT_THRESHOLD`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
-from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from vcam.errors import ModelError
 from vcam.pipeline.descriptor import DESCRIPTOR_SIZE, Descriptor, face_chip
-from vcam.threads import lower_priority
+from vcam.pipeline.identity_workers import DescriptorFn, IdentityWorkers
+from vcam.pipeline.matching import DEFAULT_AGGREGATION, DEFAULT_THRESHOLD, TrackVotes, aggregate, match
 from vcam.types import Faces, Frame
 
 log = logging.getLogger(__name__)
-
-DEFAULT_THRESHOLD = 0.5
-"""Largest aggregated distance still given a name (Euclidean, descriptor units).
-
-dlib's usual cut is 0.6 (its LFW figure). Raising it names more photos of
-enrolled people (recall) and also names more strangers as someone (false names);
-lowering it calls more enrolled people "unknown" and names a stranger less often.
-In a meeting a wrong name is worse than none, so we sit below 0.6.
-
-Measured with ``vcam.evaluate.evaluate_identity`` on the tests/data portraits:
-Obama enrolled from obama.jpg, Biden from biden.jpg (his only photo, so he has no
-probes), each with ``Augment()``'s 5 variants; 4 Obama probes (obama2, obama3,
-obama_partial_face, obama_partial_face2); 23 impostor faces (grace_hopper,
-astronaut and every face of group1-6). Every aggregation gave precision, recall
-and F1 1.00 (4 TP, 0 FP, 0 FN) for thresholds 0.44-0.80 (``max`` 0.46-0.84):
-the Obama probes lay at 0.22-0.44 (obama2, speaking with an open mouth, the
-farthest) and the nearest impostor at 0.82. The set is small and easy, so 0.5
-is chosen by reasoning inside that measured range: it keeps every probe with
-room to spare and stays well under dlib's 0.6, where other studies report
-different people of similar looks starting to match.
-"""
-
-DEFAULT_AGGREGATION = "top3"
-"""How one person's K per-image distances become one distance (see :func:`aggregate`).
-
-On the set described under :data:`DEFAULT_THRESHOLD` all four aggregations tied
-(F1 1.00). Their margins (nearest impostor minus farthest Obama probe) were
-within 0.01 of each other: max 0.396, mean 0.395, median 0.391, top3 0.387. So
-the data does not decide, and ``top3`` (the mean of the 3 nearest) is chosen by
-reasoning: with augmentation each photo gives 6 descriptors, and people enroll
-photos taken in different light. ``max`` lets the one least-alike variant or
-photo veto a match, and ``median``/``mean`` drift with that spread. ``top3``
-follows the nearest photo and its closest variants, and averaging 3 is steadier
-than trusting one lookalike descriptor (``top1``).
-"""
-
-# --- matching ---------------------------------------------------------------------------
-
-_TOP = re.compile(r"top(\d+)")
-
-
-def aggregate(dists: np.ndarray, aggregation: str | Callable[[np.ndarray], float] = DEFAULT_AGGREGATION) -> float:
-    """One distance from one person's ``(K,)`` per-image distances.
-
-    ``aggregation``: ``"median"``, ``"max"``, ``"mean"``, ``"topN"`` (the mean of the
-    N smallest, e.g. ``"top3"``; all K when K < N), or a callable ``(K,) -> float``.
-    ``max`` demands that every enrolled image look alike (strict, hurt by one odd
-    photo); ``top1`` trusts the single nearest (lenient, hurt by one lookalike).
-    """
-    d = np.asarray(dists, np.float64)
-    if callable(aggregation):
-        return float(aggregation(d))
-    if aggregation in ("median", "max", "mean"):
-        return float(getattr(np, aggregation)(d))
-    top = _TOP.fullmatch(str(aggregation))
-    if top and int(top.group(1)) >= 1:
-        return float(np.sort(d)[: int(top.group(1))].mean())
-    raise ValueError(f"aggregation must be 'median', 'max', 'mean', 'topN' (N >= 1) or a callable, got {aggregation!r}")
-
-
-def distances(descriptor: np.ndarray, people: dict[str, np.ndarray],
-              aggregation: str | Callable[[np.ndarray], float] = DEFAULT_AGGREGATION) -> dict[str, float]:
-    """Aggregated Euclidean distance from a ``(128,)`` descriptor to each person's ``(K, 128)`` descriptors."""
-    d = np.asarray(descriptor, np.float32).reshape(DESCRIPTOR_SIZE)
-    return {name: aggregate(np.linalg.norm(np.asarray(known, np.float32).reshape(-1, DESCRIPTOR_SIZE) - d, axis=1),
-                            aggregation)
-            for name, known in people.items() if len(known)}
-
-
-def match(descriptor: np.ndarray, people: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD,
-          aggregation: str | Callable[[np.ndarray], float] = DEFAULT_AGGREGATION) -> tuple[str | None, float]:
-    """``(name, distance)`` of the nearest person, or ``(None, distance to the nearest)`` when over ``threshold``.
-
-    With nobody enrolled: ``(None, nan)``. See :data:`DEFAULT_THRESHOLD` for the trade-off.
-    """
-    found = distances(descriptor, people, aggregation)
-    if not found:
-        return None, float("nan")
-    name = min(found, key=found.__getitem__)
-    return (name if found[name] <= threshold else None), found[name]
-
-
-# --- votes per track --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Vote:
-    """A settled identity: ``name`` (None = unknown) and the mean distance of the votes for it."""
-
-    name: str | None
-    distance: float
-
-
-class TrackVotes:
-    """Per track, the last ``votes`` match results and the name they settle on.
-
-    A name (or "unknown") settles when it has at least ``agree`` of the last
-    ``votes`` results and strictly more than any other; otherwise the track keeps
-    what it had settled before (nothing, at first). So one outlier neither flips a
-    settled name nor settles one. The one exception is a track's very first
-    result when it is a clear match (distance at most ``sure``): it settles at
-    once, so a known face is named within one descriptor (~0.15 s) instead of
-    two; later results can still overturn it by agreeing. Lives on the analysis
-    thread (no lock).
-
-    Args:
-        votes: results kept per track. More is steadier and slower to follow a
-            real change (a person walking in front of another).
-        agree: results that must agree before a name settles (>= 2).
-        sure: a first match at or under this distance settles alone. dlib's
-            same-person distances on the test portraits were 0.22-0.44 and the
-            nearest other person 0.82; 0.4 keeps a wide margin. 0 turns it off.
-    """
-
-    def __init__(self, votes: int = 5, agree: int = 2, sure: float = 0.4) -> None:
-        if votes < 1 or not 2 <= agree <= max(votes, 2):
-            raise ValueError(f"need votes >= 1 and 2 <= agree <= votes; got votes={votes}, agree={agree}")
-        self.votes, self.agree, self.sure = votes, agree, sure
-        self._history: dict[int, deque[tuple[str | None, float]]] = {}
-        self._settled: dict[int, Vote] = {}
-
-    def add(self, track_id: int, name: str | None, distance: float) -> Vote | None:
-        """Record one result for ``track_id``; returns its settled vote."""
-        history = self._history.setdefault(track_id, deque(maxlen=self.votes))
-        history.append((name, distance))
-        if len(history) == 1 and name is not None and distance <= self.sure:
-            self._settled[track_id] = Vote(name, float(distance))
-        ranked = Counter(n for n, _ in history).most_common(2)
-        (best, count), runner_up = ranked[0], (ranked[1][1] if len(ranked) > 1 else 0)
-        if count >= self.agree and count > runner_up:
-            self._settled[track_id] = Vote(best, float(np.mean([d for n, d in history if n == best])))
-        return self._settled.get(track_id)
-
-    def settled(self, track_id: int) -> Vote | None:
-        """The settled vote of ``track_id``, or None while it has not settled."""
-        return self._settled.get(track_id)
-
-    def results(self, track_id: int) -> int:
-        """How many results ``track_id`` has (0 before its first look; at most ``votes``)."""
-        return len(self._history.get(track_id, ()))
-
-    def forget(self, live: set[int]) -> None:
-        """Drop the tracks not in ``live``."""
-        for tid in [t for t in self._history if t not in live]:
-            self._history.pop(tid, None)
-            self._settled.pop(tid, None)
-
-    def clear(self) -> None:
-        """Forget every track (the gallery changed)."""
-        self.forget(set())
-
-
-# --- the stage ---------------------------------------------------------------------------
-
-DescriptorFn = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class _Request:
-    """One look the worker is asked for: a ``(150, 150, 3) uint8`` RGB chip of a track."""
-
-    chip: np.ndarray
-    generation: int  # the gallery it was asked under; results of an older gallery are dropped
-    first: bool  # the track has no result yet: it goes before every recheck
 
 
 class Identity:
@@ -210,25 +44,10 @@ class Identity:
     it has none yet, every ``settle`` seconds until its name settles, and every
     ``recheck`` seconds after. The worker computes descriptors (see the
     module docstring), matches them and posts results that
-    the next call folds into :class:`TrackVotes`.
-
-    The request queue never grows: one pending chip per track (a newer one
-    replaces it and keeps its place in line) and at most ``max_pending`` in all.
-    A track's first look goes before any recheck, and first looks are served in
-    the order their tracks appeared, so when a room of faces appears at once
-    each is named once before any is looked at again. When the queue is full, a
-    first look takes the place of the newest recheck; otherwise the track is
-    not queued (and no chip is cut) and asks again on the next call. With an
-    empty gallery nothing is computed and every name is None.
-
-    The first looks, when a room of faces appears at once, run at the priority
-    of the thread that builds the stage (the analysis thread): every face waits
-    for its name. When the first second look is taken (first looks go first,
-    so by then every track has had one), the workers drop ``nice`` steps, so
-    rechecks and faces that join later run below the video and the analysis
-    (an unprivileged thread can lower its priority but not raise it again).
-    The worker takes every first look waiting as one batch (else every
-    recheck): nine first looks take ~0.1 s of one core (bench/descriptor.py).
+    the next call folds into :class:`TrackVotes`. With an empty gallery nothing
+    is computed and every name is None. How the worker's queue stays bounded,
+    which looks go first and when the worker lowers its priority:
+    :class:`~vcam.pipeline.identity_workers.IdentityWorkers`.
 
     Args:
         people: the gallery, ``{name: (K, 128) float32}``; see :meth:`set_people`.
@@ -266,43 +85,25 @@ class Identity:
         if max_pending < 1 or recheck <= 0 or settle <= 0:
             raise ValueError(f"need max_pending >= 1, recheck > 0, settle > 0; got {max_pending}, {recheck}, {settle}")
         self.threshold, self.aggregation = threshold, aggregation
-        self.recheck, self.settle, self.max_pending, self.nice = recheck, settle, max_pending, nice
-        self.workers = max(1, workers)
-        self._factory = descriptor or Descriptor
+        self.recheck, self.settle = recheck, settle
         self._clock = clock
         self._votes = TrackVotes(votes, agree)
         self._asked: dict[int, float] = {}  # analysis thread only
         self._seen_generation = 0
-        self._cond = threading.Condition()  # guards everything below
-        self._people: dict[str, np.ndarray] = {}
-        self._generation = 0
-        self._pending: OrderedDict[int, _Request] = OrderedDict()
-        self._busy: set[int] = set()
-        self._results: list[tuple[int, int, str | None, float]] = []
-        self._error: BaseException | None = None
-        self._stop = False
-        self._threads: list[threading.Thread] = []
-        self.computed = 0
+        self._workers = IdentityWorkers(self._match, descriptor or Descriptor, max_pending=max_pending, nice=nice,
+                                        workers=workers)
         self.set_people(people or {})
 
     def set_people(self, people: dict[str, np.ndarray]) -> None:
         """Replace the gallery (any thread). Every track is looked at afresh."""
         checked = {str(n): np.asarray(d, np.float32).reshape(-1, DESCRIPTOR_SIZE) for n, d in people.items()}
-        with self._cond:
-            self._people = {n: d for n, d in checked.items() if len(d)}
-            self._generation += 1
-            self._busy -= set(self._pending)
-            self._pending.clear()
-            self._results.clear()
-            wanted = bool(self._people)
+        wanted = self._workers.set_people(checked)
         log.info("identity gallery: %d people", len(checked))
         if wanted:
-            self._start_worker()  # load the descriptor now, not when the first face arrives
+            self._workers.start()  # load the descriptor now, not when the first face arrives
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
-        with self._cond:
-            error, people, generation = self._error, bool(self._people), self._generation
-            results, self._results = self._results, []
+        error, people, generation, results = self._workers.collect()
         if error is not None:
             raise error
         if generation != self._seen_generation:
@@ -334,112 +135,33 @@ class Identity:
         return now - self._asked[tid] >= wait
 
     def _submit(self, tid: int, first: bool, make_chip: Callable[[], np.ndarray], generation: int) -> bool:
-        """Queue a look at ``tid`` if it gets a place (see the class docstring); True if queued.
+        """Queue a look at ``tid`` if it gets a place; True if queued. A recheck that gave its place asks again."""
+        queued, evicted = self._workers.submit(tid, first, make_chip, generation)
+        if evicted is not None:
+            self._asked.pop(evicted, None)  # it asks again on the next call
+        return queued
 
-        The chip (~1 ms) is cut only then, under the lock, so a full queue costs the analysis thread nothing.
-        """
-        with self._cond:
-            if not self._make_room(tid, first):
-                return False
-            try:
-                chip = make_chip()
-            except ValueError:
-                return False  # no usable landmarks for this face this frame
-            self._pending[tid] = _Request(chip, generation, first)  # a track already in line keeps its place
-            self._busy.add(tid)
-            self._cond.notify_all()
-        self._start_worker()
-        return True
-
-    def _make_room(self, tid: int, first: bool) -> bool:
-        """Whether ``tid`` may be queued now, evicting the newest recheck for a first look (lock held)."""
-        if tid in self._pending:
-            return True
-        if tid in self._busy:
-            return False  # being computed now; its result is on the way
-        if len(self._pending) < self.max_pending:
-            return True
-        rechecks = [t for t, request in self._pending.items() if not request.first] if first else []
-        if not rechecks:
-            return False
-        del self._pending[rechecks[-1]]
-        self._busy.discard(rechecks[-1])
-        self._asked.pop(rechecks[-1], None)  # it asks again on the next call
-        return True
-
-    def _start_worker(self) -> None:
-        """Start the ``workers`` worker threads, once."""
-        while len(self._threads) < self.workers:
-            thread = threading.Thread(target=self._work, name=f"vcam-identity-{len(self._threads)}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def _work(self) -> None:
-        describe = None
-        lowered = False
-        try:
-            describe = self._factory()  # at the builder's priority, for the first looks
-            while jobs := self._next():
-                if not jobs[0][1].first and not lowered:
-                    self._lower()  # first looks go first, so they are done
-                    lowered = True
-                vectors = describe(np.stack([request.chip for _, request in jobs]))
-                for (tid, request), vector in zip(jobs, vectors):
-                    self._post(tid, request.generation, vector)
-        except Exception as err:  # noqa: BLE001 - reported to the analysis thread by the next call
-            log.error("identity worker stopped: %s", err)
-            with self._cond:
-                self._error = err if isinstance(err, ModelError) else ModelError(f"face descriptor failed: {err}")
-                self._cond.notify_all()
-        finally:
-            if describe is not None and hasattr(describe, "close"):
-                describe.close()
-
-    def _post(self, tid: int, generation: int, vector: np.ndarray) -> None:
-        """Match ``vector`` against the gallery it was asked under and leave the result for the next call."""
-        with self._cond:
-            people = self._people if generation == self._generation else {}
-        name, distance = match(vector, people, self.threshold, self.aggregation)
-        with self._cond:
-            self.computed += 1
-            self._busy.discard(tid)
-            if people:
-                self._results.append((tid, generation, name, distance))
-            self._cond.notify_all()
-
-    def _next(self) -> list[tuple[int, _Request]]:
-        """The next batch: every first look waiting, else every recheck, oldest first; empty when stopping.
-
-        A batch of 9 costs ~8 % less per face than single chips (bench/descriptor.py: 8.8 against 9.6 ms).
-        """
-        with self._cond:
-            while not self._pending and not self._stop:
-                self._cond.wait()
-            if self._stop:
-                return []
-            first = any(request.first for request in self._pending.values())
-            tids = [t for t, request in self._pending.items() if request.first == first]
-            return [(t, self._pending.pop(t)) for t in tids]
-
-    def _lower(self) -> None:
-        """Drop this worker thread ``nice`` steps (once; see the class docstring)."""
-        lower_priority(self.nice)
-        log.debug("identity: first looks done; worker lowered by %d nice steps", self.nice)
+    def _match(self, vector: np.ndarray, people: dict[str, np.ndarray]) -> tuple[str | None, float]:
+        """:func:`match` with this stage's threshold and aggregation (called on a worker thread)."""
+        return match(vector, people, self.threshold, self.aggregation)
 
     @property
     def started(self) -> bool:
         """Whether the worker has been started (with a non-empty gallery, or the first request)."""
-        return bool(self._threads)
+        return self._workers.started
+
+    @property
+    def computed(self) -> int:
+        """Descriptors computed so far."""
+        return self._workers.computed
 
     def idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until no request is waiting or being computed; True if so."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._busy or self._error is not None or self._stop, timeout)
+        return self._workers.idle(timeout)
 
     def pending(self) -> int:
         """Requests waiting for the worker (at most ``max_pending``)."""
-        with self._cond:
-            return len(self._pending)
+        return self._workers.pending()
 
     def forget(self, track_ids: set[int]) -> None:
         """Drop the votes of tracks not in ``track_ids`` (call with the tracker's live ids)."""
@@ -449,13 +171,7 @@ class Identity:
 
     def close(self) -> None:
         """Stop the workers (waits for a descriptor in flight)."""
-        with self._cond:
-            self._stop = True
-            self._pending.clear()
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=10.0)
-        self._threads = []
+        self._workers.close()
 
     def __enter__(self) -> Identity:
         return self

@@ -17,12 +17,12 @@ The CSV and JSONL files are appended to and ``fsync``-ed after every second's ba
 crash, even SIGKILL, loses at most the second being written. ``session.json`` is replaced
 atomically. NaN is an empty cell in CSV and null in JSON.
 
-:func:`load_session` reads a folder back; a partly written last line is skipped with a warning.
+:func:`vcam.session.reader.load_session` reads a folder back; a partly written last line is skipped
+with a warning.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -30,12 +30,10 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-import numpy as np
 import platformdirs
 
 import vcam
@@ -71,9 +69,11 @@ empty with nobody present), and the mean engagement, 0..1."""
 SCHEMA_VERSION = version("1.1", _PERSON_COLUMNS.values())
 """The timeline's version in ``session.json`` (absent before 1.2): the latest ``since`` of its Person fields."""
 
-_FLOAT = {"t", "attention_pct", "engagement"} | {c for c, key in _PERSON_COLUMNS.items()
-                                                 if SPECS[key].kind in ("number", "boolean")}
-_INT = {"track_id", "people", "attending"}
+FLOAT_COLUMNS = {"t", "attention_pct", "engagement"} | {c for c, key in _PERSON_COLUMNS.items()
+                                                        if SPECS[key].kind in ("number", "boolean")}
+"""Columns read back as float64 (NaN for an empty cell); the reader (:mod:`vcam.session.reader`) types by these."""
+INT_COLUMNS = {"track_id", "people", "attending"}
+"""Columns read back as int64; every other column is read as str."""
 
 
 def new_session_dir(root: str | Path | None = None) -> Path:
@@ -281,156 +281,3 @@ def _csv_escape(cell: str) -> str:
     if any(c in cell for c in ',"\n\r'):
         return '"' + cell.replace('"', '""') + '"'
     return cell
-
-
-# -- reading back ----------------------------------------------------------------------
-@dataclass
-class Session:
-    """A recorded session, read back.
-
-    Attributes:
-        folder: where it was read from.
-        metadata: ``session.json`` (``{}`` if missing); ``ended`` is absent after a crash.
-        timeline: ``TIMELINE_COLUMNS`` -> ``(R,)`` arrays: float64 for numbers (NaN for empty
-            cells), int64 for ``track_id``, str objects ('' for empty) for the rest.
-        room: ``ROOM_COLUMNS`` -> ``(S,)`` arrays, typed the same way.
-        skipped: lines that could not be read (a crash mid-write leaves at most one per file).
-    """
-
-    folder: Path
-    metadata: dict
-    timeline: dict[str, np.ndarray]
-    room: dict[str, np.ndarray]
-    skipped: int = 0
-    features: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.features = tuple(self.metadata.get("features", ()))
-
-    @property
-    def crashed(self) -> bool:
-        """True when the recorder never closed the session (``ended`` missing)."""
-        return "ended" not in self.metadata
-
-    @property
-    def duration(self) -> float:
-        """Seconds from the first to the end of the last recorded slot (0 with no rows)."""
-        t = self.room["t"]
-        return float(t[-1] - t[0] + self.metadata.get("every", 1.0)) if len(t) else 0.0
-
-    @property
-    def track_ids(self) -> list[int]:
-        """Every track id seen, ascending."""
-        return sorted(set(self.timeline["track_id"].tolist()))
-
-    def name_of(self, track_id: int) -> str:
-        """The name most often given to ``track_id`` ('' if none)."""
-        names = self.timeline["name"][(self.timeline["track_id"] == track_id) & (self.timeline["name"] != "")]
-        if not len(names):
-            return ""
-        values, counts = np.unique(names, return_counts=True)
-        return str(values[int(np.argmax(counts))])
-
-
-def load_session(folder: str | Path) -> Session:
-    """Read a session folder written by :class:`Recorder`.
-
-    A partly written or unreadable line (a crash mid-write) is skipped with a warning. Raises
-    SessionError when the folder or its ``timeline.csv`` is missing.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SessionError(f"no session folder at {folder}; pass a folder that `vcam` recorded into "
-                           f"(sessions are under {Path(platformdirs.user_data_dir('vcam')) / 'sessions'})")
-    if not (folder / "timeline.csv").is_file():
-        raise SessionError(f"{folder} holds no timeline.csv, so it is not a vcam session; pass the folder "
-                           "that holds session.json and timeline.csv")
-    skipped = [0]
-    timeline = _read_csv(folder / "timeline.csv", TIMELINE_COLUMNS, skipped)
-    room = _read_csv(folder / "room.csv", ROOM_COLUMNS, skipped) if (folder / "room.csv").is_file() else None
-    return Session(folder, _read_meta(folder / "session.json"), timeline,
-                   room if room is not None else _room_from(timeline), skipped[0])
-
-
-def _read_meta(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        log.warning("cannot read %s (%s); going on without session metadata", path, err)
-        return {}
-
-
-def _read_csv(path: Path, columns: tuple[str, ...], skipped: list[int]) -> dict[str, np.ndarray]:
-    """``columns`` of a CSV file as typed arrays, read by its header.
-
-    Columns the file lacks (it was written before they were added) are empty: NaN or ''. Columns
-    it has that are not in ``columns`` (a newer vcam wrote it) are ignored.
-    """
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        raise SessionError(f"cannot read {path}: {err.strerror}; check the folder's permissions") from err
-    lines = text.split("\n")
-    if lines and lines[-1] != "":
-        log.warning("%s: skipping the partly written last line (the recording stopped mid-write)", path)
-        skipped[0] += 1
-    lines = [line for line in lines[:-1] if line]
-    header = lines[0].split(",") if lines else []
-    if not lines or not set(_REQUIRED) & set(columns) <= set(header):
-        if lines:
-            log.warning("%s: unexpected header %r; expected %s", path, lines[0], ",".join(columns))
-        return _columns([], columns)
-    records = []
-    for n, fields in enumerate(csv.reader(lines[1:]), start=2):
-        record = _parse(dict(zip(header, fields)) if len(fields) == len(header) else None, columns)
-        if record is None:
-            log.warning("%s: skipping unreadable line %d", path, n)
-            skipped[0] += 1
-        else:
-            records.append(record)
-    return _columns(records, columns)
-
-
-_REQUIRED = (*TIMELINE_COLUMNS[:11], *ROOM_COLUMNS)
-"""The columns every session has had since the first version."""
-
-
-def _parse(cells: dict[str, str] | None, columns: tuple[str, ...]) -> list | None:
-    if cells is None:
-        return None
-    try:
-        return [_value(c, cells.get(c, "")) for c in columns]
-    except ValueError:
-        return None
-
-
-def _value(column: str, cell: str) -> float | int | str:
-    if column in _FLOAT:
-        return float(cell) if cell else math.nan
-    return int(cell) if column in _INT else cell
-
-
-def _columns(records: list[list], columns: tuple[str, ...]) -> dict[str, np.ndarray]:
-    out = {}
-    for j, c in enumerate(columns):
-        values = [r[j] for r in records]
-        dtype = np.float64 if c in _FLOAT else np.int64 if c in _INT else object
-        out[c] = np.array(values, dtype=dtype) if values else np.zeros(0, dtype)
-    return out
-
-
-def _room_from(timeline: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Room rows rebuilt from the timeline, for a folder whose room.csv is missing."""
-    log.warning("room.csv is missing; rebuilding the room from timeline.csv (seconds with nobody present are lost)")
-    records = []
-    for t in np.unique(timeline["t"]):
-        at = timeline["t"] == t
-        looking, attention, engagement = (timeline[c][at] for c in ("looking", "attention", "engagement"))
-        records.append([float(t), int(at.sum()), int(np.nansum(looking)), _nanmean(attention, 100.0),
-                        _nanmean(engagement)])
-    return _columns(records, ROOM_COLUMNS)
-
-
-def _nanmean(values: np.ndarray, scale: float = 1.0) -> float:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) * scale if finite.size else math.nan

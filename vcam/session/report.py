@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vcam.errors import SessionError
 from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S
-from vcam.session.recorder import Session, SessionError, load_session
+from vcam.session.reader import Session, load_session
 from vcam.types import EMOTIONS
 
 log = logging.getLogger(__name__)
