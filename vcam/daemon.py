@@ -183,10 +183,6 @@ class Daemon:
         return self.publisher.url if self.publisher is not None else None
 
     # -- controls (CLI, tray and tests) ---------------------------------------------
-    def feature_names(self) -> list[str]:
-        """Everything :meth:`toggle` accepts."""
-        return self.controls.names()
-
     def is_on(self, feature: str) -> bool:
         """Whether ``feature`` (one of :data:`vcam.features.FEATURES`) is on now."""
         return self.controls.is_on(feature)

@@ -1,6 +1,6 @@
 """identity: who is this face? dlib's ResNet descriptor matched against the gallery.
 
-Three steps per face (STACK.md, "Identity"):
+Three steps per face:
 
 1. **Align** (:func:`~vcam.pipeline.descriptor.face_chip`, on the analysis
    thread, ~1 ms): five FaceMesh points onto dlib's 150×150 chip layout.
