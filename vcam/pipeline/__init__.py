@@ -50,6 +50,13 @@ import numpy as np
 
 from vcam.features import Switches
 from vcam.models import model_path
+from vcam.pipeline.detect import Detect
+from vcam.pipeline.emotion import Emotion
+from vcam.pipeline.engagement import Engagement
+from vcam.pipeline.gaze import Gaze
+from vcam.pipeline.identity import Identity
+from vcam.pipeline.landmarks import Landmarks
+from vcam.pipeline.pose import Pose
 from vcam.pipeline.stage import Lazy, Stage, Step
 from vcam.pipeline.track import Track
 from vcam.types import Analysis, Faces, Frame
@@ -81,17 +88,10 @@ def default_stages(people: People = dict, warm: Iterable[str] = ()) -> list[Stag
 
     Args:
         people: the gallery for identity, asked for when identity first runs.
-        warm: features on at the start: their lazy stages load now, the identity worker first,
-            so that its model loads beside the others.
+        warm: features on at the start. Identity's worker starts loading its model now, beside the
+            others; emotion loads at its first frame, after identity has asked for its first looks
+            (loading it here delayed the first names by ~0.7 s: bench/live.py grid-all).
     """
-    from vcam.pipeline.detect import Detect
-    from vcam.pipeline.emotion import Emotion
-    from vcam.pipeline.engagement import Engagement
-    from vcam.pipeline.gaze import Gaze
-    from vcam.pipeline.identity import Identity
-    from vcam.pipeline.landmarks import Landmarks
-    from vcam.pipeline.pose import Pose
-
     identity = Lazy("identity", "identity", lambda: Identity(people()))
     emotion = Lazy("emotion", "emotion", lambda: Emotion(model_path("emotion-fer")))
     if "identity" in warm:
@@ -103,8 +103,6 @@ def default_stages(people: People = dict, warm: Iterable[str] = ()) -> list[Stag
     except BaseException:
         identity.close()  # a model failed to load: stop the identity worker already started
         raise
-    if "emotion" in warm:
-        emotion.warm()
     return stages
 
 
