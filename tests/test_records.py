@@ -51,7 +51,7 @@ def analyses(seconds: float = 45.0, hz: float = 10.0,
         t = i / hz
         faces = stage(Frame(FRAME, i, t), meeting(t))
         out.append(Analysis(i, t, (1280, 720), faces, captured=500.0 + t, finished=500.03 + t, features=features,
-                            engagement_weights=(stage.w_attention, stage.w_expression)))
+                            engagement_weights=stage.weights(True)))
     return out
 
 

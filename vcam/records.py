@@ -334,7 +334,7 @@ class Records:
             everyone, room = (), room if shown else None
             presence = tuple(Presence(p.kind, None, None) for p in presence) if shown else ()
         return Snapshot(analysis.frame_index, t, analysis.t, analysis.captured, features, everyone, room, presence,
-                        _normalised(analysis.engagement_weights))
+                        (number(analysis.engagement_weights[0]), number(analysis.engagement_weights[1])))
 
     def _published(self, features: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(f for f in features if not (f == "emotion" and self.privacy.eu_mode))
@@ -414,8 +414,3 @@ def emotion_shares(emotion: np.ndarray) -> dict[str, float] | None:
         return None
     counts = np.bincount(known.argmax(axis=1), minlength=len(EMOTIONS))
     return {label: round(float(c) / len(known), 3) for label, c in zip(EMOTIONS, counts)}
-
-
-def _normalised(weights: tuple[float, float]) -> tuple[float, float]:
-    total = weights[0] + weights[1]
-    return round(weights[0] / total, 3), round(weights[1] / total, 3)

@@ -207,8 +207,9 @@ class Analysis:
         finished: ``time.monotonic()`` when analysis ended.
         timings: milliseconds spent per stage for this frame.
         features: the features that were on, e.g. ``("gaze",)``.
-        engagement_weights: the ``(attention, expression)`` weights the engagement column was
-            made with (the analyzer's engagement stage's), not normalised.
+        engagement_weights: the effective ``(attention, expression)`` weights, summing to 1, that
+            the engagement column was made with where there was an expression (the analyzer's
+            engagement stage's ``weights(True)``).
     """
 
     frame_index: int

@@ -64,7 +64,7 @@ def feed(b: FeedBuilder, frames: list[Analysis], *, engagement: Engagement | Non
     for a in frames:
         if "gaze" in a.features:
             a = dataclasses.replace(a, faces=engagement(Frame(FRAME, a.frame_index, a.t), a.faces),
-                                    engagement_weights=(engagement.w_attention, engagement.w_expression))
+                                    engagement_weights=engagement.weights(True))
         events += b.on_snapshot(records.build(a))
     for event in events:
         validate(json.loads(json.dumps(event, allow_nan=False)))

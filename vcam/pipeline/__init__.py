@@ -156,7 +156,7 @@ class Analyzer:
 
     def _weights(self) -> tuple[float, float]:
         e = self.engagement
-        return (e.w_attention, e.w_expression) if e is not None else (1.0, 0.0)
+        return e.weights(True) if e is not None else (1.0, 0.0)
 
     def drop(self, name: str) -> None:
         """Close the stage called ``name`` and forget its per-track state.
