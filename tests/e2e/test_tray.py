@@ -178,7 +178,8 @@ def test_sigterm_quits_the_tray_cleanly(launch):
     display = os.environ["DISPLAY"]
     window = started(proc, display)
     title = lambda: _x(display, "xdotool", "getwindowname", window)  # noqa: E731
-    assert _wait(lambda: title().startswith("vcam: running \xb7 demo"), START_S), title()  # "starting" at first
+    assert _wait(lambda: title().startswith("vcam: running \xb7 demo"), START_S), \
+        f"title {title()!r} after {START_S:.0f} s; vcam's output:\n{output(proc)}"  # "starting" at first
     assert "no menu" in output(proc)  # the X11 fallback says what the menu needs
     proc.send_signal(signal.SIGTERM)
     assert_released(proc, display, launch.runtime)
