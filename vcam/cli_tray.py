@@ -14,10 +14,10 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from vcam.errors import VcamError
@@ -68,13 +68,13 @@ def cmd_tray(args: argparse.Namespace) -> int:
     daemon = Daemon(load_config(path), hold=True)
     tray = Tray(daemon, path, icon_class=icon_class)
     with claim(tray.on_message):  # AlreadyRunningError: the running one was told to show itself
-        previous = _on_stop_signals(lambda: threading.Thread(target=tray.stop, name="vcam-signal").start())
+        restore_signals = _on_stop_signals(lambda: threading.Thread(target=tray.stop, name="vcam-signal").start())
         try:
             tray.run(start=lambda: _start(daemon))
         finally:
             tray.stop()
             daemon.stop()  # idempotent; also covers a start that finished after the quit
-            _restore_signals(previous)
+            restore_signals()
     if daemon.error is not None:
         log.warning("the run had stopped with an error: %s", daemon.error)
     return 0
@@ -106,15 +106,45 @@ def _icon_class_or_explain(choose: Callable[[], type]) -> type:
                         f"icon") from err
 
 
-def _on_stop_signals(stop: Callable[[], None]) -> dict[int, object]:
-    """Make the stop signals call ``stop`` (on the main thread, between the GUI loop's steps); the old handlers."""
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("got %s", signal.Signals(signum).name)
+def _on_stop_signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """Make the stop signals call ``stop``; returns the function that puts the old handlers back.
+
+    A Python signal handler runs only on the main thread, once it comes back to the interpreter. The
+    kernel hands a process's signal to any of its threads; when that is not the main one, the main
+    thread sleeps on in pystray's X11 loop (a ``select()`` on the X socket) and the handler waits for
+    the next X event, which may never come (seen in CI: a SIGTERM unanswered for 30 s). So the signal
+    also wakes a watcher thread, through the wakeup fd that Python's C handler writes the signal
+    number to from whichever thread caught it. ``stop`` must be idempotent: both may call it.
+    """
+    said = threading.Event()
+
+    def caught(signum: int) -> None:
+        if not said.is_set():
+            said.set()
+            log.info("got %s", signal.Signals(signum).name)
         stop()
 
-    return {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught(signum)) for sig in _STOP_SIGNALS}
+    wake_read, wake_write = socket.socketpair()
+    wake_write.setblocking(False)
+    old_wakeup = signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
+    watcher = threading.Thread(target=_watch_signals, args=(wake_read, caught), name="vcam-signals", daemon=True)
+    watcher.start()
+
+    def restore() -> None:
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        wake_write.close()
+        wake_read.shutdown(socket.SHUT_RDWR)  # ends the watcher's recv
+        watcher.join(timeout=1.0)
+        wake_read.close()
+
+    return restore
 
 
-def _restore_signals(previous: dict[int, object]) -> None:
-    for sig, old in previous.items():
-        signal.signal(sig, old)
+def _watch_signals(wake: socket.socket, caught: Callable[[int], None]) -> None:
+    """Call ``caught(signum)`` when a stop signal's number arrives on ``wake``; return when it closes."""
+    while data := wake.recv(64):
+        for signum in (n for n in data if n in _STOP_SIGNALS):
+            caught(signum)

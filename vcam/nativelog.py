@@ -12,6 +12,7 @@ not installed. Only the entry point calls it.
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import os
 import re
@@ -35,6 +36,8 @@ def filter_native_logs() -> None:
     os.dup2(write_end, 2)
     os.close(write_end)
     threading.Thread(target=_pump, args=(read_end, real), name="vcam-nativelog", daemon=True).start()
+    if faulthandler.is_enabled():  # its dump comes as the process dies, when the pump can no longer forward it
+        faulthandler.enable(file=sys.stderr)
     filter_native_logs.installed = True
 
 

@@ -13,6 +13,7 @@ it a private session bus, so it uses the appindicator backend and its real GTK m
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -182,6 +183,22 @@ def test_sigterm_quits_the_tray_cleanly(launch):
         f"title {title()!r} after {START_S:.0f} s; vcam's output:\n{output(proc)}"  # "starting" at first
     assert "no menu" in output(proc)  # the X11 fallback says what the menu needs
     proc.send_signal(signal.SIGTERM)
+    assert_released(proc, display, launch.runtime)
+
+
+def test_a_sigterm_caught_by_another_thread_still_quits(launch):
+    """The kernel gives a process's signal to any of its threads. Sent here to every thread but the main
+    one, which sleeps in pystray's X11 loop: vcam used to wait for an X event that never came (CI, once)."""
+    proc = launch("tray")
+    display = os.environ["DISPLAY"]
+    window = started(proc, display)
+    assert _wait(lambda: _x(display, "xdotool", "getwindowname", window).startswith("vcam: running"), START_S), \
+        output(proc)
+    tgkill = ctypes.CDLL(None, use_errno=True).tgkill
+    workers = [int(tid) for tid in os.listdir(f"/proc/{proc.pid}/task") if int(tid) != proc.pid]
+    assert workers, "vcam runs threads"
+    for tid in workers:
+        tgkill(proc.pid, tid, signal.SIGTERM)
     assert_released(proc, display, launch.runtime)
 
 

