@@ -48,7 +48,7 @@ def test_switches_hold_the_analysis_features_only():
     assert switches.on() == ("gaze",)
     with pytest.raises(KeyError, match="mirror"):
         switches.set("mirror", True)
-    with pytest.raises(KeyError, match="expected one of gaze, identity, emotion"):
+    with pytest.raises(KeyError, match="expected one of gaze, names, identity, emotion"):
         Switches(["blink"])
 
 

@@ -86,12 +86,12 @@ def dot_color(image) -> tuple[int, int, int]:
 # -- the menu reflects the daemon ------------------------------------------------------
 def test_the_menu_ticks_what_the_daemon_runs(tray, daemon):
     menu = items(tray.icon.menu)
-    assert menu["Gaze"].checked is True and menu["Identity (names)"].checked is False
+    assert menu["Gaze"].checked is True and menu["Identity (face match)"].checked is False
     assert menu["Pause analysis"].checked is False
     source = items(menu["Source"].submenu)
     assert source["Demo"].checked is True and source["Webcam"].checked is False
     daemon.toggle("identity", True)
-    assert items(tray.icon.menu)["Identity (names)"].checked is True
+    assert items(tray.icon.menu)["Identity (face match)"].checked is True
 
 
 def test_the_title_and_first_line_show_the_state_and_source(tray):
@@ -102,10 +102,10 @@ def test_the_title_and_first_line_show_the_state_and_source(tray):
 
 # -- toggles ---------------------------------------------------------------------------
 def test_a_feature_clicked_in_the_menu_switches_the_daemon_and_is_saved(tray, daemon):
-    click(tray, "Identity (names)")
+    click(tray, "Identity (face match)")
     assert daemon.is_on("identity") and "identity" in daemon.controls.switches
     assert load_settings(tray.menu.config_path) == {"identity": True}
-    click(tray, "Identity (names)")
+    click(tray, "Identity (face match)")
     assert not daemon.is_on("identity")
     assert load_settings(tray.menu.config_path) == {"identity": False}
 
@@ -139,7 +139,7 @@ def test_a_refused_click_is_shown_and_the_tray_keeps_working(tray, daemon):
 
 def test_a_broken_config_file_keeps_the_change_live_and_says_it_is_not_saved(tray, daemon):
     tray.menu.config_path.write_text("identity = \n")  # not TOML
-    click(tray, "Identity (names)")
+    click(tray, "Identity (face match)")
     assert daemon.is_on("identity")
     assert "not saved" in tray.menu.notice[1] and str(tray.menu.config_path) in tray.menu.notice[1]
     assert tray.menu.config_path.read_text() == "identity = \n"

@@ -37,9 +37,9 @@ def test_the_menu_lists_every_feature_of_the_registry_in_order(menu):
 
 def test_ticks_read_the_daemon_when_drawn(menu):
     items = by_text(menu.items())
-    assert items["Gaze"].checked() is True and items["Identity (names)"].checked() is False
+    assert items["Gaze"].checked() is True and items["Identity (face match)"].checked() is False
     menu.daemon.toggle("identity", True)
-    assert items["Identity (names)"].checked() is True
+    assert items["Identity (face match)"].checked() is True
 
 
 def test_a_click_switches_the_feature_and_saves_it(menu):

@@ -36,7 +36,8 @@ SCHEMA_PATH = resources.files("vcam.schemas") / "analyze.schema.json"
 """The committed JSON Schema of the document :func:`analyze` returns."""
 SCHEMA_VERSION: str = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]["version"]["const"]
 """The document's version, as the schema states it. 1.2 added each face's attention, expression,
-engagement and emotion confidence, each frame's room, and each track's attention and engagement."""
+engagement and emotion confidence, each frame's room, and each track's attention and engagement; 1.3 each
+face's participant name, shared-tile mark and tile, and each track's participant."""
 
 FACE_FORMATTED = ("track_id", "bbox", "yaw", "pitch", "roll", "looking", "h_ratio", "v_ratio", "looking_confidence",
                   "name", "identity_distance", "emotion", "emotion_probs", "valence", "arousal")
@@ -76,7 +77,7 @@ def frame_record(snapshot: Snapshot) -> dict:
 
 class TrackSummary:
     """Accumulates per-track totals: first/last time seen, frames, share of frames on screen, mean attention
-    and engagement, the name most often given, and the share of classified frames in each emotion."""
+    and engagement, the name and the participant name most often given, and the share of classified frames in each emotion."""
 
     def __init__(self) -> None:
         self._tracks: dict[int, dict] = {}
@@ -85,7 +86,7 @@ class TrackSummary:
         """Count every person in one analysed frame."""
         for p in snapshot.people:
             track = self._tracks.setdefault(p.track_id, {"track_id": p.track_id, "first_t": snapshot.media_t,
-                                                         "frames": 0, "on": 0, "names": Counter(),
+                                                         "frames": 0, "on": 0, "names": Counter(), "participants": Counter(),
                                                          "emotions": Counter(), "attention": [], "engagement": []})
             track["last_t"] = snapshot.media_t
             track["frames"] += 1
@@ -95,6 +96,8 @@ class TrackSummary:
                     track[key].append(p.value(key))
             if p.name is not None:
                 track["names"][p.name] += 1
+            if p.participant is not None:
+                track["participants"][p.participant] += 1
             if p.emotion is not None:
                 track["emotions"][p.emotion] += 1
 
@@ -109,6 +112,7 @@ class TrackSummary:
                 "frames": t["frames"], "on_screen_pct": round(100.0 * t["on"] / t["frames"], 1),
                 "attention": _mean(t["attention"]), "engagement": _mean(t["engagement"]),
                 "name": t["names"].most_common(1)[0][0] if t["names"] else None,
+                "participant": t["participants"].most_common(1)[0][0] if t["participants"] else None,
                 "emotion_pct": {k: round(100.0 * t["emotions"][k] / classified, 1) for k in EMOTIONS} if classified else None}
 
 

@@ -48,7 +48,9 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     Feature("gaze", "Gaze", True, "estimate gaze: looking at the screen or away", "analysis"),
-    Feature("identity", "Identity (names)", False, "name enrolled people (personal data)", "analysis"),
+    Feature("names", "Participant names", True, "read each participant's name from their meeting tile's label "
+            "(on-screen text, on this machine)", "analysis"),
+    Feature("identity", "Identity (face match)", False, "name enrolled people (personal data)", "analysis"),
     Feature("emotion", "Emotion", False, "estimate each face's emotion (an estimate; never in EU mode)",
             "analysis"),
     Feature("overlay", "Overlay", True, "draw the annotations (the 'analysis on' badge stays)", "video"),
@@ -62,7 +64,7 @@ FEATURES: tuple[Feature, ...] = (
 
 BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 ANALYSIS = tuple(f.name for f in FEATURES if f.kind == "analysis")
-"""The analysis features, in order: ``("gaze", "identity", "emotion")``."""
+"""The analysis features, in order: ``("gaze", "names", "identity", "emotion")``."""
 ANNOUNCED = tuple(f.name for f in FEATURES if f.kind in ("analysis", "privacy"))
 """The features the feed's ``hello`` reports."""
 

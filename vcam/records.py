@@ -108,6 +108,15 @@ def _name(faces: Faces, i: int) -> str | None:
     return " ".join(name.split()) if isinstance(name, str) and name.strip() else None
 
 
+def _participant(faces: Faces, i: int) -> str | None:
+    name = faces.participant[i]
+    return name if isinstance(name, str) and name.strip() else None
+
+
+def _tile(faces: Faces, i: int) -> int | None:
+    return int(faces.tile[i]) if faces.tile[i] >= 0 else None
+
+
 def _emotion_known(faces: Faces, i: int) -> bool:
     return bool(np.isfinite(faces.emotion[i]).all())
 
@@ -143,6 +152,14 @@ class Person:
     track_id: int = spec("the track's id, stable while vcam follows the face", column("track_id"), kind="integer")
     name: str | None = spec("the enrolled person's name; null when unknown or identity is off", _name,
                             feature="identity", kind="string")
+    participant: str | None = spec("the name on the person's meeting tile, as read from the screen (not a face "
+                                   "match); null when none was read", _participant,
+                                   feature="names", kind="string", since="1.3")
+    shared: bool | None = spec("another face shares the person's meeting tile (a room camera), so the tile's "
+                               "name is not theirs alone", column("shared"), feature="names", kind="boolean",
+                               since="1.3")
+    tile: int | None = spec("the index of the person's meeting tile in the layout (reading order); null "
+                            "outside a meeting gallery", _tile, kind="integer", since="1.3")
     identity_distance: float | None = spec(
         "face descriptor distance to the named person (to the nearest enrolled one when unknown); lower is "
         "more alike, under 0.6 is the same person", column("identity_distance"), feature="identity", low=0,

@@ -1,4 +1,4 @@
-"""vcam's vocabulary: `Frame`, the columnar `Faces`, and `Analysis`.
+"""vcam's vocabulary: `Frame`, the columnar `Faces`, the meeting's `Layout`, and `Analysis`.
 
 Every stage, the overlay, the outputs and the tests speak these types.
 
@@ -95,6 +95,9 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "attention": ((), np.float32, np.nan),
     "expression": ((), np.float32, np.nan),
     "engagement": ((), np.float32, np.nan),
+    "tile": ((), np.int64, -1),
+    "participant": ((), np.object_, None),
+    "shared": ((), np.bool_, False),
 }
 
 
@@ -129,6 +132,11 @@ class Faces:
             looking at their screen, 0..1 (see :mod:`vcam.pipeline.engagement`).
         expression: ``(N,) float32``: the expression component of engagement, 0..1.
         engagement: ``(N,) float32``: the engagement score, 0..1, from attention and expression.
+        tile: ``(N,) int64``: the index of the meeting tile (in :attr:`Layout.tiles`) the face is in;
+            -1 when no layout was found or the face is in none.
+        participant: ``(N,) object``: the name printed on that tile (str, as read), or None. The
+            meeting's label, not a biometric match (that is ``name``); they may disagree.
+        shared: ``(N,) bool``: another face is in the same tile (a shared room camera).
 
     Shapes and dtypes are checked on creation: a wrong shape raises ValueError
     naming the column, the expected shape and the shape that arrived.
@@ -151,6 +159,9 @@ class Faces:
     attention: np.ndarray
     expression: np.ndarray
     engagement: np.ndarray
+    tile: np.ndarray
+    participant: np.ndarray
+    shared: np.ndarray
 
     def __post_init__(self) -> None:
         n = len(self.bbox)
@@ -194,6 +205,74 @@ class Faces:
         return Faces(**{name: getattr(self, name)[index] for name in _COLUMNS})
 
 
+LAYOUT_KINDS = ("grid", "speaker", "strip")
+"""What a :class:`Layout` is: a gallery ``grid``; a ``speaker`` view (one large tile and a filmstrip);
+a ``strip`` of thumbnails beside shared content."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The meeting's tiles found in one frame (see :mod:`vcam.pipeline.layout`).
+
+    Attributes:
+        kind: one of :data:`LAYOUT_KINDS`.
+        tiles: ``(T, 4) float32`` ``[x, y, w, h]`` of each tile in frame pixels, in reading order
+            (top to bottom, then left to right).
+        labels: ``(T, 4) float32`` ``[x, y, w, h]``: where each tile's name label is searched (its
+            bottom band), frame pixels.
+        participant: ``(T,) object``: the name read from each tile's label (str), or None.
+        camera_off: ``(T,) bool``: the tile shows an avatar or initials, not a camera.
+        found_at: ``Frame.t`` (seconds) of the frame the tiles were found in.
+    """
+
+    kind: str
+    tiles: np.ndarray
+    labels: np.ndarray
+    participant: np.ndarray
+    camera_off: np.ndarray
+    found_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LAYOUT_KINDS:
+            raise ValueError(f"Layout.kind must be one of {LAYOUT_KINDS}, got {self.kind!r}")
+        n = len(self.tiles)
+        for name, shape, dtype in (("tiles", (n, 4), np.float32), ("labels", (n, 4), np.float32),
+                                   ("participant", (n,), np.object_), ("camera_off", (n,), np.bool_)):
+            arr = np.asarray(getattr(self, name), dtype=dtype)
+            if arr.shape != shape:
+                raise ValueError(f"Layout.{name} must have shape {shape} for {n} tiles, got {arr.shape}")
+            object.__setattr__(self, name, arr)
+
+    @classmethod
+    def of(cls, kind: str, tiles: np.ndarray, labels: np.ndarray | None = None, found_at: float = 0.0) -> Layout:
+        """A layout of ``(T, 4)`` ``tiles`` with no names read and every camera on.
+
+        ``labels`` default to each tile's bottom fifth.
+        """
+        tiles = np.asarray(tiles, np.float32).reshape(-1, 4)
+        if labels is None:
+            labels = tiles.copy()
+            labels[:, 1] += tiles[:, 3] * 0.8
+            labels[:, 3] = tiles[:, 3] * 0.2
+        n = len(tiles)
+        return cls(kind, tiles, labels, np.full(n, None, object), np.zeros(n, bool), found_at)
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def replace(self, **fields: object) -> Layout:
+        """A copy with some fields replaced (checked like a new Layout)."""
+        return dataclasses.replace(self, **fields)
+
+    def tile_of(self, points: np.ndarray) -> np.ndarray:
+        """``(N,) int64``: the index of the tile holding each ``(N, 2)`` ``[x, y]`` point, -1 for none."""
+        points = np.asarray(points, np.float32).reshape(-1, 2)
+        x0, y0 = self.tiles[:, 0], self.tiles[:, 1]
+        inside = ((points[:, None, 0] >= x0) & (points[:, None, 0] < x0 + self.tiles[:, 2])
+                  & (points[:, None, 1] >= y0) & (points[:, None, 1] < y0 + self.tiles[:, 3]))
+        return np.where(inside.any(axis=1), inside.argmax(axis=1), -1).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Analysis:
     """What the analyzer found in one frame.
@@ -210,6 +289,7 @@ class Analysis:
         engagement_weights: the effective ``(attention, expression)`` weights, summing to 1, that
             the engagement column was made with where there was an expression (the analyzer's
             engagement stage's ``weights(True)``).
+        layout: the meeting's tiles, or None when the frame shows no meeting gallery.
     """
 
     frame_index: int
@@ -221,6 +301,7 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     features: tuple[str, ...] = ()
     engagement_weights: tuple[float, float] = ENGAGEMENT_WEIGHTS
+    layout: Layout | None = None
 
     @property
     def latency(self) -> float:

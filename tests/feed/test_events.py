@@ -80,7 +80,7 @@ def of(events: list[dict], type_: str, kind: str | None = None) -> list[dict]:
 
 def test_the_schema_file_is_a_valid_draft_2020_12_schema_of_the_current_version():
     jsonschema.Draft202012Validator.check_schema(schema())
-    assert SCHEMA_PATH.name == "schema.json" and SCHEMA_VERSION == "1.2"
+    assert SCHEMA_PATH.name == "schema.json" and SCHEMA_VERSION == "1.3"
     assert schema()["$defs"]["version"] == {"const": SCHEMA_VERSION} and schema()["$id"].endswith("/" + SCHEMA_VERSION)
     assert [ref["$ref"] for ref in schema()["oneOf"]] == ["#/$defs/hello", "#/$defs/audience", "#/$defs/alert",
                                                           "#/$defs/status"]
@@ -90,7 +90,7 @@ def test_hello_names_the_session_and_the_features_on():
     event = builder(privacy=Privacy(eu_mode=True)).hello()
     validate(event)
     assert event["session_id"] == "s1" and event["started_at"] == 1_764_300_000.0 and event["source"] == "demo"
-    assert event["features"] == {"gaze": True, "identity": True, "emotion": False, "aggregate_only": False,
+    assert event["features"] == {"gaze": True, "names": False, "identity": True, "emotion": False, "aggregate_only": False,
                                  "eu_mode": True}
 
 

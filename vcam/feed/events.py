@@ -45,7 +45,8 @@ SCHEMA_PATH = Path(__file__).with_name("schema.json")
 """The committed JSON Schema (draft 2020-12) of every feed event."""
 SCHEMA_VERSION: str = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]["version"]["const"]
 """Version of every event's shape, as the schema file states it. 1.1 added the ``status`` event;
-1.2 the people's head pose, iris ratios, identity distance, looking confidence and expression."""
+1.2 the people's head pose, iris ratios, identity distance, looking confidence and expression; 1.3 their
+participant name (read from the meeting tile), shared-tile mark and tile."""
 
 ALERT_KINDS = ("attention_low", "person_left", "person_arrived")
 STATES = ("running", "paused", "source_lost", "ended")
