@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vcam.pipeline.detect import Detect, nms, tile_grid
-from vcam.types import Faces, Frame
+from vcam.pipeline.detect import SHORT_MAX, Detect, nms, tile_grid, tile_regions
+from vcam.sources.demo import DemoSource
+from vcam.types import Faces, Frame, Layout
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +77,50 @@ def test_detect_stage_appends_fresh_detections_with_no_track_id(detect, load_ima
     frame = Frame(load_image("obama.jpg"), 0, 0.0)
     faces = Detect()(frame, Faces.empty())
     assert len(faces) == 1 and faces.track_id.tolist() == [-1]
+
+
+def demo_gallery(rows: int, cols: int, width: int = 1920, height: int = 1080) -> tuple[np.ndarray, Layout]:
+    """Frame 0 of a rows×cols demo gallery of real portraits and its true layout."""
+    with DemoSource(rows=rows, cols=cols, width=width, height=height, realtime=False) as demo:
+        return demo.render(0), Layout.of("grid", demo.tile_rects())
+
+
+@pytest.mark.parametrize("rows,width,height", [(7, 1920, 1080), (5, 1920, 1080), (7, 1280, 720)])
+def test_with_the_layout_every_face_of_a_large_gallery_is_found_once(rows, width, height):
+    image, layout = demo_gallery(rows, rows, width, height)
+    d = Detect(layout=lambda: layout)
+    faces = d(Frame(image, 0, 0.0), Faces.empty())
+    d.close()
+    centres = faces.bbox[:, :2] + faces.bbox[:, 2:] / 2
+    assert sorted(layout.tile_of(centres).tolist()) == list(range(rows * rows))  # one face in every tile
+
+
+def test_the_square_search_alone_misses_faces_of_a_7x7_gallery(detect):
+    """Why the layout matters: the same frame searched in 640 px squares (the fallback) loses faces."""
+    image, layout = demo_gallery(7, 7)
+    assert len(detect.find(image)) < len(layout)
+
+
+def test_small_tiles_go_to_the_short_range_detector_and_a_large_tile_is_also_cut_into_squares():
+    layout = Layout.of("speaker", [[0, 0, 1600, 900], [1620, 0, 250, 140]])
+    big, small = tile_regions(layout, 1920, 1080)
+    assert len(big) > 1 and big[0] == (0, 0, 1604, 904)  # whole (padded) + squares
+    assert small == [(1616, 0, 258, 144)] and max(small[0][2:]) <= SHORT_MAX
+
+
+def test_after_the_first_search_only_tiles_without_a_face_are_searched_and_camera_off_ones_only_by_the_sweep():
+    image, layout = demo_gallery(3, 3)
+    layout = layout.replace(camera_off=np.array([False] * 8 + [True]))
+    d = Detect(layout=lambda: layout, min_interval=0.2, sweep=100.0, per_frame=4)
+    first = d(Frame(image, 0, 0.0), Faces.empty())
+    assert d.passes == 9
+    tracked = first.replace(score=np.ones(len(first), np.float32))
+    centres = tracked.bbox[:, :2] + tracked.bbox[:, 2:] / 2
+    without_tile_4 = tracked.select(layout.tile_of(centres) != 4)
+    d.passes = 0
+    for i in range(1, 7):  # 0.2 s at 30 fps
+        d(Frame(image, i, i / 30), without_tile_4)
+    assert d.passes == 1, "tile 4 searched once in 0.2 s; the camera-off tile 8 not at all"
+    d(Frame(image, 7, 7 / 30), without_tile_4)
+    assert d.passes == 2
+    d.close()
