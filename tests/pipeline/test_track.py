@@ -67,3 +67,42 @@ def test_iou_of_identical_boxes_is_one_and_of_disjoint_boxes_zero():
     a = np.array([[0, 0, 10, 10]], np.float32)
     b = np.array([[0, 0, 10, 10], [20, 20, 5, 5]], np.float32)
     assert np.allclose(iou_matrix(a, b), [[1.0, 0.0]])
+
+
+TILES = [[0, 0, 100, 100], [110, 0, 100, 100], [220, 0, 100, 100]]
+
+
+def gallery_step(track: Track, t: float, names: list[str | None], shared: list[bool] | None = None) -> list[int]:
+    """One frame of a 3-tile gallery whose tiles show ``names`` in order (a face in each tile, named
+    by the tile's label); the ids after the names were followed."""
+    ids = step(track, t, [[x + 20, y + 20, 60, 60] for x, y, _, _ in TILES])
+    faces = Faces.from_boxes(np.array([[x + 20, y + 20, 60, 60] for x, y, _, _ in TILES], np.float32)).replace(
+        track_id=np.array(ids, np.int64), participant=np.array(names, object),
+        shared=np.array(shared or [False] * 3))
+    return track.follow_names(t, faces).track_id.tolist()
+
+
+def test_when_the_gallery_reorders_each_person_keeps_their_track_by_their_name():
+    track = Track()
+    first = gallery_step(track, 0.0, ["Ana", "Bo", "Zoë"])
+    again = gallery_step(track, 0.1, ["Ana", "Bo", "Zoë"])
+    swapped = gallery_step(track, 0.2, ["Zoë", "Bo", "Ana"])  # the app moved Zoë to the front
+    assert again == first
+    assert swapped == [first[2], first[1], first[0]]
+    assert gallery_step(track, 0.3, ["Zoë", "Bo", "Ana"]) == swapped, "and the boxes follow them from then on"
+
+
+def test_a_newcomer_who_takes_a_tile_gets_a_new_track_and_the_one_who_left_ends():
+    track = Track()
+    first = gallery_step(track, 0.0, ["Ana", "Bo", "Zoë"])
+    joined = gallery_step(track, 0.1, ["Ana", "Cy", "Bo"])  # Cy joined; Bo moved right; Zoë left
+    assert joined[0] == first[0] and joined[2] == first[1]
+    assert joined[1] not in first
+    assert first[2] not in track.live_ids()
+
+
+def test_faces_without_names_or_in_a_shared_tile_keep_the_ids_their_boxes_gave():
+    track = Track()
+    first = gallery_step(track, 0.0, [None, "Room 4", "Room 4"], shared=[False, True, True])
+    assert gallery_step(track, 0.1, [None, "Room 4", "Room 4"], shared=[False, True, True]) == first
+    assert len(set(first)) == 3

@@ -13,8 +13,13 @@ frame (see :func:`vcam.pipeline.default_stages`):
    records which tracks were seen with their landmark-fitted boxes, and merges
    two tracks that ended on one face.
 
+4. in a meeting gallery, after the names are read, :attr:`Track.relabel` (``relabel``,
+   :meth:`Track.follow_names`) gives each face labelled with a participant name the track that
+   name was on: when the meeting app re-orders its tiles (someone joins, speaks or leaves), the
+   boxes no longer follow the people, and the names do.
+
 A face that leaves and comes back within ``max_age`` at about the same place
-keeps its id. Matching by identity is not done yet: a name does not bring an old id back.
+keeps its id. Matching by enrolled identity is not done: a face match does not bring an old id back.
 """
 
 from __future__ import annotations
@@ -79,6 +84,9 @@ class Track:
         """The first step of a frame: the live tracks, whatever came in."""
         self.confirm = Step("observe", lambda frame, faces: self.observe(frame.t, faces))
         """The step after landmarks: :meth:`observe` at the frame's time."""
+        self.relabel = Step("relabel", lambda frame, faces: self.follow_names(frame.t, faces), feature="names")
+        """The step after the names are read: :meth:`follow_names` at the frame's time."""
+        self._label: dict[int, str] = {}
 
     def live_ids(self) -> set[int]:
         """The ids of the live tracks: every other track's state can be forgotten."""
@@ -131,6 +139,52 @@ class Track:
         for tid in [i for i, live in self._live.items() if t - live.last_seen > self.max_age or t < live.last_seen]:
             log.debug("track %d ended", tid)
             del self._live[tid]
+            self._label.pop(tid, None)
+
+    def follow_names(self, t: float, faces: Faces) -> Faces:
+        """``faces`` with each face that carries a participant name on the live track that name was seen on.
+
+        A track takes the first participant name seen on it. A named face on a track of another name
+        moves to the track of its own name, or to a new track when that name was never seen (a tile
+        that re-flowed onto someone else's place). Faces in a shared tile (two people, one name) and
+        faces without a name keep the ids the boxes gave them. Tracks left without a face are ended.
+        """
+        owner: dict[str, int] = {}
+        for tid in sorted(self._label):
+            owner.setdefault(self._label[tid], tid)
+        ids = faces.track_id.copy()
+        for j, (tid, name) in enumerate(zip(faces.track_id.tolist(), faces.participant)):
+            if not isinstance(name, str) or faces.shared[j] or self._label.get(tid) == name:
+                continue
+            want = owner.get(name)
+            if want is None and tid not in self._label:
+                self._label[tid] = name
+                owner[name] = tid
+                continue
+            ids[j] = want if want is not None else -1
+        if np.array_equal(ids, faces.track_id):
+            return faces
+        return faces.replace(track_id=self._moved(t, faces, ids))
+
+    def _moved(self, t: float, faces: Faces, ids: np.ndarray) -> np.ndarray:
+        """Apply the ids :meth:`follow_names` chose (-1: new): a clash goes to a new track, tracks that lost
+        their face end, and the moved tracks take their face's box."""
+        seen: set[int] = set()
+        for j, tid in enumerate(ids.tolist()):
+            if tid < 0 or tid in seen:
+                ids[j] = next(self._ids)
+            seen.add(int(ids[j]))
+        for old in set(faces.track_id.tolist()) - seen:
+            log.debug("track %d ended: its face moved to another track", old)
+            self._live.pop(old, None)
+            self._label.pop(old, None)
+        for j, (old, new) in enumerate(zip(faces.track_id.tolist(), ids.tolist())):
+            if old != new:
+                log.debug("track %d is now %d (%s)", old, new, faces.participant[j])
+                self._live[new] = _Live(faces.bbox[j].copy(), t, True)
+                if isinstance(faces.participant[j], str) and not faces.shared[j]:
+                    self._label.setdefault(new, faces.participant[j])
+        return ids
 
     def observe(self, t: float, faces: Faces) -> Faces:
         """Record the faces seen at frame time ``t`` (seconds) with their fitted boxes.
