@@ -241,3 +241,42 @@ def test_every_published_field_reaches_both_json_schemas_and_the_timeline_column
 def test_person_value_names_the_fields_when_asked_for_an_unknown_one():
     with pytest.raises(KeyError, match="attention"):
         Person().value("attentoin")
+
+
+def gallery_analysis(features: tuple[str, ...], t: float = 0.0) -> Analysis:
+    """Four meeting tiles: two people with their cameras on (named by their tiles), two cameras off."""
+    from vcam.types import Layout
+
+    layout = Layout.of("grid", [[0, 0, 100, 60], [110, 0, 100, 60], [0, 70, 100, 60], [110, 70, 100, 60]])
+    layout = layout.replace(participant=np.array(["José Álvarez", "Zoë", "Łukasz", None], object),
+                            camera_off=np.array([False, False, True, True]))
+    faces = Faces.from_boxes(np.array([[30, 10, 40, 40], [140, 10, 40, 40]], np.float32)).replace(
+        track_id=np.array([1, 2]), on_screen=np.array([True, False]), tile=np.array([0, 1]),
+        participant=np.array(["José Álvarez", "Zoë"], object), attention=np.array([1.0, 0.0], np.float32))
+    return Analysis(0, t, (220, 130), faces, captured=t, finished=t, features=features, layout=layout)
+
+
+def test_people_carry_their_tile_s_name_and_camera_off_tiles_are_counted_apart_not_as_looking_away():
+    snapshot = Records().build(gallery_analysis(("gaze", "names")))
+    assert [(p.participant, p.tile, p.looking) for p in snapshot.people] == [("José Álvarez", 0, True),
+                                                                           ("Zoë", 1, False)]
+    assert snapshot.room.people == 2 and snapshot.room.camera_off == 2 and snapshot.room.attention_pct == 50.0
+    assert snapshot.camera_off == ("Łukasz", None)
+    event = FeedBuilder(("gaze", "names")).on_snapshot(snapshot)[-1]
+    validate(event)
+    assert event["camera_off"] == ["Łukasz", None] and event["room"]["camera_off"] == 2
+    assert [p["participant"] for p in event["people"]] == ["José Álvarez", "Zoë"]
+
+
+def test_with_name_reading_off_or_in_aggregate_only_mode_no_participant_name_is_published():
+    off = Records().build(gallery_analysis(("gaze",)))
+    assert [p.participant for p in off.people] == [None, None] and off.camera_off == (None, None)
+    hidden = Records(Privacy(aggregate_only=True, min_group=2)).build(gallery_analysis(("gaze", "names")))
+    assert hidden.people == () and hidden.camera_off == () and hidden.room.camera_off == 2
+
+
+def test_an_arrival_is_told_by_the_participant_name_when_nobody_is_enrolled():
+    records = Records(arrive_after=1.0)
+    records.build(gallery_analysis(("gaze", "names"), 0.0))
+    arrived = records.build(gallery_analysis(("gaze", "names"), 1.0)).presence
+    assert [(p.kind, p.name) for p in arrived] == [("arrived", "José Álvarez"), ("arrived", "Zoë")]

@@ -233,6 +233,8 @@ class Room:
         engagement: the mean engagement, 0..1; None like attention.
         emotions: for each of :data:`~vcam.types.EMOTIONS`, the share of the people with an estimate
             whose most likely class it is; None while emotion is off or nobody has one.
+        camera_off: meeting tiles whose camera is off (not counted in ``people``: nobody can be seen
+            looking or away); None outside a meeting gallery.
     """
 
     people: int
@@ -240,6 +242,7 @@ class Room:
     attention: float | None
     engagement: float | None
     emotions: dict[str, float] | None
+    camera_off: int | None = None
 
     @property
     def attention_pct(self) -> float | None:
@@ -249,14 +252,15 @@ class Room:
     def published(self) -> dict[str, Any]:
         """The room as the feed's ``room``, the analyze JSON's frames and ``room.csv`` name it."""
         return {"people": self.people, "attending": self.looking, "attention_pct": self.attention_pct,
-                "engagement": self.engagement, "emotions": self.emotions}
+                "engagement": self.engagement, "emotions": self.emotions, "camera_off": self.camera_off}
 
 
 @dataclass(frozen=True)
 class Presence:
     """Someone arrived (present ``arrive_after`` s) or left (gone ``left_after`` s).
 
-    ``track_id`` and ``name`` are None in aggregate-only mode; ``name`` also while identity is off.
+    ``track_id`` and ``name`` are None in aggregate-only mode. ``name`` is the enrolled name, else the
+    participant name read from the meeting tile; None when neither was known or published.
     """
 
     kind: str  # "arrived" or "left"
@@ -279,6 +283,8 @@ class Snapshot:
         room: the room; None in aggregate-only mode with fewer than ``min_group`` people present.
         presence: arrivals and departures at this frame.
         weights: the effective engagement weights ``(attention, expression)`` with an expression.
+        camera_off: one entry per meeting tile whose camera is off: its participant name, or None
+            (unread, or name reading off); empty in aggregate-only mode and outside a gallery.
     """
 
     frame_index: int
@@ -290,6 +296,7 @@ class Snapshot:
     room: Room | None
     presence: tuple[Presence, ...] = ()
     weights: tuple[float, float] = (1.0, 0.0)
+    camera_off: tuple[str | None, ...] = ()
 
     def weights_of(self, person: Person) -> tuple[float, float]:
         """The weights ``person``'s engagement was made with: ``(1, 0)`` without an expression."""
@@ -344,14 +351,15 @@ class Records:
         features = self._published(analysis.features)
         faces = self._hide_expression(analysis.faces, features)
         everyone = tuple(person(faces, i, features) for i in range(len(faces)) if faces.track_id[i] >= 0)
-        room = room_of(faces, features)
+        off = camera_off(analysis, features)
+        room = room_of(faces, features, None if analysis.layout is None else len(off))
         presence = self._presence(t, everyone)
         if self.privacy.aggregate_only:
             shown = room.people >= self.privacy.min_group
-            everyone, room = (), room if shown else None
+            everyone, room, off = (), room if shown else None, ()
             presence = tuple(Presence(p.kind, None, None) for p in presence) if shown else ()
         return Snapshot(analysis.frame_index, t, analysis.t, analysis.captured, features, everyone, room, presence,
-                        (number(analysis.engagement_weights[0]), number(analysis.engagement_weights[1])))
+                        (number(analysis.engagement_weights[0]), number(analysis.engagement_weights[1])), off)
 
     def _published(self, features: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(f for f in features if not (f == "emotion" and self.privacy.eu_mode))
@@ -374,7 +382,7 @@ class Records:
         changes = []
         for p in people:
             seen = self._seen.setdefault(p.track_id, _Seen(first=t, last=t))
-            seen.last, seen.name = t, p.name or seen.name
+            seen.last, seen.name = t, p.name or p.participant or seen.name
             if not seen.arrived and t - seen.first >= self.arrive_after - 1e-9:
                 seen.arrived = True
                 changes.append(Presence("arrived", p.track_id, seen.name))
@@ -407,8 +415,19 @@ def _typed(s: Spec, value: Any) -> Any:
     return number(value, s.digits)
 
 
-def room_of(faces: Faces, features: Iterable[str]) -> Room:
-    """The room of ``faces`` (tracked rows only) for the published ``features``."""
+def camera_off(analysis: Analysis, features: Iterable[str]) -> tuple[str | None, ...]:
+    """The participant names (None: unread, or names not published) of ``analysis``'s camera-off tiles."""
+    layout = analysis.layout
+    if layout is None:
+        return ()
+    named = "names" in set(features)
+    return tuple(layout.participant[i] if named and isinstance(layout.participant[i], str) else None
+                 for i in np.flatnonzero(layout.camera_off))
+
+
+def room_of(faces: Faces, features: Iterable[str], cameras_off: int | None = None) -> Room:
+    """The room of ``faces`` (tracked rows only) for the published ``features``; ``cameras_off``: the
+    meeting's camera-off tiles (None outside a gallery)."""
     on = set(features)
     faces = faces.select(faces.track_id >= 0)
     gaze = "gaze" in on
@@ -416,7 +435,7 @@ def room_of(faces: Faces, features: Iterable[str]) -> Room:
                 looking=int(np.count_nonzero(faces.on_screen)) if gaze else None,
                 attention=_mean(faces.attention) if gaze else None,
                 engagement=_mean(faces.engagement) if gaze else None,
-                emotions=emotion_shares(faces.emotion) if "emotion" in on else None)
+                emotions=emotion_shares(faces.emotion) if "emotion" in on else None, camera_off=cameras_off)
 
 
 def _mean(values: np.ndarray) -> float | None:

@@ -64,10 +64,15 @@ def hello(session_id: str, started_at: float, source: str, features: Mapping[str
             "features": {k: bool(features.get(k, False)) for k in ANNOUNCED}}
 
 
-def audience(t: float, frame_index: int, captured_at: float, room: dict | None, people: list[dict]) -> dict:
-    """The ``audience`` snapshot; ``room`` as from :func:`room_totals` (None when hidden)."""
-    return {"type": "audience", "schema_version": SCHEMA_VERSION, "t": round(float(t), 3),
-            "frame_index": int(frame_index), "captured_at": float(captured_at), "room": room, "people": people}
+def audience(t: float, frame_index: int, captured_at: float, room: dict | None, people: list[dict],
+             camera_off: tuple[str | None, ...] = ()) -> dict:
+    """The ``audience`` snapshot; ``room`` as :meth:`vcam.records.Room.published` (None when hidden);
+    ``camera_off``: the participant names of camera-off tiles (the key only when there are some)."""
+    event = {"type": "audience", "schema_version": SCHEMA_VERSION, "t": round(float(t), 3),
+             "frame_index": int(frame_index), "captured_at": float(captured_at), "room": room, "people": people}
+    if camera_off:
+        event["camera_off"] = list(camera_off)
+    return event
 
 
 def alert(t: float, kind: str, message: str, track_id: int | None = None) -> dict:
@@ -205,7 +210,7 @@ class FeedBuilder:
         captured_at = self.started_at + (snapshot.captured - self.started)
         room = snapshot.room.published() if snapshot.room is not None else None
         people = [person_event(p, snapshot.weights_of(p)) for p in snapshot.people]
-        return audience(t, snapshot.frame_index, captured_at, room, people)
+        return audience(t, snapshot.frame_index, captured_at, room, people, snapshot.camera_off)
 
     @staticmethod
     def _presence_alert(t: float, change: Presence) -> dict:
