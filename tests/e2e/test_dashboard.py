@@ -56,7 +56,7 @@ def checked(event: dict) -> dict:
 
 def hello(session_id: str, *, gaze: bool = True, emotion: bool = True, aggregate_only: bool = False,
           eu_mode: bool = False) -> dict:
-    features = {"gaze": gaze, "identity": True, "emotion": emotion and not eu_mode,
+    features = {"gaze": gaze, "names": True, "identity": True, "emotion": emotion and not eu_mode,
                 "aggregate_only": aggregate_only, "eu_mode": eu_mode}
     return checked({"type": "hello", "schema_version": SCHEMA_VERSION, "session_id": session_id,
                     "started_at": T0, "source": "screen:1", "features": features})
@@ -381,3 +381,21 @@ def test_a_page_from_another_origin_cannot_open_the_feed_even_with_the_token(pag
             assert page.evaluate("window.result") == "refused"
         finally:
             other.shutdown()
+
+
+def test_participant_names_lead_and_camera_off_participants_are_listed_apart(page, server):
+    start_session(server, page, "meeting")
+    people = nine_people(0)[:3]
+    people[0] = dict(people[0], name=None, participant="José Álvarez")
+    people[1] = dict(people[1], participant="Zoë Müller")  # enrolled as NAMES[1]: both are shown
+    people[2] = dict(people[2], name=None, participant="Room 4", shared=True)
+    event = audience(1, dict(room(3, 2, 0.7, HAPPY_ROOM), camera_off=2), people)
+    event["camera_off"] = ["Łukasz Wiśniewski", None]
+    deliver(server, page, checked(event), "document.querySelectorAll('.person').length === 3")
+    assert page.locator(".person .name").all_inner_texts() == [
+        "José Álvarez", f"Zoë Müller ({NAMES[1]})", "Room 4 · shared camera"]
+    assert page.locator("#camera-off").is_visible()
+    assert text(page, "#camera-off") == "Camera off: Łukasz Wiśniewski, 1 unnamed"
+
+    deliver(server, page, audience(2, room(3, 2, 0.7, HAPPY_ROOM), people),
+            "document.querySelector('#camera-off').hidden")

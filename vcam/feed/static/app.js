@@ -177,6 +177,7 @@
     state.lastAudienceAt = t;
     renderRoom(event.room);
     renderPeople(event.people || [], t);
+    renderCameraOff(event.camera_off || []);
     pushTimeline(t, event.room);
   }
 
@@ -263,6 +264,17 @@
     layoutPeople();
   }
 
+  // Tiles whose camera is off: listed apart, never counted as looking away.
+  function renderCameraOff(names) {
+    const box = $("#camera-off");
+    if (state.features.aggregate_only) names = [];
+    box.hidden = names.length === 0;
+    const unnamed = names.filter((n) => !n).length;
+    const text = names.filter(Boolean).join(", ") + (unnamed ? `${names.some(Boolean) ? ", " : ""}${unnamed} unnamed` : "");
+    box.querySelector(".list").textContent = text;
+    box.dataset.count = String(names.length);
+  }
+
   function tileFor(trackId) {
     const id = String(trackId);
     let tile = state.people.get(id);
@@ -279,11 +291,20 @@
     return tile;
   }
 
+  // The meeting's participant name (read from their tile) first; the enrolled name beside it when they differ.
+  function shownName(p) {
+    const main = p.participant || p.name;
+    if (!main) return `#${p.track_id}`;
+    const also = p.participant && p.name && p.name !== p.participant ? ` (${p.name})` : "";
+    return main + also + (p.shared ? " · shared camera" : "");
+  }
+
   function updateTile(tile, p) {
     const name = tile.querySelector(".name");
-    name.textContent = p.name || `#${p.track_id}`;
-    name.classList.toggle("anon", !p.name);
+    name.textContent = shownName(p);
+    name.classList.toggle("anon", !(p.participant || p.name));
     tile.dataset.name = p.name || "";
+    tile.dataset.participant = p.participant || "";
     // attention, looking and engagement are null while gaze is off
     tile.dataset.attention = p.attention == null ? "" : String(pct(p.attention));
     tile.dataset.engagement = p.engagement == null ? "" : String(pct(p.engagement));
