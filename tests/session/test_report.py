@@ -136,3 +136,16 @@ def test_low_attention_moments_need_the_full_duration_below_the_threshold():
     assert low_attention_moments(t, pct) == [(20.0, 32.0, 40.0)]
     assert low_attention_moments(t, pct, min_duration=9) == [(5.0, 14.0, 30.0), (20.0, 32.0, 40.0)]
     assert low_attention_moments(t[:30], pct[:30], min_duration=9) == [(5.0, 14.0, 30.0), (20.0, 30.0, 40.0)]
+
+
+def test_the_report_names_people_by_their_meeting_tile_when_names_were_read(tmp_path):
+    features = ("gaze", "names")
+    participants = np.array(["José Álvarez", "Zoë Müller", "Łukasz", None], object)
+    records = Records()
+    with Recorder(tmp_path / "meeting", features=features) as rec:
+        for i in range(50):
+            faces = meeting_faces(i / 5).replace(participant=participants)
+            rec.on_snapshot(records.build(Analysis(i, i / 5, (640, 480), faces, 0.0, 0.0, features=features)))
+    html = write_report(tmp_path / "meeting", tmp_path / "report.html").read_text()
+    assert "People seen: 4 (José Álvarez, Zoë Müller, Łukasz)" in html
+    assert "Ada" not in html, "enrolled names are not shown: identity was off"

@@ -64,9 +64,12 @@ class Session:
         """Every track id seen, ascending."""
         return sorted(set(self.timeline["track_id"].tolist()))
 
-    def name_of(self, track_id: int) -> str:
-        """The name most often given to ``track_id`` ('' if none)."""
-        names = self.timeline["name"][(self.timeline["track_id"] == track_id) & (self.timeline["name"] != "")]
+    def name_of(self, track_id: int, column: str = "name") -> str:
+        """The name most often given to ``track_id`` ('' if none); ``column`` ``"participant"``: the meeting
+        tile's name instead of the enrolled one ('' also for a session recorded before 1.3)."""
+        if column not in self.timeline:
+            return ""
+        names = self.timeline[column][(self.timeline["track_id"] == track_id) & (self.timeline[column] != "")]
         if not len(names):
             return ""
         values, counts = np.unique(names, return_counts=True)

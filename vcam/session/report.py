@@ -125,9 +125,11 @@ td, th {{ border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }}
 def _summary(session: Session) -> str:
     meta = session.metadata
     people = len(session.track_ids)
+    named = sorted({label for label in (_label(session, tid) for tid in session.track_ids) if not label.startswith("#")})
+    who = f" ({html.escape(', '.join(named))})" if named else ""
     items = [f"<li>Started: {html.escape(_when(meta.get('started')))}</li>",
              f"<li>Length: {_clock(session.duration)}</li>",
-             f"<li>People seen: {people}</li>",
+             f"<li>People seen: {people}{who}</li>",
              f"<li>Features on: {html.escape(', '.join(session.features) or 'none recorded')}</li>"]
     warn = ""
     if session.crashed:
@@ -160,8 +162,10 @@ def _img(png: str, alt: str) -> str:
 
 
 def _label(session: Session, track_id: int) -> str:
+    """The participant name from the meeting tile, else the enrolled name, else ``#id``."""
+    participant = session.name_of(track_id, "participant") if "names" in session.features else ""
     name = session.name_of(track_id) if "identity" in session.features else ""
-    return name or f"#{track_id}"
+    return participant or name or f"#{track_id}"
 
 
 # -- plots -----------------------------------------------------------------------------
