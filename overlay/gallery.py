@@ -31,12 +31,14 @@ from vcam.types import Analysis, Layout
 
 TILE_ASPECT = 16 / 9
 """Width / height of a meeting tile; a tile's span is ``min(width, height × TILE_ASPECT)``."""
-NAME_MIN_SPAN = 120
-"""Output px from which a tile gets its name chip.
+NAME_MIN_SPAN = 130
+"""Output px (at the 720 p text size, see :func:`detail_for`) from which a tile gets its name chip.
 
-Below it (a 10×10 gallery at 1280×720, a 7×7 one at 640×360) a name has room
-for 3-5 letters next to the corner marks and only hides the face; raising it
-drops names from more tiles, lowering it leaves names cut to a letter or two.
+Below it (a 10×10 gallery at 1280×720, 119 px; a 7×7 one at 640×360, 86 px
+whose text cannot shrink below ``Style.min_font_scale``, so 123) a name has
+room for 5-8 letters, covers the top of the face and crowds the camera-off
+mark; raising it drops names from more tiles (9×9 at 720 p is 132), lowering it
+leaves names cut to a few letters.
 """
 FACE_MIN_SPAN = 200
 """Output px from which faces get their box and eye tile, and a differing enrolled name its chip.
@@ -51,6 +53,8 @@ FULL_MIN_SPAN = 400
 3×3 at 1280×720 is ~414 px; below ~400 the pose read-out and the emotion chip
 no longer fit beside the eye tile inside a face of ~120 px and overlap.
 """
+REFERENCE_FONT = 0.5
+"""``Metrics.font`` of the default :class:`Style` at 720 p: the text size the ``*_MIN_SPAN`` thresholds are for."""
 NAME_EM = 30.0
 """Name text size in px per em per unit of ``Metrics.font`` (15 px at 720 p): as tall as the Hershey labels."""
 SECONDARY_EM = 24.0
@@ -83,9 +87,15 @@ class _Tile(NamedTuple):
     avoid: tuple[int, int, int, int] | None  # tile px (x0, y0, x1, y1) of the badge where it covers the tile
 
 
-def detail_for(width: float, height: float) -> Detail:
-    """The :class:`Detail` for a tile ``width`` × ``height`` output px."""
-    span = min(width, height * TILE_ASPECT)
+def detail_for(width: float, height: float, text_scale: float = 1.0) -> Detail:
+    """The :class:`Detail` for a tile ``width`` × ``height`` output px whose text is ``text_scale`` × the 720 p size.
+
+    The thresholds are for the default text size at 720 p; text grows with the
+    output's height (and ``Style.font_scale``), so a tile needs as many times
+    more pixels for the same marks: a 7×7 gallery shows names only whether it
+    is sent at 720 p or 1080 p.
+    """
+    span = min(width, height * TILE_ASPECT) / text_scale
     if span >= FULL_MIN_SPAN:
         return Detail.FULL
     if span >= FACE_MIN_SPAN:
@@ -101,7 +111,7 @@ def draw_gallery(img: np.ndarray, analysis: Analysis, style: Style, m: Metrics) 
     scale = fm._scale(analysis.size, img.shape[1], img.shape[0])
     by_tile = _group(faces, analysis.faces.tile, len(layout))
     badge = marks.badge_rect(style.badge_text, style, m) if style.badge else None
-    for tile in _tiles(analysis, layout, by_tile, scale, img.shape, badge):
+    for tile in _tiles(analysis, layout, by_tile, scale, img.shape, badge, m.font / REFERENCE_FONT):
         _draw_tile(img[tile.y0 : tile.y1, tile.x0 : tile.x1], tile, style, m)
     for f in by_tile.get(-1, []):
         _face_marks(img, f, Detail.FACE, style, m)
@@ -118,28 +128,41 @@ def _group(faces: list[_Face], tile_of: np.ndarray, n_tiles: int) -> dict[int, l
 
 
 def _tiles(analysis: Analysis, layout: Layout, by_tile: dict[int, list[_Face]], scale: tuple[float, float],
-           shape: tuple[int, ...], badge: tuple[int, int, int, int] | None) -> list[_Tile]:
+           shape: tuple[int, ...], badge: tuple[int, int, int, int] | None, text_scale: float = 1.0) -> list[_Tile]:
     """Every tile with a part on the ``shape`` image, in image px, with its detail, names and tile-relative faces.
 
-    ``badge`` is the image px rectangle the badge covers, or None.
+    ``badge`` is the image px rectangle the badge covers, or None; ``text_scale`` as for :func:`detail_for`.
     """
     out = []
-    identity_on = "identity" in analysis.features
     for t, (x, y, w, h) in enumerate(layout.tiles.tolist()):
-        rect = _rect(x * scale[0], y * scale[1], w * scale[0], h * scale[1], shape[1], shape[0])
-        if rect is None:
-            continue
-        x0, y0, x1, y1 = rect
-        faces = [f._replace(p0=(f.p0[0] - x0, f.p0[1] - y0), p1=(f.p1[0] - x0, f.p1[1] - y0), origin=(x0, y0))
-                 for f in by_tile.get(t, [])]
-        participant = layout.participant[t] or _first(analysis.faces.participant[[f.row for f in faces]])
-        idents = [_identity(f.name, participant) if identity_on else None for f in faces]
-        single = faces[0].name if len(faces) == 1 and identity_on and faces[0].name != "unknown" else None
         w, h = w * scale[0], h * scale[1]
-        details = detail_for(w, h), detail_for(w / max(1, len(faces)), h)
-        out.append(_Tile(x0, y0, x1, y1, *details, participant or single, bool(layout.camera_off[t]), faces, idents,
-                         _overlap(badge, rect)))
+        rect = _rect(x * scale[0], y * scale[1], w, h, shape[1], shape[0])
+        if rect is not None:
+            faces = [_local(f, rect) for f in by_tile.get(t, [])]
+            names = _names(analysis, layout.participant[t], faces)
+            details = detail_for(w, h, text_scale), detail_for(w / max(1, len(faces)), h, text_scale)
+            out.append(_Tile(*rect, *details, names[0], bool(layout.camera_off[t]), faces, names[1],
+                             _overlap(badge, rect)))
     return out
+
+
+def _local(f: _Face, rect: tuple[int, int, int, int]) -> _Face:
+    """``f`` relative to the tile ``rect`` ``(x0, y0, x1, y1)`` image px: its box moved, its origin the tile's corner."""
+    x0, y0 = rect[:2]
+    return f._replace(p0=(f.p0[0] - x0, f.p0[1] - y0), p1=(f.p1[0] - x0, f.p1[1] - y0), origin=(x0, y0))
+
+
+def _names(analysis: Analysis, participant: str | None, faces: list[_Face]) -> tuple[str | None, list[str | None]]:
+    """A tile's primary name and, per face, the enrolled name worth a second chip (see :func:`_identity`).
+
+    The primary name is the tile's participant (from the layout, else from its
+    faces' rows), else the enrolled name of the tile's only face.
+    """
+    participant = participant or _first(analysis.faces.participant[[f.row for f in faces]])
+    if "identity" not in analysis.features:
+        return participant, [None] * len(faces)
+    single = faces[0].name if len(faces) == 1 and faces[0].name != "unknown" else None
+    return participant or single, [_identity(f.name, participant) for f in faces]
 
 
 def _overlap(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
@@ -198,7 +221,8 @@ def _draw_tile(view: np.ndarray, tile: _Tile, style: Style, m: Metrics) -> None:
     state = tile_state(tile.faces, tile.camera_off)
     corners(view, colour(state, style), m)
     if tile.camera_off:
-        camera_off_mark(view, tile.detail >= Detail.FACE, style, m)
+        below = _top(tile, m.line + 1 + m.pad, m) + _chip_h(m) if tile.detail >= Detail.NAME and style.names else 0
+        camera_off_mark(view, tile.detail >= Detail.FACE, below, style, m)
     else:
         for f in tile.faces:
             _face_marks(view, f, tile.face_detail, style, m)
@@ -286,14 +310,24 @@ def _header_chips(tile: _Tile, state: str, room: int, style: Style, m: Metrics) 
     return out
 
 
-def camera_off_mark(view: np.ndarray, words: bool, style: Style, m: Metrics) -> None:
-    """A struck-through camera (with "camera off" in words when ``words``) centred in ``view``, on camera-off grey."""
+def camera_off_mark(view: np.ndarray, words: bool, below: int, style: Style, m: Metrics) -> None:
+    """A struck-through camera (with "camera off" in words when ``words``) on camera-off grey, centred in ``view``.
+
+    Moved down to start at ``below`` px (the header's bottom) when the centre is higher; words are dropped when
+    they do not fit the tile's width.
+    """
     s = _camera_off_sprite(round(NAME_EM * m.font), words, style, m.pad)
     h, w = s.mask.shape
     if w > view.shape[1] and words:
         s = _camera_off_sprite(round(NAME_EM * m.font), False, style, m.pad)
         h, w = s.mask.shape
-    blit(view, s, ((view.shape[1] - w) // 2, (view.shape[0] - h) // 2))
+    y = min(max((view.shape[0] - h) // 2, below + m.pad // 2), view.shape[0] - h - m.line - 1)
+    blit(view, s, ((view.shape[1] - w) // 2, y))
+
+
+def _chip_h(m: Metrics) -> int:
+    """Height in px of a name chip."""
+    return text.line_height(round(NAME_EM * m.font)) + m.pad
 
 
 @lru_cache(maxsize=16)

@@ -18,12 +18,16 @@ import logging
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from overlay.sprite import Sprite, render
 from overlay.style import BGR
+
+if TYPE_CHECKING:
+    from PIL.ImageFont import FreeTypeFont
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +59,8 @@ def font_path() -> Path | None:
 
 
 @lru_cache(maxsize=16)
-def _font(px: int):  # noqa: ANN202 - PIL's FreeTypeFont, imported lazily
-    """DejaVu Sans at ``px`` pixels per em, or None without the font file."""
+def _font(px: int) -> FreeTypeFont | None:
+    """DejaVu Sans at ``px`` pixels per em, or None without the font file (Pillow is imported on first use)."""
     path = font_path()
     if path is None:
         return None

@@ -128,11 +128,17 @@ def test_a_face_in_no_tile_is_still_drawn(scene: type) -> None:
 # --- level of detail ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size,detail", [((100, 56), Detail.MARK), ((172, 97), Detail.NAME), ((245, 138), Detail.FACE),
+@pytest.mark.parametrize("size,detail", [((119, 67), Detail.MARK), ((172, 97), Detail.NAME), ((245, 138), Detail.FACE),
                                          ((414, 233), Detail.FULL), ((414, 100), Detail.NAME)],
                          ids=["10x10", "7x7", "5x5", "3x3", "wide-and-short"])
 def test_the_detail_follows_the_tile_size_in_output_pixels(size: tuple[int, int], detail: Detail) -> None:
     assert gallery.detail_for(*size) == detail
+
+
+def test_larger_text_needs_a_larger_tile_for_the_same_detail() -> None:
+    assert gallery.detail_for(258, 145, text_scale=1.5) == Detail.NAME  # 7x7 sent at 1080 p: as at 720 p
+    assert gallery.detail_for(86, 48, text_scale=0.7) == Detail.MARK  # 7x7 at 640x360, text at its minimum
+    assert gallery.detail_for(621, 349, text_scale=1.5) == Detail.FULL  # 3x3 at 1080 p
 
 
 def test_a_7x7_gallery_shown_at_half_size_drops_its_names(scene: type) -> None:
