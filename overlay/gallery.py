@@ -156,9 +156,11 @@ def _names(analysis: Analysis, participant: str | None, faces: list[_Face]) -> t
     """A tile's primary name and, per face, the enrolled name worth a second chip (see :func:`_identity`).
 
     The primary name is the tile's participant (from the layout, else from its
-    faces' rows), else the enrolled name of the tile's only face.
+    faces' rows; only when the "names" feature ran), else the enrolled name of
+    the tile's only face (only when "identity" ran).
     """
-    participant = participant or _first(analysis.faces.participant[[f.row for f in faces]])
+    participant = _clean(participant) or _first(analysis.faces.participant[[f.row for f in faces]])
+    participant = participant if "names" in analysis.features else None
     if "identity" not in analysis.features:
         return participant, [None] * len(faces)
     single = faces[0].name if len(faces) == 1 and faces[0].name != "unknown" else None
@@ -183,8 +185,13 @@ def _rect(x: float, y: float, w: float, h: float, width: int, height: int) -> tu
 
 
 def _first(names: np.ndarray) -> str | None:
-    """The first non-empty name of ``(K,) object`` names, or None."""
-    return next((str(n) for n in names.tolist() if n), None)
+    """The first non-blank name of ``(K,) object`` names, or None."""
+    return next((c for c in map(_clean, names.tolist()) if c), None)
+
+
+def _clean(name: object) -> str | None:
+    """``name`` with its runs of white space made single, or None when it is not a non-blank str."""
+    return (" ".join(name.split()) or None) if isinstance(name, str) else None
 
 
 def _identity(name: str | None, participant: str | None) -> str | None:

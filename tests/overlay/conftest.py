@@ -132,7 +132,7 @@ def gallery_scene(rows: int, cols: int, size: tuple[int, int] = (1280, 720)) -> 
             x, y, w, h = tiles[i]
             image[y : y + h, x : x + w] = (60, 52, 48)
     analysis = make_analysis(gallery_faces(tiles), size)
-    return image, dataclasses.replace(analysis, layout=layout, features=("gaze", "identity", "emotion"))
+    return image, dataclasses.replace(analysis, layout=layout, features=("gaze", "names", "identity", "emotion"))
 
 
 class Scene:

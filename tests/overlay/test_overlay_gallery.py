@@ -51,7 +51,7 @@ def one_tile(scene: type, w: int, h: int, looking: bool | None = True, **layout:
         tile=np.array([0]), participant=np.array(["Zoë Ng"], object))
     fields = {"participant": np.array(["Zoë Ng"], object), **layout}
     lay = Layout.of("grid", np.array([tile], np.float32)).replace(**fields)
-    analysis = dataclasses.replace(scene.analysis(faces, (W, H)), layout=lay)
+    analysis = dataclasses.replace(scene.analysis(faces, (W, H)), layout=lay, features=("gaze", "names"))
     return np.full((H, W, 3), 96, np.uint8), analysis, box
 
 
@@ -251,9 +251,24 @@ def test_the_participant_comes_first_and_a_differing_enrolled_name_is_a_small_se
 def test_without_a_participant_the_enrolled_name_is_the_name(scene: type) -> None:
     image, analysis, _ = one_tile(scene, 245, 138, participant=np.array([None], object))
     faces = analysis.faces.replace(participant=np.array([None], object), name=np.array(["Ada"], object))
-    analysis = dataclasses.replace(analysis, faces=faces, features=("gaze", "identity"))
+    analysis = dataclasses.replace(analysis, faces=faces, features=("gaze", "names", "identity"))
     tile = gallery_tiles(analysis)[0]
     assert tile.name == "Ada" and tile.identities == [None]
+
+
+def test_participant_names_show_only_when_the_names_feature_ran(scene: type) -> None:
+    image, analysis, _ = one_tile(scene, 245, 138)
+    assert gallery_tiles(analysis)[0].name == "Zoë Ng"
+    off = dataclasses.replace(analysis, features=("gaze",))
+    assert gallery_tiles(off)[0].name is None
+    on, without = draw(image, analysis, Style(badge=False)), draw(image, off, Style(badge=False))
+    assert changed(on, without)[104:122, 110:140].any()
+
+
+def test_blank_participant_names_count_as_none(scene: type) -> None:
+    _, analysis, _ = one_tile(scene, 245, 138, participant=np.array(["  "], object))
+    faces = analysis.faces.replace(participant=np.array(["  Zoë   Ng "], object))
+    assert gallery_tiles(dataclasses.replace(analysis, faces=faces))[0].name == "Zoë Ng"
 
 
 def test_a_long_name_is_cut_with_an_ellipsis_to_fit() -> None:
