@@ -9,6 +9,13 @@ How much is drawn depends on the tile's *span* in output pixels: its width, or
 See :class:`Detail` and the ``*_MIN_SPAN`` constants. Whatever the detail, a
 tile's corners carry its state colour (looking / away / no gaze / camera off),
 and a chip in the bottom-right corner of the image sums the room up.
+
+Names: the participant's (read from the tile by the "names" feature) comes
+first, in the tile's chip; an enrolled name (the "identity" feature) that
+differs follows in a smaller dark "≠ name" chip, so a wrong face match is
+visible instead of silently replacing the meeting's label. A camera-off tile
+shows its mark even with no face; a face found in one (an avatar photo) is
+neither drawn nor counted.
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ REFERENCE_FONT = 0.5
 NAME_EM = 30.0
 """Name text size in px per em per unit of ``Metrics.font`` (15 px at 720 p): as tall as the Hershey labels."""
 SECONDARY_EM = 24.0
-"""The enrolled name's chip and the summary, px per em per unit of ``Metrics.font`` (12 px at 720 p)."""
+"""The enrolled name's chip, px per em per unit of ``Metrics.font`` (12 px at 720 p): a second, smaller voice."""
 CAMERA_OFF_TEXT = "camera off"
 
 
@@ -87,7 +94,8 @@ class _Tile(NamedTuple):
     avoid: tuple[int, int, int, int] | None  # tile px (x0, y0, x1, y1) of the badge where it covers the tile
 
 
-def detail_for(width: float, height: float, text_scale: float = 1.0) -> Detail:
+def detail_for(width: float, height: float, text_scale: float = 1.0, *, name_min: float = NAME_MIN_SPAN,
+               face_min: float = FACE_MIN_SPAN, full_min: float = FULL_MIN_SPAN) -> Detail:
     """The :class:`Detail` for a tile ``width`` × ``height`` output px whose text is ``text_scale`` × the 720 p size.
 
     The thresholds are for the default text size at 720 p; text grows with the
@@ -96,11 +104,11 @@ def detail_for(width: float, height: float, text_scale: float = 1.0) -> Detail:
     is sent at 720 p or 1080 p.
     """
     span = min(width, height * TILE_ASPECT) / text_scale
-    if span >= FULL_MIN_SPAN:
+    if span >= full_min:
         return Detail.FULL
-    if span >= FACE_MIN_SPAN:
+    if span >= face_min:
         return Detail.FACE
-    return Detail.NAME if span >= NAME_MIN_SPAN else Detail.MARK
+    return Detail.NAME if span >= name_min else Detail.MARK
 
 
 def draw_gallery(img: np.ndarray, analysis: Analysis, style: Style, m: Metrics) -> None:

@@ -335,3 +335,14 @@ def test_the_font_is_found_without_importing_matplotlib() -> None:
     code = "import sys; from overlay import text; assert text.font_path(); print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_layout_with_no_tiles_still_draws_the_faces_and_the_summary(scene: type) -> None:
+    faces = scene.faces([(400.0, 200.0, 200.0, 240.0)], [True])
+    analysis = dataclasses.replace(scene.analysis(faces, (W, H)), layout=Layout.of("grid", np.zeros((0, 4))))
+    image = np.full((H, W, 3), 96, np.uint8)
+    out = draw(image, analysis)
+    assert changed(out, image)[200:440, 400:600].sum() > 200
+    assert gallery.room_counts(analysis) == (1, 1, 0)
+    x0, y0, x1, y1 = gallery.summary_rect(image.shape, gallery.room_counts(analysis), Style(), Style().metrics(H))
+    assert changed(out, image)[y0:y1, x0:x1].mean() > 0.5
