@@ -67,6 +67,9 @@ NAME_EM = 30.0
 SECONDARY_EM = 24.0
 """The enrolled name's chip, px per em per unit of ``Metrics.font`` (12 px at 720 p): a second, smaller voice."""
 CAMERA_OFF_TEXT = "camera off"
+CORNER_EM = 96.0
+"""Longest arm of a tile's corner mark, px per unit of ``Metrics.font`` (48 px at 720 p); otherwise 1/5 of the
+tile's short side. Longer arms read as a frame round a speaker view's large tile."""
 
 
 class Detail(IntEnum):
@@ -252,7 +255,7 @@ def corners(view: np.ndarray, color: BGR, m: Metrics) -> None:
     active speaker, which a state border would be mistaken for.
     """
     h, w = view.shape[:2]
-    k, t = max(6, min(w, h) // 5), max(2, m.line + 1)
+    k, t = max(6, min(min(w, h) // 5, round(CORNER_EM * m.font))), max(2, m.line + 1)
     for xa, ya, xb, yb in ((0, 0, k, t), (0, 0, t, k), (w - k, 0, w, t), (w - t, 0, w, k),
                            (0, h - t, k, h), (0, h - k, t, h), (w - k, h - t, w, h), (w - t, h - k, w, h)):
         cv2.rectangle(view, (xa, ya), (xb - 1, yb - 1), color, -1)
@@ -304,7 +307,7 @@ def header(view: np.ndarray, tile: _Tile, state: str, style: Style, m: Metrics) 
 def _top(tile: _Tile, edge: int, m: Metrics) -> int:
     """Tile px of the header's top: ``edge``, or just below the badge where it covers the tile's top-left."""
     a = tile.avoid
-    return edge if a is None or a[1] > edge else max(edge, a[3] + m.pad // 2)
+    return edge if a is None or a[1] >= edge + _chip_h(m) else max(edge, a[3] + m.pad // 2)
 
 
 def _header_chips(tile: _Tile, state: str, room: int, style: Style, m: Metrics) -> list[Sprite]:

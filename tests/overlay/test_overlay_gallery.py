@@ -346,3 +346,13 @@ def test_a_layout_with_no_tiles_still_draws_the_faces_and_the_summary(scene: typ
     assert gallery.room_counts(analysis) == (1, 1, 0)
     x0, y0, x1, y1 = gallery.summary_rect(image.shape, gallery.room_counts(analysis), Style(), Style().metrics(H))
     assert changed(out, image)[y0:y1, x0:x1].mean() > 0.5
+
+
+def test_a_tile_at_the_image_corner_puts_its_name_below_the_badge(scene: type) -> None:
+    image, analysis, _ = one_tile(scene, 420, 236)
+    lay = analysis.layout.replace(tiles=np.array([[0, 0, 420, 236]], np.float32))
+    analysis = dataclasses.replace(analysis, layout=lay, faces=analysis.faces.select([]))
+    m = Style().metrics(H)
+    _, _, bx1, by1 = marks.badge_rect(Style().badge_text, Style(), m)
+    out = draw(image, analysis)
+    assert changed(out, image)[by1 + 2 : by1 + 18, 12:40].mean() > 0.3  # the name chip, just below the badge
