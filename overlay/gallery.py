@@ -158,7 +158,7 @@ def _tiles(analysis: Analysis, layout: Layout, by_tile: dict[int, list[_Face]], 
 
 
 def _local(f: _Face, rect: tuple[int, int, int, int]) -> _Face:
-    """``f`` relative to the tile ``rect`` ``(x0, y0, x1, y1)`` image px: its box moved, its origin the tile's corner."""
+    """``f`` relative to the tile ``rect`` ``(x0, y0, x1, y1)`` image px: box moved, origin at the tile's corner."""
     x0, y0 = rect[:2]
     return f._replace(p0=(f.p0[0] - x0, f.p0[1] - y0), p1=(f.p1[0] - x0, f.p1[1] - y0), origin=(x0, y0))
 
