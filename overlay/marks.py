@@ -241,6 +241,13 @@ def badge(img: np.ndarray, text: str, style: Style, m: Metrics) -> None:
     blit(img, _badge_sprite(text, style, m), (m.margin - rim, m.margin - rim))
 
 
+def badge_rect(text: str, style: Style, m: Metrics) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)`` px, exclusive end, that :func:`badge` covers; other marks keep out of it."""
+    rim = max(1, m.thin)
+    h, w = _badge_sprite(text, style, m).mask.shape
+    return m.margin - rim, m.margin - rim, m.margin - rim + w, m.margin - rim + h
+
+
 @lru_cache(maxsize=64)
 def _badge_sprite(text: str, style: Style, m: Metrics) -> Sprite:
     """The :func:`badge`, rendered once; its top-left is the outer edge of the rim."""

@@ -12,6 +12,8 @@ from typing import NamedTuple
 BGR = tuple[int, int, int]
 """A colour in OpenCV's channel order, each 0..255."""
 
+COLOURS = ("looking", "away", "unknown", "camera_off", "accent", "ink", "track", "paper", "badge_color", "emotion_chip")
+"""The :class:`Style` fields that are colours."""
 REFERENCE_HEIGHT = 720
 """Image height (px) at which ``line_width`` and ``font_scale`` apply unscaled."""
 
@@ -40,15 +42,18 @@ class Metrics(NamedTuple):
 class Style:
     """Colours, sizes and switches for :func:`overlay.draw`.
 
-    Colours are BGR. ``line_width`` (px) and ``font_scale`` apply at a 720 px
-    high image and grow or shrink in proportion to the image height; fonts never
-    go below ``min_font_scale`` so small previews stay legible (at the cost of
-    labels that are large relative to small faces).
+    Colours are BGR; ``camera_off`` marks a meeting tile with the camera off (a
+    darker grey than ``unknown``, so it never reads as "away" or "no gaze").
+    ``line_width`` (px) and ``font_scale`` apply at a 720 px high image and
+    grow or shrink in proportion to the image height; fonts never go below
+    ``min_font_scale`` so small previews stay legible (at the cost of labels
+    that are large relative to small faces).
     """
 
     looking: BGR = (80, 200, 40)
     away: BGR = (0, 176, 255)
     unknown: BGR = (170, 170, 170)
+    camera_off: BGR = (112, 104, 100)
     accent: BGR = (255, 208, 64)
     ink: BGR = (28, 28, 28)
     track: BGR = (84, 84, 84)
@@ -73,7 +78,7 @@ class Style:
             value = getattr(self, name)
             if not 0 < value <= 20:
                 raise ValueError(f"Style.{name} must be in (0, 20], got {value!r}")
-        for name in ("looking", "away", "unknown", "accent", "ink", "track", "paper", "badge_color", "emotion_chip"):
+        for name in COLOURS:
             _check_colour(name, getattr(self, name))
 
     def metrics(self, height: int) -> Metrics:
