@@ -17,7 +17,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import PIL.ImageFont  # noqa: F401 - before pystray: see below
+
 from vcam.errors import VcamError
+
+# pystray's import tries its GTK backend, and PyGObject then loads the system's libfreetype with
+# its symbols global. Pillow's FreeType module, loaded after that, binds to the system library
+# instead of the one in its wheel, and every text it measures comes out as garbage (names in the
+# overlay 780367 px wide: measured with `import pystray; import PIL.ImageFont`). Loaded first,
+# Pillow keeps its own. Every pystray import of vcam goes through this module.
 
 log = logging.getLogger(__name__)
 

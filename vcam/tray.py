@@ -147,24 +147,31 @@ class Tray:
                 self._icon_lock.release()
 
     def _wake_xorg_loop(self) -> None:
-        """Make sure pystray's X11 loop sees that it was stopped.
+        """Make sure pystray's X11 loop sees that it was stopped (see :meth:`_nudge_xorg_until`)."""
+        if not self._nudge_xorg_until(self._loop_done):
+            log.warning("the tray icon's loop did not stop within %.0f s", LOOP_EXIT_S)
 
-        pystray 0.19.5's xorg loop waits in ``select()`` on the X socket for the DestroyNotify of its
-        window. When another thread's flush (a title or icon update, the stop itself) read that event
-        first, python-xlib queued it but the select goes on waiting (measured under Xvfb: about 1 in 3
-        stops after updates hung). A round trip on the icon's display makes the server write to that
-        socket, which wakes the loop to find the queued event. Other backends have no ``_display``.
+    def _nudge_xorg_until(self, done: threading.Event) -> bool:
+        """Wake pystray's X11 loop every 0.25 s until ``done`` is set; False after LOOP_EXIT_S without it.
+
+        pystray 0.19.5's xorg loop waits in ``select()`` on the X socket. It is told of a stop (the
+        DestroyNotify of its window) and of an update from another thread (a ClientMessage) through
+        events on that socket. When another thread's flush read the event first, python-xlib queued
+        it but the select goes on waiting (measured under Xvfb: about 1 in 3 stops after updates hung;
+        seen in CI: a title update that never ran, so the tray showed "starting" for good). A round
+        trip on the icon's display makes the server write to that socket, which wakes the loop to find
+        the queued event. Other backends have no ``_display`` and need no nudge.
         """
         display = getattr(self.icon, "_display", None)
         for _ in range(int(LOOP_EXIT_S / 0.25)):
-            if display is None or self._loop_done.wait(0.25):
-                return
+            if display is None or done.wait(0.25):
+                return True
             try:
                 display.sync()
             except Exception as err:  # noqa: BLE001 - the connection is already closed: the loop is gone
                 log.debug("waking the tray loop: %s", err)
-                return
-        log.warning("the tray icon's loop did not stop within %.0f s", LOOP_EXIT_S)
+                return True
+        return done.is_set()
 
     def on_message(self, message: str) -> None:
         """A single-instance message from another launch: ``"show"`` opens the dashboard, ``"quit"`` quits."""
@@ -210,7 +217,7 @@ class Tray:
             while True:
                 try:
                     self.refresh()
-                    if dock is not None:  # pystray asks the tray to dock on a new picture
+                    if dock is not None and not self._stopping.is_set():  # pystray docks on a new picture
                         dock.tick(lambda: self._on_icon(lambda: setattr(icon, "icon", icon.icon)))
                 except Exception:  # noqa: BLE001 - the icon must keep showing the state
                     log.exception("refreshing the tray icon failed")
@@ -238,15 +245,53 @@ class Tray:
         self._on_icon(update)
 
     def _on_icon(self, change: Callable[[], None]) -> None:
-        """Apply ``change`` to the icon unless quitting.
+        """Apply ``change`` to the icon unless quitting; re-raises what ``change`` raised.
 
         pystray's X11 backend runs an update on its loop's thread and waits for it with no timeout, so
         an update sent after :meth:`stop` ended that loop waits forever (measured: SIGTERM while
         "starting" under load hung the exit). :meth:`stop` takes the same lock to say it is quitting.
+        From another thread, the X11 update runs on a helper thread while this one nudges the loop
+        (:meth:`_nudge_xorg_until`), so an update event the loop missed cannot stall the icon.
         """
         with self._icon_lock:
-            if not self._stopping.is_set():
+            if self._stopping.is_set():
+                return
+            if getattr(self.icon, "_display", None) is None or self._on_loop_thread():
                 change()
+                return
+            done, failure = threading.Event(), []
+
+            def apply() -> None:
+                try:
+                    change()
+                except BaseException as err:  # noqa: BLE001 - handed to the caller below
+                    failure.append(err)
+                finally:
+                    done.set()
+
+            threading.Thread(target=apply, name="vcam-tray-update", daemon=True).start()
+            if not self._nudge_xorg_until(done):
+                log.warning("an icon update did not run within %.0f s", LOOP_EXIT_S)
+            self._flush_xorg()
+            if failure:
+                raise failure[0]
+
+    def _flush_xorg(self) -> None:
+        """Send what the X11 loop queued for the update (a title is a ChangeProperty it never flushes).
+
+        python-xlib sends queued requests only when some thread flushes or waits for a reply; the loop
+        waits for events, and while another thread was sending it does not send its own. Seen under
+        Xvfb: 1 start in 6 kept showing "starting" because the new title never left the queue.
+        """
+        try:
+            self.icon._display.flush()
+        except Exception as err:  # noqa: BLE001 - the connection is already closed: nothing to show
+            log.debug("flushing the tray's X connection: %s", err)
+
+    def _on_loop_thread(self) -> bool:
+        """Whether this is the thread of pystray's X11 loop (which runs an update itself)."""
+        loop = getattr(self.icon, "_thread", None)
+        return loop is not None and loop.ident == threading.get_ident()
 
     def _notify(self, message: str) -> None:
         """A desktop notification where the backend has them (the title shows the message either way)."""

@@ -32,6 +32,7 @@ from waiting import wait_until
 from xserver import xvfb_server
 
 from vcam import instance
+from vcam.features import FEATURES
 
 VCAM = [sys.executable, "-m", "vcam"]
 START_S = 120.0
@@ -209,11 +210,11 @@ def test_a_start_that_ends_after_the_quit_leaves_the_dead_icon_alone(tray_host, 
     start that finished after the quit used to update the icon of a loop that had ended, and the
     exit hung forever. The start is held by the test so the quit always comes first.
     """
-    from pystray._xorg import Icon
-
     from vcam.config import Config
     from vcam.daemon import Daemon
-    from vcam.tray import Tray
+    from vcam.tray import Tray  # before pystray, as vcam itself imports them (see vcam.desktop)
+
+    from pystray._xorg import Icon  # noqa: I001
 
     display = os.environ["DISPLAY"]
     tray = Tray(Daemon(Config(source="demo", output="none", feed=False)), tmp_path / "config.toml", icon_class=Icon)
@@ -236,6 +237,18 @@ def test_a_start_that_ends_after_the_quit_leaves_the_dead_icon_alone(tray_host, 
     assert release.is_set(), "the icon never docked"
     assert not stuck, "an icon update after the quit waited forever for the ended loop"
     assert icon_windows(display) == []
+
+
+def test_names_drawn_in_a_tray_process_have_their_real_width(xvfb):
+    """pystray loads GTK and the system's FreeType; Pillow's must still measure text (it gave -780367 px)."""
+    code = ("import vcam.tray, pystray, sys; from overlay import text; "
+            "print(text.width('Zoë', 15), 'gi' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "DISPLAY": xvfb}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    width, gtk_loaded = done.stdout.split()
+    assert gtk_loaded == "True", "pystray no longer loads GTK here: this test no longer covers the clash"
+    assert 20 <= int(width) <= 40, f"'Zoë' at 15 px measured {width} px wide"
 
 
 def test_the_icon_goes_into_a_tray_that_starts_later_and_back_after_a_tray_restart(launch):
@@ -305,8 +318,9 @@ def test_the_gtk_menu_drives_the_daemon_and_ctrl_c_quits_cleanly(launch, session
     assert "appindicator backend" in output(proc) and "no menu" not in output(proc)
     _x(display, "xdotool", "mousemove", "--window", window, "5", "5", "click", "1")  # opens the menu
     time.sleep(1.0)
-    # the sensitive items from the top: Source, Gaze, Identity, Emotion
-    _x(display, "xdotool", "key", "--delay", "100", "Down", "Down", "Down", "Down", "Return")
+    # the sensitive items from the top: Source, then the features in their declared order, down to Emotion
+    downs = ["Down"] * (2 + [f.name for f in FEATURES].index("emotion"))
+    _x(display, "xdotool", "key", "--delay", "100", *downs, "Return")
     config = tmp_path / "config.toml"
     assert _wait(lambda: "emotion = true" in config.read_text(), 20), output(proc)
     proc.send_signal(signal.SIGINT)  # Ctrl-C: GTK's backend had reset SIGINT; the tray put its handler back
