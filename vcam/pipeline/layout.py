@@ -194,7 +194,7 @@ class LayoutFinder:
         idle_interval: least time (s) between finds while no layout is known (a slide, a video).
         unstable_interval: least time (s) between finds while :attr:`unstable`.
         history: how many recent finds :attr:`unstable` looks at; unstable when at least two of
-            them changed the layout.
+            them changed the layout and they all fell within ``recheck`` seconds.
 
     Attributes:
         current: the layout of the last frame, or None (no gallery, or a webcam source).
@@ -214,7 +214,7 @@ class LayoutFinder:
         self.current: Layout | None = None
         self.unstable = False
         self.finds = 0
-        self._changes: deque[bool] = deque(maxlen=history)
+        self._changes: deque[tuple[float, bool]] = deque(maxlen=history)
         self._last = -np.inf
         self._probe: _Probe | None = None
         self._glance: np.ndarray | None = None
@@ -263,7 +263,7 @@ class LayoutFinder:
         self.finds += 1
         self._last = frame.t
         changed = not same_tiles(self.current, found)
-        self._changes.append(changed)
+        self._changes.append((frame.t, changed))
         if changed:
             log.info("layout: %s", f"{found.kind} of {len(found)} tiles" if found is not None else "none")
             self.current = found
@@ -271,7 +271,7 @@ class LayoutFinder:
             self.current = self.current.replace(camera_off=found.camera_off)  # names stay
         self._probe = _Probe.of(self.current, frame.image) if self.current is not None else None
         self._glance = _glance(frame.image)
-        unstable = sum(self._changes) >= 2
+        unstable = sum(c for _, c in self._changes) >= 2 and frame.t - self._changes[0][0] < self.recheck
         if unstable != self.unstable:
             log.info("layout %s", "unstable: it changes at every look" if unstable else "stable again")
         self.unstable = unstable

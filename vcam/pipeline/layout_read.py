@@ -59,23 +59,46 @@ def read(image: np.ndarray, tol: int = BG_TOL, noisy_tol: int = 3 * BG_TOL) -> R
     """The layout in ``image`` ``(H, W, 3) uint8`` BGR with boxes ``[x0, y0, x1, y1]`` in frame pixels, or None.
 
     Both ``tol`` and ``noisy_tol`` (compressed recordings' gutters are not one colour) are tried on
-    each guessed window colour; the read with the most tiles wins, the first on a tie. A gallery whose
-    cameras are all off is None: it cannot be told from flat boxes on a page.
+    each guessed window colour; the read with the most tiles wins, the first on a tie. When none
+    reads, the largest rectangles cut out are read the same way (a meeting window on a desktop).
+    A gallery whose cameras are all off is None: it cannot be told from flat boxes on a page.
     """
     small, scale = _shrink(image)
-    best: Read | None = None
-    guesses = _background_guesses(small)
-    for t in (tol, noisy_tol):
-        for bg in guesses:
-            found = _read(small, bg, t)
-            if found is not None and (best is None or len(found.boxes) > len(best.boxes)):
-                best = found
+    best = _read_in(small, (0, 0, small.shape[1], small.shape[0]), (tol, noisy_tol), 1)
     if best is None:
         return None
     off = np.array([_camera_off(small, b) for b in best.boxes])
     if off.all() and best.kind != "speaker":
         return None
     return Read(best.kind, best.boxes * scale, off)
+
+
+def _read_in(small: np.ndarray, box: tuple[int, int, int, int], tols: tuple[int, ...], nest: int,
+             inner: int = 2) -> Read | None:
+    """The best read of ``box`` ``(x0, y0, x1, y1)`` of ``small``, in ``small``'s pixels. When that is
+    none or one tile (maybe a window on a desktop), ``nest`` levels down, the reads of its ``inner``
+    largest rectangles (each a fifth of it or more) too, and the one with the most tiles."""
+    x0, y0, x1, y1 = box
+    sub = small[y0:y1, x0:x1]
+    best: Read | None = None
+    rects: list[tuple[int, int, int, int]] = []
+    for t in tols:
+        for bg in _background_guesses(sub):
+            found, leaves = _read(sub, bg, t)
+            rects += leaves if t == tols[0] else []
+            if found is not None and (best is None or len(found.boxes) > len(best.boxes)):
+                best = found
+    if best is not None:
+        best = Read(best.kind, best.boxes + np.array([x0, y0, x0, y0], np.float64), best.camera_off)
+        if len(best.boxes) > 1:
+            return best
+    area = (x1 - x0) * (y1 - y0)
+    big = sorted({r for r in rects if 0.2 * area <= _area(r) <= 0.95 * area}, key=_area, reverse=True)[:inner]
+    for r in big if nest > 0 else []:
+        found = _read_in(small, (x0 + r[0], y0 + r[1], x0 + r[2], y0 + r[3]), tols, nest - 1)
+        if found is not None and (best is None or len(found.boxes) > len(best.boxes)):
+            best = found
+    return best
 
 
 def _shrink(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -115,17 +138,17 @@ def _modes(pixels: np.ndarray, n: int, min_share: float) -> list[np.ndarray]:
     return out
 
 
-def _read(small: np.ndarray, bg: np.ndarray, tol: int) -> Read | None:
-    """The layout ``small`` shows on window colour ``bg``, or None."""
+def _read(small: np.ndarray, bg: np.ndarray, tol: int) -> tuple[Read | None, list[tuple[int, int, int, int]]]:
+    """The layout ``small`` shows on window colour ``bg`` (or None), and the rectangles cut out."""
     lo, hi = np.clip(bg - tol, 0, 255), np.clip(bg + tol, 0, 255)
     mask = cv2.inRange(small, lo.astype(np.float64), hi.astype(np.float64))
     ii = cv2.integral((mask > 0).view(np.uint8))
     h, w = mask.shape
     leaves = _cut(ii, (0, 0, w, h), 0)
-    read = _arrange(small, ii, leaves)
-    if read is not None:
-        log.debug("layout %s of %d tiles on background %s", read.kind, len(read.boxes), bg.tolist())
-    return read
+    found = _arrange(small, ii, leaves)
+    if found is not None:
+        log.debug("layout %s of %d tiles on background %s", found.kind, len(found.boxes), bg.tolist())
+    return found, leaves
 
 
 def _area_bg(ii: np.ndarray, box: tuple[int, int, int, int]) -> int:
