@@ -16,6 +16,7 @@ separated by gutters of that colour. :func:`read`:
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -245,7 +246,8 @@ def _area(box: tuple[float, ...] | np.ndarray) -> float:
 
 def _others(boxes: np.ndarray, group: np.ndarray) -> list[np.ndarray]:
     """The leaves that are not in ``group``."""
-    return [b for b in boxes if not any(np.array_equal(b, g) for g in group)]
+    taken = {tuple(b) for b in np.asarray(group, np.float64).tolist()}
+    return [b for b in boxes if tuple(b.tolist()) not in taken]
 
 
 def _rows(g: np.ndarray) -> list[np.ndarray]:
@@ -314,7 +316,7 @@ def _film(small: np.ndarray, ii: np.ndarray, g: np.ndarray, off: np.ndarray, big
     big_off = _camera_off(small, big)
     if not big_off and _page_like(small, big):
         return Read("strip", g, off)
-    if _gutters_inside(ii, big):
+    if _gutters_inside(ii, big, g, axis):
         return None
     lo, hi = (0, 2) if axis == 0 else (1, 3)
     length = big[hi] - big[lo]
@@ -324,14 +326,18 @@ def _film(small: np.ndarray, ii: np.ndarray, g: np.ndarray, off: np.ndarray, big
     return Read("speaker", np.vstack([g, big[None]]), np.append(off, big_off))
 
 
-def _gutters_inside(ii: np.ndarray, box: np.ndarray, share: float = 0.4) -> bool:
-    """Some row or column inside ``box`` (3 px in from its edges) is at least ``share`` window colour:
-    tiles and a window over them, not one video."""
-    x0, y0, x1, y1 = (int(v) for v in box)
-    inner = (x0 + 3, y0 + 3, x1 - 3, y1 - 3)
-    if inner[2] <= inner[0] or inner[3] <= inner[1]:
-        return False
-    return bool(_line_shares(ii, inner, 0).max() >= share or _line_shares(ii, inner, 1).max() >= share)
+def _gutters_inside(ii: np.ndarray, big: np.ndarray, g: np.ndarray, axis: int, share: float = 0.3) -> bool:
+    """The gutters between the filmstrip's tiles ``g`` (a row: ``axis`` 0, a column: 1) go on through
+    ``big`` (at least ``share`` window colour there): a grid partly covered by a window, not one video."""
+    lo, hi = (0, 2) if axis == 0 else (1, 3)
+    order = np.argsort(g[:, lo])
+    gaps = ((g[order[:-1], hi] + g[order[1:], lo]) / 2).astype(int)
+    x0, y0, x1, y1 = (int(v) for v in big)
+    for at in gaps:
+        line = (at, y0, at + 1, y1) if axis == 0 else (x0, at, x1, at + 1)
+        if _area_bg(ii, line) >= share * _area(line):
+            return True
+    return False
 
 
 def _single(small: np.ndarray, ii: np.ndarray, boxes: np.ndarray, box: tuple[int, int, int, int]) -> Read | None:
@@ -361,19 +367,23 @@ def _patch(small: np.ndarray, box: np.ndarray, size: int = 48) -> np.ndarray:
     return cv2.resize(crop, (w, size), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def _camera_off(small: np.ndarray, box: np.ndarray) -> bool:
+def _camera_off(small: np.ndarray, box: np.ndarray, size: int = 32) -> bool:
     """The box (above its label band) is one flat colour outside a centred disc of 0.3 x its height."""
-    x0, y0, x1, y1 = box
-    patch = _patch(small, np.asarray(box, np.float64))
-    ph, pw = patch.shape[:2]
-    tile_h = (y1 - y0) * ph / max(1.0, (y1 - y0) * (1 - LABEL_BAND[0]))  # the tile's height in patch px
-    yy, xx = np.mgrid[0:ph, 0:pw]
-    ring = (xx - pw / 2) ** 2 + (yy - tile_h / 2) ** 2 > (0.3 * tile_h) ** 2
-    pixels = patch[ring]
+    patch = _patch(small, np.asarray(box, np.float64), size)
+    pixels = patch[_ring(*patch.shape[:2])]
     if len(pixels) == 0:
         return False
     flat = np.abs(pixels - np.median(pixels, axis=0)).max(axis=1) <= FLAT_TOL
     return bool(flat.mean() >= FLAT_SHARE)
+
+
+@functools.lru_cache(maxsize=64)
+def _ring(ph: int, pw: int) -> np.ndarray:
+    """``(ph, pw) bool``: a patch's pixels outside the disc of radius 0.3 x the tile's height about its centre
+    (the patch is the tile above its label band, so the tile is ``ph / (1 - LABEL_BAND[0])`` high)."""
+    tile_h = ph / (1 - LABEL_BAND[0])
+    yy, xx = np.mgrid[0:ph, 0:pw]
+    return (xx + 0.5 - pw / 2) ** 2 + (yy + 0.5 - tile_h / 2) ** 2 > (0.3 * tile_h) ** 2
 
 
 def _page_like(small: np.ndarray, box: np.ndarray) -> bool:
