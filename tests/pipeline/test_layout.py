@@ -3,11 +3,13 @@ screens with no gallery, and the finder following a meeting that re-flows, resiz
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 import galleries as g
 from vcam.pipeline.detect import Detect
+from vcam.pipeline import Stage
 from vcam.pipeline.layout import LABEL_MIN_PX, LayoutFinder, find_layout, regions_for
 from vcam.pipeline.track import iou_matrix
 from vcam.types import Faces, Frame
@@ -55,6 +57,27 @@ def test_a_screen_with_no_gallery_has_no_layout(screen):
     assert find_layout(screen().image) is None
 
 
+@pytest.mark.parametrize("image", [np.zeros((1080, 1920, 3), np.uint8), np.zeros((1, 1, 3), np.uint8),
+                                   np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)],
+                         ids=["black", "one-pixel", "noise"])
+def test_blank_tiny_and_noisy_frames_have_no_layout(image):
+    assert find_layout(image) is None
+
+
+def test_a_wrong_image_is_refused_at_the_boundary():
+    with pytest.raises(TypeError, match="uint8"):
+        find_layout(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        find_layout(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize("theme", ["zoom-dark", "meet", "teams-light"])
+def test_a_compressed_recording_is_still_read(theme):
+    screen = g.grid(3, 3, theme, off=(2,))
+    ok, buf = cv2.imencode(".jpg", screen.image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert_tiles_match(screen, find_layout(cv2.imdecode(buf, cv2.IMREAD_COLOR)))
+
+
 @pytest.mark.parametrize("theme", ["zoom-dark", "teams-light", "meet", "webex"])
 def test_camera_off_tiles_are_told_from_cameras(theme):
     screen = g.grid(3, 4, theme, off=(0, 5, 11), seed=4)
@@ -95,6 +118,13 @@ def test_the_detector_finds_one_face_per_portrait_tile_in_its_regions_and_faces_
     per_tile = np.bincount(faces.tile[faces.tile >= 0], minlength=9)
     assert per_tile[portraits].tolist() == [1] * len(portraits)
     assert not faces.shared[np.isin(faces.tile, portraits)].any()
+
+
+def test_the_finder_and_its_steps_are_stages():
+    finder = LayoutFinder()
+    assert all(isinstance(s, Stage) for s in (finder, finder.find, finder.assign))
+    with pytest.raises(ValueError, match="min_interval"):
+        LayoutFinder(min_interval=5.0)
 
 
 def test_faces_sharing_a_tile_are_marked_and_take_its_participant():

@@ -49,7 +49,13 @@ def find_layout(image: np.ndarray, *, found_at: float = 0.0, tol: int = BG_TOL) 
 
     Returns a :class:`~vcam.types.Layout` in frame pixels, tiles in reading order, with
     ``labels`` (each tile's bottom-left band, :func:`label_bands`) and ``camera_off`` set.
+
+    Raises TypeError for an image that is not a uint8 array, ValueError for one not ``(H, W, 3)``.
     """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise TypeError(f"find_layout needs a uint8 BGR image, got {getattr(image, 'dtype', type(image).__name__)}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"find_layout needs an (H, W, 3) BGR image, got shape {image.shape}; use vcam.types.as_bgr")
     found = read(image, tol)
     if found is None:
         return None
@@ -209,6 +215,12 @@ class LayoutFinder:
 
     def __init__(self, min_interval: float = 0.25, recheck: float = 3.0, idle_interval: float = 0.5,
                  unstable_interval: float = 1.0, history: int = 3) -> None:
+        for name, value in (("min_interval", min_interval), ("idle_interval", idle_interval),
+                            ("unstable_interval", unstable_interval)):
+            if not 0 <= value <= recheck:
+                raise ValueError(f"LayoutFinder {name} must be in 0..recheck ({recheck}) s, got {value!r}")
+        if history < 2:
+            raise ValueError(f"LayoutFinder history must be >= 2 finds, got {history!r}")
         self.min_interval, self.recheck = min_interval, recheck
         self.idle_interval, self.unstable_interval = idle_interval, unstable_interval
         self.current: Layout | None = None
