@@ -104,7 +104,8 @@ def accuracy() -> dict:
     misses = []
     for variant, theme, screen in galleries():
         result = judge(screen, find_layout(screen.image))
-        for key in (f"kind {screen.kind}", f"theme {theme}", f"variant {variant.split(' ', 1)[1] if 'grid' in variant else variant}", "all"):
+        short = variant.split(" ", 1)[1] if variant.startswith("grid") else variant
+        for key in (f"kind {screen.kind}", f"theme {theme}", f"variant {short}", "all"):
             by[key].append(result)
         if not result["exact"]:
             misses.append(f"{variant} / {theme}")

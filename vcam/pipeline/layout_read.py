@@ -49,7 +49,13 @@ FLAT_SHARE = 0.88
 
 @dataclass(frozen=True)
 class Read:
-    """A layout read in work pixels (or, from :func:`read`, in frame pixels): kind, ``(T, 4)`` boxes ``[x0, y0, x1, y1]``, camera-off flags."""
+    """A layout read in work pixels (from :func:`read`, frame pixels).
+
+    Attributes:
+        kind: one of :data:`vcam.types.LAYOUT_KINDS`.
+        boxes: ``(T, 4) float64`` ``[x0, y0, x1, y1]``.
+        camera_off: ``(T,) bool``.
+    """
 
     kind: str
     boxes: np.ndarray
