@@ -62,16 +62,19 @@ class Read:
     camera_off: np.ndarray
 
 
-def read(image: np.ndarray, tol: int = BG_TOL, noisy_tol: int = 3 * BG_TOL) -> Read | None:
+def read(image: np.ndarray, tol: int = BG_TOL, noisier: tuple[float, ...] = (1.5, 3.0)) -> Read | None:
     """The layout in ``image`` ``(H, W, 3) uint8`` BGR with boxes ``[x0, y0, x1, y1]`` in frame pixels, or None.
 
-    Both ``tol`` and ``noisy_tol`` (compressed recordings' gutters are not one colour) are tried on
-    each guessed window colour; the read with the most tiles wins, the first on a tie. When none
-    reads, the largest rectangles cut out are read the same way (a meeting window on a desktop).
+    ``tol`` and the ``noisier`` multiples of it (compressed recordings' gutters are not one colour:
+    1.5x reads Teams' dark theme in JPEG 75-85 recordings, 3x most others) are tried on each guessed
+    window colour, until a grid fills the window (:func:`_fills`); the read with the most tiles wins,
+    the first on a tie. When none reads, the largest rectangles cut out are read the same way (a
+    meeting window on a desktop).
     A gallery whose cameras are all off is None: it cannot be told from flat boxes on a page.
     """
     small, scale = _shrink(image)
-    best = _read_in(small, (0, 0, small.shape[1], small.shape[0]), (tol, noisy_tol), 1)
+    tols = (tol, *(round(tol * k) for k in noisier))
+    best = _read_in(small, (0, 0, small.shape[1], small.shape[0]), tols, 1)
     if best is None:
         return None
     off = np.array([_camera_off(small, b) for b in best.boxes])
@@ -89,12 +92,15 @@ def _read_in(small: np.ndarray, box: tuple[int, int, int, int], tols: tuple[int,
     sub = small[y0:y1, x0:x1]
     best: Read | None = None
     rects: list[tuple[int, int, int, int]] = []
+    guesses = _background_guesses(sub)
     for t in tols:
-        for bg in _background_guesses(sub):
+        for bg in guesses:
             found, leaves = _read(sub, bg, t)
             rects += leaves if t == tols[0] else []
             if found is not None and (best is None or len(found.boxes) > len(best.boxes)):
                 best = found
+        if best is not None and _fills(best, sub.shape):
+            break
     if best is not None:
         best = Read(best.kind, best.boxes + np.array([x0, y0, x0, y0], np.float64), best.camera_off)
         if len(best.boxes) > 1:
@@ -106,6 +112,15 @@ def _read_in(small: np.ndarray, box: tuple[int, int, int, int], tols: tuple[int,
         if found is not None and (best is None or len(found.boxes) > len(best.boxes)):
             best = found
     return best
+
+
+def _fills(found: Read, shape: tuple[int, ...], share: float = 0.4) -> bool:
+    """A grid of several tiles spanning at least ``share`` of the ``(h, w)`` area: a gallery fills its
+    window, so the noisier tolerances need not be tried (a row or two of a grid whose other gutters
+    were lost to compression spans less)."""
+    b = found.boxes
+    span = (b[:, 2].max() - b[:, 0].min()) * (b[:, 3].max() - b[:, 1].min())
+    return found.kind == "grid" and len(b) > 1 and span >= share * shape[0] * shape[1]
 
 
 def _shrink(image: np.ndarray) -> tuple[np.ndarray, float]:
