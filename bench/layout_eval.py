@@ -134,7 +134,7 @@ def costs(runs: int) -> dict:
     screens = {"grid 3x3": g.grid(3, 3), "grid 7x7": g.grid(7, 7, "teams-light"), "speaker": g.speaker(5),
                "strip": g.strip(4, "meet"), "slide (none)": g.slide(), "photo (none)": g.webcam((1920, 1080))}
     out = {f"find_layout {name}": median_ms(lambda s=s: find_layout(s.image), runs) for name, s in screens.items()}
-    for name in ("grid 3x3", "grid 7x7"):
+    for name in ("grid 3x3", "grid 7x7", "slide (none)"):
         image = screens[name].image
         finder = LayoutFinder()
         finder.update(Frame(image, 0, 0.0, "screen"))

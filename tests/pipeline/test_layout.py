@@ -202,6 +202,21 @@ def test_a_slide_show_has_no_layout_and_is_not_looked_at_every_frame():
     assert max(counts) == 0 and finder.finds <= 3
 
 
+def test_a_gallery_that_replaces_a_slide_is_found_within_a_second():
+    finder = LayoutFinder()
+    run(finder, [g.slide().image], 4.0)
+    counts = run(finder, [g.grid(2, 3, "webex").image], 2.0, start=4.0)
+    assert counts.index(6) < FPS and counts[-1] == 6
+
+
+def test_a_share_that_replaces_the_gallery_is_read_as_a_strip_within_a_second():
+    finder = LayoutFinder()
+    run(finder, [g.grid(3, 3, "meet").image], 2.0)
+    share = g.strip(4, "meet")
+    counts = run(finder, [share.image], 2.0, start=2.0)
+    assert counts.index(4) < FPS and finder.current.kind == "strip"
+
+
 @pytest.mark.parametrize("theme", ["zoom-dark", "teams-light", "meet"])
 def test_a_window_over_the_gallery_leaves_the_uncovered_tiles_or_no_layout(theme):
     screen = g.grid(3, 3, theme)
