@@ -159,6 +159,11 @@ def _round(tile: np.ndarray, colour: tuple[int, int, int], r: int) -> None:
         tile[ys, xs][m] = colour
 
 
+def _theme(theme: str | Theme) -> Theme:
+    """A theme by name (one of :data:`THEMES`) or as given."""
+    return THEMES[theme] if isinstance(theme, str) else theme
+
+
 def _window(size: tuple[int, int], theme: Theme) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A blank window and the area ``(x, y, w, h)`` left for the gallery (above the toolbar)."""
     width, height = size
@@ -197,10 +202,10 @@ def _place(canvas: np.ndarray, theme: Theme, rects: list[tuple[int, int, int, in
     return Screen(canvas, "grid", tiles, np.array([i in off for i in range(len(rects))], bool), names)
 
 
-def grid(rows: int, cols: int, theme: str = "zoom-dark", size: tuple[int, int] = (1920, 1080), count: int | None = None,
+def grid(rows: int, cols: int, theme: str | Theme = "zoom-dark", size: tuple[int, int] = (1920, 1080), count: int | None = None,
          off: tuple[int, ...] = (), seed: int = 0, aspect: float = 16 / 9, speaking: int | None = None) -> Screen:
     """A ``rows`` x ``cols`` gallery of ``count`` tiles (default all), the last row centred when shorter."""
-    t = THEMES[theme]
+    t = _theme(theme)
     canvas, area = _window(size, t)
     gap = max(2, round(t.gutter * size[1] / 1080))
     w, h = _fit_grid(area, rows, cols, gap, aspect)
@@ -214,10 +219,10 @@ def grid(rows: int, cols: int, theme: str = "zoom-dark", size: tuple[int, int] =
     return _place(canvas, t, rects, set(off), seed, speaking)
 
 
-def speaker(n: int, theme: str = "zoom-dark", size: tuple[int, int] = (1920, 1080), side: str = "top",
+def speaker(n: int, theme: str | Theme = "zoom-dark", size: tuple[int, int] = (1920, 1080), side: str = "top",
             off: tuple[int, ...] = (), seed: int = 0) -> Screen:
     """One large tile and a filmstrip of ``n`` small ones on ``side`` ("top", "bottom" or "right")."""
-    t = THEMES[theme]
+    t = _theme(theme)
     canvas, (ax, ay, aw, ah) = _window(size, t)
     gap = max(2, round(t.gutter * size[1] / 1080))
     if side == "right":
@@ -252,10 +257,10 @@ def _reading_order(screen: Screen) -> Screen:
     return Screen(screen.image, screen.kind, tiles[order], screen.camera_off[order], [screen.names[i] for i in order])
 
 
-def strip(n: int, theme: str = "zoom-dark", size: tuple[int, int] = (1920, 1080), side: str = "right",
+def strip(n: int, theme: str | Theme = "zoom-dark", size: tuple[int, int] = (1920, 1080), side: str = "right",
           off: tuple[int, ...] = (), seed: int = 0) -> Screen:
     """Shared content (a slide) and a strip of ``n`` thumbnails on ``side`` ("right" or "top")."""
-    t = THEMES[theme]
+    t = _theme(theme)
     canvas, (ax, ay, aw, ah) = _window(size, t)
     gap = max(2, round(t.gutter * size[1] / 1080))
     if side == "right":

@@ -3,6 +3,8 @@ screens with no gallery, and the finder following a meeting that re-flows, resiz
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -49,6 +51,13 @@ def test_a_screen_share_is_read_as_the_strip_of_thumbnails(side, theme):
 @pytest.mark.parametrize("size", [(1280, 720), (3840, 2160)])
 def test_small_and_4k_screens_are_read_alike(size):
     screen = g.grid(3, 3, "teams-light", size=size)
+    assert_tiles_match(screen, find_layout(screen.image))
+
+
+@pytest.mark.parametrize("gutter, size", [(1, (1920, 1080)), (2, (3840, 2160))])
+def test_hairline_gutters_survive_the_shrink(gutter, size):
+    theme = dataclasses.replace(g.THEMES["teams-light"], gutter=gutter)  # px at 1080p, scaled with the screen
+    screen = g.grid(4, 4, theme, size=size)
     assert_tiles_match(screen, find_layout(screen.image))
 
 

@@ -74,7 +74,7 @@ def read(image: np.ndarray, tol: int = BG_TOL, noisier: tuple[float, ...] = (1.5
     """
     small, scale = _shrink(image)
     tols = (tol, *(round(tol * k) for k in noisier))
-    best = _read_in(small, (0, 0, small.shape[1], small.shape[0]), tols, 1)
+    best = _read_in(_Pair(image, small, scale), (0, 0, small.shape[1], small.shape[0]), tols, 1)
     if best is None:
         return None
     off = np.array([_camera_off(small, b) for b in best.boxes])
@@ -83,19 +83,35 @@ def read(image: np.ndarray, tol: int = BG_TOL, noisier: tuple[float, ...] = (1.5
     return Read(best.kind, best.boxes * scale, off)
 
 
-def _read_in(small: np.ndarray, box: tuple[int, int, int, int], tols: tuple[int, ...], nest: int,
+@dataclass(frozen=True)
+class _Pair:
+    """The frame and its work copy: ``small`` is ``image`` shrunk ``scale`` times."""
+
+    image: np.ndarray
+    small: np.ndarray
+    scale: float
+
+    def full(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The frame's pixels under the work-pixel ``box`` ``(x0, y0, x1, y1)``."""
+        if self.scale == 1.0:
+            return self.image[box[1]:box[3], box[0]:box[2]]
+        x0, y0, x1, y1 = (int(round(v * self.scale)) for v in box)
+        return self.image[y0:y1, x0:x1]
+
+
+def _read_in(pair: _Pair, box: tuple[int, int, int, int], tols: tuple[int, ...], nest: int,
              inner: int = 2) -> Read | None:
     """The best read of ``box`` ``(x0, y0, x1, y1)`` of ``small``, in ``small``'s pixels. When that is
     none or one tile (maybe a window on a desktop), ``nest`` levels down, the reads of its ``inner``
     largest rectangles (each a fifth of it or more) too, and the one with the most tiles."""
     x0, y0, x1, y1 = box
-    sub = small[y0:y1, x0:x1]
+    sub, full = pair.small[y0:y1, x0:x1], pair.full(box)
     best: Read | None = None
     rects: list[tuple[int, int, int, int]] = []
     guesses = _background_guesses(sub)
     for t in tols:
         for bg in guesses:
-            found, leaves = _read(sub, bg, t)
+            found, leaves = _read(sub, full, bg, t)
             rects += leaves if t == tols[0] else []
             if found is not None and (best is None or len(found.boxes) > len(best.boxes)):
                 best = found
@@ -108,19 +124,19 @@ def _read_in(small: np.ndarray, box: tuple[int, int, int, int], tols: tuple[int,
     area = (x1 - x0) * (y1 - y0)
     big = sorted({r for r in rects if 0.2 * area <= _area(r) <= 0.95 * area}, key=_area, reverse=True)[:inner]
     for r in big if nest > 0 else []:
-        found = _read_in(small, (x0 + r[0], y0 + r[1], x0 + r[2], y0 + r[3]), tols, nest - 1)
+        found = _read_in(pair, (x0 + r[0], y0 + r[1], x0 + r[2], y0 + r[3]), tols, nest - 1)
         if found is not None and (best is None or len(found.boxes) > len(best.boxes)):
             best = found
     return best
 
 
 def _fills(found: Read, shape: tuple[int, ...], share: float = 0.4) -> bool:
-    """A grid of several tiles spanning at least ``share`` of the ``(h, w)`` area: a gallery fills its
-    window, so the noisier tolerances need not be tried (a row or two of a grid whose other gutters
-    were lost to compression spans less)."""
+    """A grid of several tiles, or a speaker view, spanning at least ``share`` of the ``(h, w)`` area: a
+    gallery fills its window, so the noisier tolerances need not be tried (a row or two of a grid whose
+    other gutters were lost to compression spans less; a strip always does)."""
     b = found.boxes
     span = (b[:, 2].max() - b[:, 0].min()) * (b[:, 3].max() - b[:, 1].min())
-    return found.kind == "grid" and len(b) > 1 and span >= share * shape[0] * shape[1]
+    return found.kind != "strip" and len(b) > 1 and span >= share * shape[0] * shape[1]
 
 
 def _shrink(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -160,10 +176,17 @@ def _modes(pixels: np.ndarray, n: int, min_share: float) -> list[np.ndarray]:
     return out
 
 
-def _read(small: np.ndarray, bg: np.ndarray, tol: int) -> tuple[Read | None, list[tuple[int, int, int, int]]]:
-    """The layout ``small`` shows on window colour ``bg`` (or None), and the rectangles cut out."""
-    lo, hi = np.clip(bg - tol, 0, 255), np.clip(bg + tol, 0, 255)
-    mask = cv2.inRange(small, lo.astype(np.float64), hi.astype(np.float64))
+def _read(small: np.ndarray, full: np.ndarray, bg: np.ndarray, tol: int,
+          ) -> tuple[Read | None, list[tuple[int, int, int, int]]]:
+    """The layout ``small`` shows on window colour ``bg`` (or None), and the rectangles cut out.
+
+    The window's colour is looked for in ``full``, the same area at the frame's resolution: a work
+    pixel is window when a quarter of the frame pixels under it are, so 1-2 px gutters survive the shrink.
+    """
+    lo, hi = np.clip(bg - tol, 0, 255).astype(np.float64), np.clip(bg + tol, 0, 255).astype(np.float64)
+    mask = cv2.inRange(full, lo, hi)
+    if mask.shape != small.shape[:2]:
+        mask = cv2.resize(mask, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA) >= 64
     ii = cv2.integral((mask > 0).view(np.uint8))
     h, w = mask.shape
     leaves = _cut(ii, (0, 0, w, h), 0)
