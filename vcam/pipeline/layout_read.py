@@ -25,8 +25,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+MASK_WIDTH = 1920
+"""The window's colour is looked for at most this wide (px): 4K frames are halved first. Wider keeps
+hairline gutters of 4K screens; slower (a 4K mask costs ~4x)."""
 WORK_WIDTH = 960
-"""Frames are read at most this wide (px). Wider reads 1 px gutters of 1920 px screens; slower."""
+"""Tiles are cut out at most this wide (px), from a mask made at up to MASK_WIDTH. Wider is finer and slower."""
 BG_TOL = 6
 """A pixel is window background within this many levels (any channel, 0..255) of its colour.
 Higher survives compressed recordings; lower tells apart themes whose tiles are close to the window
@@ -72,20 +75,21 @@ def read(image: np.ndarray, tol: int = BG_TOL, noisier: tuple[float, ...] = (1.5
     meeting window on a desktop).
     A gallery whose cameras are all off is None: it cannot be told from flat boxes on a page.
     """
-    small, scale = _shrink(image)
+    full, full_scale = _shrink(image, MASK_WIDTH)
+    small, scale = _shrink(full, WORK_WIDTH)
     tols = (tol, *(round(tol * k) for k in noisier))
-    best = _read_in(_Pair(image, small, scale), (0, 0, small.shape[1], small.shape[0]), tols, 1)
+    best = _read_in(_Pair(full, small, scale), (0, 0, small.shape[1], small.shape[0]), tols, 1)
     if best is None:
         return None
     off = np.array([_camera_off(small, b) for b in best.boxes])
     if off.all() and best.kind != "speaker":
         return None
-    return Read(best.kind, best.boxes * scale, off)
+    return Read(best.kind, best.boxes * scale * full_scale, off)
 
 
 @dataclass(frozen=True)
 class _Pair:
-    """The frame and its work copy: ``small`` is ``image`` shrunk ``scale`` times."""
+    """The frame (at most :data:`MASK_WIDTH` wide) and its work copy: ``small`` is ``image`` shrunk ``scale`` times."""
 
     image: np.ndarray
     small: np.ndarray
@@ -139,13 +143,12 @@ def _fills(found: Read, shape: tuple[int, ...], share: float = 0.4) -> bool:
     return found.kind != "strip" and len(b) > 1 and span >= share * shape[0] * shape[1]
 
 
-def _shrink(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """``(image at most WORK_WIDTH wide, frame px per work px)``."""
-    width = image.shape[1]
-    if width <= WORK_WIDTH:
+def _shrink(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
+    """``(image at most width px wide, its px per px of the result)``."""
+    if image.shape[1] <= width:
         return image, 1.0
-    scale = width / WORK_WIDTH
-    size = (WORK_WIDTH, max(1, round(image.shape[0] / scale)))
+    scale = image.shape[1] / width
+    size = (width, max(1, round(image.shape[0] / scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
 
