@@ -30,6 +30,7 @@ import numpy as np
 
 from vcam.pipeline.layout_read import BG_TOL, LABEL_BAND, Read, read
 from vcam.pipeline.stage import Step
+from vcam.pipeline.track import iou_matrix
 from vcam.types import Faces, Frame, Layout
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ def find_layout(image: np.ndarray, *, found_at: float = 0.0, tol: int = BG_TOL) 
     Args:
         image: a screen or window capture, any size up to 3840x2160.
         found_at: stamped on the layout (``Frame.t``, seconds).
-        tol: levels (0..255) within which a pixel is the window's colour: higher survives compressed
-            recordings; lower tells apart themes whose tiles are close to the window (Teams dark: 10).
+        tol: levels (0..255) within which a pixel is the window's colour (1.5x and 3x are tried too
+            when that reads no full grid): higher survives compressed recordings; lower tells apart
+            themes whose tiles are close to the window colour (Teams dark: 10 levels).
 
     Returns a :class:`~vcam.types.Layout` in frame pixels, tiles in reading order, with
     ``labels`` (each tile's bottom-left band, :func:`label_bands`) and ``camera_off`` set.
@@ -120,12 +122,7 @@ def same_tiles(a: Layout | None, b: Layout | None, min_iou: float = 0.85) -> boo
         return a is b
     if a.kind != b.kind or len(a) != len(b):
         return False
-    ta, tb = a.tiles.astype(np.float64), b.tiles.astype(np.float64)
-    iw = np.clip(np.minimum(ta[:, 0] + ta[:, 2], tb[:, 0] + tb[:, 2]) - np.maximum(ta[:, 0], tb[:, 0]), 0, None)
-    ih = np.clip(np.minimum(ta[:, 1] + ta[:, 3], tb[:, 1] + tb[:, 3]) - np.maximum(ta[:, 1], tb[:, 1]), 0, None)
-    inter = iw * ih
-    union = ta[:, 2] * ta[:, 3] + tb[:, 2] * tb[:, 3] - inter
-    return bool(np.all(inter / np.maximum(union, 1e-9) >= min_iou))
+    return bool(np.all(np.diag(iou_matrix(a.tiles, b.tiles)) >= min_iou))
 
 
 @dataclass(frozen=True)
@@ -271,13 +268,15 @@ class LayoutFinder:
         return self._glance is None or float(np.abs(_glance(frame.image) - self._glance).mean()) > 4.0
 
     def _refind(self, frame: Frame) -> None:
+        """Find the layout in ``frame``; keep the current one (and its names) when the tiles are the same."""
         found = find_layout(frame.image, found_at=frame.t)
         self.finds += 1
         self._last = frame.t
         changed = not same_tiles(self.current, found)
         self._changes.append((frame.t, changed))
         if changed:
-            log.info("layout: %s", f"{found.kind} of {len(found)} tiles" if found is not None else "none")
+            log.log(logging.DEBUG if self.unstable else logging.INFO, "layout: %s",
+                    f"{found.kind} of {len(found)} tiles" if found is not None else "none")
             self.current = found
         elif found is not None and self.current is not None:
             self.current = self.current.replace(camera_off=found.camera_off)  # names stay
