@@ -95,6 +95,13 @@ def test_camera_off_tiles_are_told_from_cameras(theme):
     assert layout.camera_off.tolist() == screen.camera_off.tolist()
 
 
+def test_a_speaker_with_the_camera_off_is_still_a_speaker_view():
+    screen = g.speaker(3, "teams-dark", off=(3,))  # the large tile: a disc with initials
+    layout = find_layout(screen.image)
+    assert_tiles_match(screen, layout)
+    assert layout.camera_off.tolist() == screen.camera_off.tolist() and layout.camera_off.sum() == 1
+
+
 def test_label_bands_are_the_bottom_left_of_each_tile():
     layout = find_layout(g.grid(7, 7, "zoom-dark").image)
     x, y, w, h = layout.tiles.T
