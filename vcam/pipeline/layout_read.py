@@ -3,15 +3,18 @@
 Zoom, Teams, Google Meet and Webex draw a gallery as rectangles on a flat window background,
 separated by gutters of that colour. :func:`read`:
 
-1. shrinks the frame to at most :data:`WORK_WIDTH` pixels wide;
+1. shrinks the frame to at most :data:`WORK_WIDTH` pixels wide (and to :data:`MASK_WIDTH` for the mask);
 2. guesses the window colour: the commonest colour on the frame's edge, then the few commonest in it;
-3. for each guess, cuts a mask of that colour recursively along whole rows and columns of
-   background (an XY-cut): the leaves are the rectangles of content;
+3. for each guess and tolerance, masks that colour at the mask's resolution, pools it to the work size
+   (so 1-2 px gutters survive) and cuts it recursively along whole rows and columns of background
+   (an XY-cut): the leaves are the rectangles of content;
 4. reads the leaves as a ``grid`` (same-size rectangles in rows with even gutters, the last
    row may be shorter; or one large framed video), a ``speaker`` view (one large video or avatar and a
-   filmstrip of small tiles in one row or column beside it) or a ``strip`` (the filmstrip beside
-   shared content: a mostly flat page, or content that is not one rectangle). Anything else is
-   no gallery: None. The guess that reads the most tiles wins.
+   filmstrip of small tiles in one row or column beside it, centred on it or aligned with its start)
+   or a ``strip`` (the filmstrip beside shared content: a mostly flat page, or content that is not
+   one rectangle). Anything else is no gallery: None. The read with the most tiles wins;
+5. when nothing reads, does the same inside the largest rectangles (a meeting window on a desktop);
+6. marks each tile of the winner camera-off when it is flat outside a centred disc.
 """
 
 from __future__ import annotations
