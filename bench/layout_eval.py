@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 import galleries as g  # noqa: E402
-from bench.common import machine, print_machine  # noqa: E402
+from common import machine, print_machine  # noqa: E402
 from vcam.pipeline.layout import LayoutFinder, find_layout  # noqa: E402
 from vcam.pipeline.track import iou_matrix  # noqa: E402
 from vcam.types import Frame  # noqa: E402
