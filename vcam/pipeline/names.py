@@ -10,11 +10,17 @@ Zoom, Teams, Meet and Webex print each name in the bottom-left corner of the til
    characters is the confidence, and below ``min_confidence`` the label reads as None.
 
 :class:`Names` is the stage. Per frame it crops each tile's label box from the layout and computes a
-cheap change key (:func:`label_key`); only a key it has not read is sent to ONE worker thread
-(``vcam-names``, bounded queue, stale work dropped). Reads are cached by key, so a tile that moves
-keeps its name at once. Every face gets the name of its tile (``faces.participant``), and the
-per-tile names go back to the layout through ``name_tiles``. The engine was chosen by measurement
-against Tesseract 5.3: ``vcam eval names``.
+cheap change key: the whole band's grey thumbnail (:func:`label_key`) until the tile's text line is
+known, then that line's alone (:func:`line_key`), so the face moving above the label does not count as
+a change. Only a key it has not read is sent to ONE worker thread (``vcam-names``, bounded queue, stale
+work dropped, at most ``max_share`` of a core). Reads are cached by key, so a tile that moves keeps its
+name at once. Every face gets the name of its tile (``faces.participant``), and the per-tile names go
+back to the layout through ``name_tiles``. The engine and the threshold were chosen by measurement
+against Tesseract 5.3: ``vcam eval names``; the cost is measured by ``bench/names_budget.py``.
+
+The recogniser's alphabet has é, á, ü and "…" but not ø, å, ł, ñ or ç: such names read without their
+accents (Søren -> Soren). Scripts it does not know (Cyrillic, Greek, Arabic, Hebrew) read below the
+threshold, so as None.
 """
 
 from __future__ import annotations
@@ -61,43 +67,40 @@ LINE_KEY_SIZE = (32, 4)
 LINE_KEY_LEVELS = 8
 """Grey levels of the line key: coarse, so video seen through a translucent label box does not change it."""
 
-Model = Callable[[np.ndarray], np.ndarray]
 Box = tuple[int, int, int, int]
 """``(x, y, w, h)`` in pixels."""
+MODEL_FIX = ("reinstall it with `bash installer/linux/dev.sh setup` or "
+             "`pip install --force-reinstall --no-deps rapidocr-onnxruntime==1.4.4`")
 
 
-def load_model(path: Path, what: str) -> Model:
-    """An onnxruntime CPU session on one thread for the ONNX file at ``path``, as ``(input) -> output 0``.
+class Model:
+    """One ONNX model on an onnxruntime CPU session with one thread; call it with its input, get output 0.
 
     Raises:
-        ModelError: the file is missing or onnxruntime cannot load it.
+        ModelError: the file at ``path`` is missing or onnxruntime cannot load it (``what`` names it).
     """
-    fix = "reinstall it with `bash installer/linux/dev.sh setup` or " \
-          "`pip install --force-reinstall --no-deps rapidocr-onnxruntime==1.4.4`"
-    if not Path(path).is_file():
-        raise ModelError(f"the OCR {what} model {path} is missing; {fix}")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises its own untyped errors for bad files
-        raise ModelError(f"the OCR {what} model {path} cannot be loaded by onnxruntime "
-                         f"({type(err).__name__}: {err}); {fix}") from err
-    name = session.get_inputs()[0].name
-    model: Model = lambda x: session.run(None, {name: x})[0]  # noqa: E731
-    model.session = session  # type: ignore[attr-defined]
-    return model
 
+    def __init__(self, path: Path, what: str) -> None:
+        if not Path(path).is_file():
+            raise ModelError(f"the OCR {what} model {path} is missing; {MODEL_FIX}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own untyped errors for bad files
+            raise ModelError(f"the OCR {what} model {path} cannot be loaded by onnxruntime "
+                             f"({type(err).__name__}: {err}); {MODEL_FIX}") from err
+        self.path, self._input = Path(path), self.session.get_inputs()[0].name
 
-def charset(path: Path) -> list[str]:
-    """The recogniser's output alphabet: ``["", *characters, " "]`` (index 0 is the CTC blank)."""
-    options = ort.SessionOptions()
-    meta = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).get_modelmeta()
-    chars = meta.custom_metadata_map.get("character")
-    if not chars:
-        raise ModelError(f"the OCR recogniser {path} carries no 'character' metadata; reinstall "
-                         f"rapidocr-onnxruntime==1.4.4 with `pip install --force-reinstall --no-deps`")
-    return ["", *chars.splitlines(), " "]
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self._input: x})[0]
+
+    def charset(self) -> list[str]:
+        """A recogniser's output alphabet from its metadata: ``["", *characters, " "]`` (0 is the CTC blank)."""
+        chars = self.session.get_modelmeta().custom_metadata_map.get("character")
+        if not chars:
+            raise ModelError(f"the OCR recogniser {self.path} carries no 'character' metadata; {MODEL_FIX}")
+        return ["", *chars.splitlines(), " "]
 
 
 def _normalise(image: np.ndarray) -> np.ndarray:
@@ -125,9 +128,9 @@ class NameReader:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         detector, recognizer = detector or _model("ocr-text-detector"), recognizer or _model("ocr-text-recognizer")
         self.min_confidence = min_confidence
-        self._detect = load_model(detector, "text detector")
-        self._recognise = load_model(recognizer, "text recogniser")
-        self._chars = charset(recognizer)
+        self._detect = Model(detector, "text detector")
+        self._recognise = Model(recognizer, "text recogniser")
+        self._chars = self._recognise.charset()
         self.calls = 0
         """How many labels were read (a counter for tests and the eval)."""
 
@@ -465,9 +468,14 @@ class Names:
                 found = worker.lookup(label_key(band))  # a label that moved here from another tile
             if found is not None:
                 self._last[i] = found
-            elif frame.t >= self._next_try[i] and worker.submit(key, band):
+            elif self._may_try(i, frame.t) and worker.submit(key, band):
                 self._next_try[i] = frame.t + self.retry_s
         return np.array([name for name, _ in self._last] + [None], object)[:-1]
+
+    def _may_try(self, tile: int, t: float) -> bool:
+        """Whether ``tile`` may send a label at frame time ``t`` (``retry_s`` since its last; time that went
+        back, a new source, resets it)."""
+        return t >= self._next_try[tile] or t < self._next_try[tile] - self.retry_s
 
     @staticmethod
     def _key(band: np.ndarray, line: Box | None) -> bytes:
