@@ -42,7 +42,8 @@ LINUX = Path("installer/linux/install.sh")
 MACOS = Path("installer/macos/install.sh")
 SHARED_VENV = Path(sys.prefix)
 MODPROBE_LINE = "options v4l2loopback exclusive_caps=1 card_label=vcam"
-CHECKOUT_PARTS = ("installer", "vcam", "overlay", "pyproject.toml", "README.md", "requirements.lock")
+CHECKOUT_PARTS = ("installer", "vcam", "overlay", "pyproject.toml", "README.md", "requirements.lock",
+                  "requirements-nodeps.lock")
 VERSION = vcam.__version__
 
 

@@ -22,7 +22,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_enroll(sub.add_parser("enroll", help="add a person to the gallery from photos or a live source"))
     _add_gallery(sub.add_parser("gallery", help="list, remove or export enrolled people"))
     _add_models(sub.add_parser("models", help="list, verify or install models"))
-    _add_eval(sub.add_parser("eval", help="measure identity matching on folders of photos"))
+    _add_eval(sub.add_parser("eval", help="measure identity matching on folders of photos, or name reading"))
     _add_report(sub.add_parser("report", help="draw a recorded session's report as one HTML file"))
     sub.add_parser("dashboard", help="open the running vcam's live dashboard in your browser").set_defaults(
         handler=cmd_dashboard)
@@ -79,7 +79,28 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     ident.add_argument("--probes", required=True, metavar="DIR", help="sub-folders named by person: other photos of them")
     ident.add_argument("--impostors", required=True, metavar="DIR", help="photos of people who are not enrolled")
     ident.add_argument("--json", required=True, metavar="OUT.json", help="where to write the report")
+    names = sub.add_parser("names", help="OCR of rendered tile name labels: exact, CER, wrong names, ms per engine")
+    names.add_argument("--engines", default="rapidocr,tesseract,tesseract-line",
+                       help="comma-separated: rapidocr (vcam's reader), tesseract, tesseract-line (if installed)")
+    names.add_argument("--runs", type=int, default=3, help="reads of each label; its median time is reported")
+    names.add_argument("--json", metavar="OUT.json", help="also write the whole report, with every mistake")
     p.set_defaults(handler=cmd_eval)
+
+
+def _eval_names(args: argparse.Namespace) -> int:
+    from vcam.analyze import write_json
+    from vcam.evaluate_names import ENGINES, evaluate_names, format_report
+
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or args.runs < 1:
+        raise VcamError(f"--engines must name some of {', '.join(ENGINES)} and --runs be >= 1; "
+                        f"got {args.engines!r} and {args.runs}")
+    report = evaluate_names(engines, runs=args.runs)
+    sys.stdout.write(format_report(report) + "\n")
+    if args.json:
+        write_json(report, args.json)
+    return 0
 
 
 def _add_report(p: argparse.ArgumentParser) -> None:
@@ -188,8 +209,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """``vcam eval identity``: write the JSON report and print the headline figures."""
+    """``vcam eval identity``: write the JSON report and print the headline figures; ``vcam eval names``: print them."""
     from vcam.analyze import write_json
+
+    if args.what == "names":
+        return _eval_names(args)
     from vcam.evaluate import evaluate_identity
 
     report = evaluate_identity(args.gallery, args.probes, args.impostors)

@@ -134,6 +134,22 @@ def _model_fix(name: str) -> str:
     return found + "`vcam models list` shows every model and what is wrong"
 
 
+def check_ocr() -> Check:
+    """The name reader loads its two PP-OCRv4 models (rapidocr-onnxruntime, installed --no-deps) and reads a label."""
+    import numpy as np
+
+    from vcam.pipeline.names import NameReader
+
+    try:
+        reader = NameReader()
+    except VcamError as err:
+        return _result("name reader", False, str(err), "bash installer/linux/dev.sh setup, or `pip install "
+                       "--no-deps -r requirements-nodeps.lock`", needed=False)
+    blank = reader.read(np.full((32, 200, 3), 30, np.uint8))
+    return _result("name reader", blank is None, "PP-OCRv4 text detector and recogniser load"
+                   + ("" if blank is None else f", but a blank label read as {blank!r}"), REINSTALL, needed=False)
+
+
 def check_cameras(max_index: int = 4) -> Check:
     """A webcam: ``/dev/video*`` on Linux, else OpenCV indices ``0 .. max_index - 1``."""
     if sys.platform.startswith("linux"):
@@ -220,7 +236,7 @@ def check_config() -> Check:
 
 
 CHECKS: tuple[Callable[[], Check], ...] = (
-    check_python, check_packages, check_models, check_cameras, check_virtualcam, check_display, check_port,
+    check_python, check_packages, check_models, check_ocr, check_cameras, check_virtualcam, check_display, check_port,
     check_config,
 )
 

