@@ -15,6 +15,7 @@ ground truth agree and repeat. Times are seconds of media time (frame ``i`` is `
 from __future__ import annotations
 
 import importlib.resources
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -118,7 +119,9 @@ def participant_name(p: int, portrait_names: list[str]) -> str:
     if p < len(portrait_names):
         return portrait_names[p]
     k = p - len(portrait_names)
-    return f"{_FIRST[k % len(_FIRST)]} {_LAST[(k * 5 + k // len(_FIRST)) % len(_LAST)]}"
+    name = f"{_FIRST[k % len(_FIRST)]} {_LAST[(k + k // len(_FIRST)) % len(_LAST)]}"
+    unique = len(_FIRST) * (len(_LAST) // math.gcd(len(_FIRST) + 1, len(_LAST)))  # pairs before one repeats
+    return name if k < unique else f"{name} {k // unique + 1}"
 
 
 def portrait_of(p: int, portraits: int) -> tuple[int, bool]:
