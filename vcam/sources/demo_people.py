@@ -18,7 +18,6 @@ import importlib.resources
 import math
 import random
 import re
-from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
@@ -58,14 +57,6 @@ _FIRST = ("José", "Søren", "François", "Łukasz", "Björn", "Élodie", "Noém
           "Ignacio", "Mikuláš")
 _LAST = ("Álvarez", "Ødegård", "Lefèvre", "Wiśniewski", "Kovač", "Nørgaard", "Dvořák", "Şahin", "Ólafsson",
          "Peña", "Grünewald-Schäfer", "Čapek")
-
-
-@dataclass(frozen=True)
-class Portrait:
-    """One shipped portrait: its display name and ``(H, W, 3) uint8`` BGR image."""
-
-    name: str
-    image: np.ndarray
 
 
 def load_portraits(folder: Path | Traversable | None = None) -> list[tuple[str, np.ndarray]]:
