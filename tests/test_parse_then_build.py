@@ -41,11 +41,13 @@ def nothing_built(monkeypatch) -> list[str]:
     return built
 
 
-GOOD = [("source", "demo"), ("source", "demo:1x1@1280x720"), ("source", "webcam:1"), ("source", "screen:2"),
+GOOD = [("source", "demo"), ("source", "demo:1x1@1280x720"), ("source", "demo:zoom:n=23:off=3:churn"),
+        ("source", "demo:teams:speaker:@1280x720"), ("source", "webcam:1"), ("source", "screen:2"),
         ("source", "screen:0,0,640,360"), ("source", "window:Zoom Meeting"), ("source", "talk.mp4"),
         ("output", "vcam"), ("output", "vcam:obs"), ("output", "window"), ("output", "none"),
         ("output", "file:rec.mp4"), ("fallback_file", "out.mp4")]
-BAD = [("source", "foo"), ("source", "demo:0x3"), ("source", "demo:50x50"), ("source", "window:"),
+BAD = [("source", "foo"), ("source", "demo:0x3"), ("source", "demo:50x50"), ("source", "demo:zoom:n=50"),
+       ("source", "demo:skype"), ("source", "window:"),
        ("output", "printer"), ("output", "file:x.avi"), ("fallback_file", "out.avi")]
 
 

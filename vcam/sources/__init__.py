@@ -6,6 +6,9 @@ Specs (``vcam run --source SPEC``):
 ``demo``            a generated 3×3 meeting gallery of real portraits, 1920×1080
 ``demo:RxC[@WxH]``  the same with R rows and C columns, optionally at W×H pixels
                     (``demo:1x1@1280x720`` is one face in a 720p stream)
+``demo:THEME[:…]``  a simulated Zoom or Teams meeting with known ground truth, e.g.
+                    ``demo:zoom:n=23:off=3``, ``demo:teams:5x5:churn``, ``demo:zoom:speaker``
+                    (the grammar: :mod:`vcam.sources.demo_spec`)
 ``webcam[:N]``      camera N (default 0) through OpenCV
 ``screen[:M]``      monitor M (default 1, the primary; 0 = all monitors)
 ``screen:X,Y,W,H``  a region of the screen in pixels
@@ -27,21 +30,21 @@ only when it is called, so importing this package loads neither OpenCV nor mss n
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from vcam.errors import ConfigError, SourceError, SourceSpecError
-from vcam.sources import tiles
+from vcam.errors import SourceError, SourceSpecError
 from vcam.sources.base import Source
+from vcam.sources.demo_spec import DemoOptions, parse_demo
 
 __all__ = ["SOURCES", "SOURCE_SPECS", "Source", "SourceFactory", "SourceSpec", "make_source", "parse_source",
            "video_path"]
 
-SOURCE_SPECS = ("demo[:RxC[@WxH]], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, window:TITLE, "
+SOURCE_SPECS = ("demo[:RxC[@WxH]], demo:zoom|teams[:OPTION...], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, window:TITLE, "
                 "or a path to a video file")
-_DEMO = re.compile(r"(\d+)x(\d+)(?:@(\d+)x(\d+))?")
 _WHOLE = re.compile(r"-?\d+")
 _VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
@@ -61,6 +64,7 @@ class SourceSpec:
         title: part of the window's title, spaces around it trimmed (``window``).
         rows, cols: the demo gallery's grid (``demo``).
         size: the demo's frame ``(width, height)`` in pixels (``demo``).
+        demo: a themed demo's options (``demo:zoom…``); None for the classic ``demo`` and ``demo:RxC[@WxH]``.
         path: the video file, ``~`` expanded (``video``); it need not exist (:func:`video_path` checks).
     """
 
@@ -74,6 +78,7 @@ class SourceSpec:
     cols: int | None = None
     size: tuple[int, int] | None = None
     path: Path | None = None
+    demo: DemoOptions | None = None
 
 
 # -- parse ---------------------------------------------------------------------------------------------------
@@ -95,18 +100,8 @@ def parse_source(spec: str) -> SourceSpec:
 
 
 def _demo(text: str, arg: str) -> SourceSpec:
-    if not arg:
-        return SourceSpec("demo", text, rows=tiles.ROWS, cols=tiles.COLS, size=tiles.SIZE)
-    m = _DEMO.fullmatch(arg)
-    if m is None:
-        raise SourceSpecError(f"bad demo source {text!r}: expected demo or demo:ROWSxCOLS[@WIDTHxHEIGHT], e.g. demo:1x1@1280x720")
-    rows, cols, width, height = (int(v) if v else None for v in m.groups())
-    size = (width, height) if width else tiles.SIZE
-    try:
-        tiles.check_grid(rows, cols, *size)
-    except ConfigError as err:  # e.g. a grid too small for its frame
-        raise SourceSpecError(str(err)) from None
-    return SourceSpec("demo", text, rows=rows, cols=cols, size=size)
+    rows, cols, size, options = parse_demo(text, arg)
+    return SourceSpec("demo", text, rows=rows, cols=cols, size=size, demo=options)
 
 
 def _webcam(text: str, arg: str) -> SourceSpec:
@@ -201,7 +196,8 @@ def _make_demo(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | Non
     from vcam.sources.demo import DemoSource
 
     width, height = spec.size or (None, None)
-    return DemoSource(realtime=realtime, spec=spec.text,
+    options = dataclasses.asdict(spec.demo) if spec.demo else {}
+    return DemoSource(realtime=realtime, spec=spec.text, **options,
                       **_given(rows=spec.rows, cols=spec.cols, width=width, height=height, fps=fps))
 
 

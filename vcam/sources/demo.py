@@ -1,35 +1,35 @@
-"""A simulated meeting: a gallery view of real portraits, made at run time.
+"""A simulated meeting: a Zoom- or Teams-like gallery of real portraits, made at run time, with its ground truth.
 
-``DemoSource`` draws what a presenter sees in Zoom or Teams gallery view: a dark
-window with a grid of 16:9 tiles separated by small gaps, each tile a dark-grey
-backdrop holding one participant's webcam picture and a name label in its
-bottom-left corner.
+``DemoSource`` draws what a presenter sees in a video meeting: a window with a gallery of 16:9 tiles,
+each holding one participant's webcam picture (or, camera off, their initials on a disc) and their name
+in the bottom-left corner. Themes (:mod:`vcam.sources.demo_theme`) give Zoom's look (touching tiles, a
+green speaker border), Teams' (rounded tiles, wide gaps, a purple border), light variants, and the
+classic plain look of ``demo`` / ``demo:RxC``. Options simulate a real meeting: ``n`` people in the app's
+grid with an uneven, centred last row, cameras off, people joining and leaving (churn, with re-flow),
+a speaker view, and an active speaker that changes every few seconds.
 
-The participants are the public-domain and MIT-licensed portraits in
-``vcam/assets/portraits`` (see the SOURCES.md there). To give every pipeline
-stage real work, each face drifts, zooms, tilts and turns a little, smoothly
-and differently per tile:
+The participants are the public-domain and MIT-licensed portraits in ``vcam/assets/portraits`` (see the
+SOURCES.md there), reused mirrored when there are more tiles than portraits. To give every pipeline
+stage real work, each face drifts, zooms, tilts and turns a little, smoothly and differently per person:
 
 * translation up to :data:`MAX_SHIFT` of the tile's width and height,
 * scale between ``1 - MAX_ZOOM`` and ``1 + MAX_ZOOM``,
 * in-plane rotation up to :data:`MAX_ROLL_DEG`,
 * a simulated head turn: a horizontal squeeze of up to :data:`MAX_TURN`.
 
-Like a real gallery view, each participant's video runs at half the window's
-frame rate (:data:`TILE_RATE_DIVISOR`), staggered so that half of the tiles
-change on every frame. That halves the cost: a 1920x1080 frame takes a few
-milliseconds (one ``cv2.warpAffine`` per changed tile).
+Like a real gallery view, each participant's video runs at half the window's frame rate
+(:data:`TILE_RATE_DIVISOR`), staggered so that half of the tiles change on every frame; labels and
+avatars are cached sprites. A 1920x1080 7x7 frame takes a few milliseconds.
 
-Frame ``i`` is a pure function of ``i`` and the constructor arguments, so tests
-and benchmarks can ask for the same frame twice and get the same pixels.
+Frame ``i`` is a pure function of ``i`` and the constructor arguments, and :meth:`DemoSource.truth`
+says what it shows (tiles, names as drawn, cameras off, who speaks), so tests, benchmarks and evaluations
+know the answer.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 import logging
 import math
-import re
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -37,10 +37,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam.errors import SourceError
+from vcam.errors import ConfigError, SourceError
 from vcam.limits import FPS
-from vcam.sources import tiles
+from vcam.sources import demo_theme, tiles
 from vcam.sources.base import Source
+from vcam.sources.demo_meeting import DemoTile, DemoTruth, Meeting
+from vcam.sources.demo_people import load_portraits, portrait_files, portrait_of
+from vcam.sources.tiles import Rect
+
+__all__ = ["DemoSource", "DemoTile", "DemoTruth", "load_portraits"]
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +57,13 @@ MAX_ROLL_DEG = 8.0
 """Largest in-plane rotation of a face, degrees."""
 MAX_TURN = 0.10
 """Largest horizontal squeeze of a face, simulating a head turn (0.10 -> 90% width)."""
-
-WINDOW_BGR = (24, 22, 20)
-"""Colour of the meeting window behind the tiles."""
-TILE_BGR = (48, 46, 44)
-"""Colour of a tile's backdrop, around the portrait."""
-LABEL_BGR = (22, 22, 22)
-"""Colour of the name label's box."""
 TILE_RATE_DIVISOR = 2
-"""Each tile's video updates on every 2nd frame (staggered across tiles); 1 = every frame."""
+"""Each tile's video updates on every 2nd frame (staggered across people); 1 = every frame."""
 
 
 @dataclass(frozen=True)
 class _Motion:
-    """One tile's motion: per-component phases (radians) and frequencies (Hz)."""
+    """One person's motion: per-component phases (radians) and frequencies (Hz)."""
 
     phase: np.ndarray  # (5,) float64: x, y, zoom, roll, turn
     freq: np.ndarray  # (5,) float64, Hz
@@ -76,67 +74,88 @@ class _Motion:
 
 
 class DemoSource(Source):
-    """An endless, deterministic meeting gallery of real portraits.
+    """An endless, deterministic meeting of real portraits, with its ground truth.
 
     Args:
-        rows: tile rows in the gallery, >= 1.
-        cols: tile columns in the gallery, >= 1.
+        rows: tile rows of the gallery while it holds its first ``people``, >= 1.
+        cols: tile columns, >= 1.
         width: frame width in pixels, within :data:`vcam.limits.WIDTH`.
         height: frame height in pixels, within :data:`vcam.limits.HEIGHT`.
-        fps: frame rate, within :data:`vcam.limits.FPS`; also the clock of the motion (frame ``i`` is
+        fps: frame rate, within :data:`vcam.limits.FPS`; also the clock of the meeting (frame ``i`` is
             ``i / fps`` s).
         realtime: pace frames at ``fps`` (live) or make them as fast as possible.
-        seed: picks each tile's motion phases and speeds; same seed, same video.
-        portrait_dir: folder of ``NN_first_last.jpg`` portraits; default the
-            ones shipped in ``vcam.assets``. Fewer portraits than tiles are reused
-            cyclically.
-        spec: the spec string it was opened from, kept in every Frame (e.g. ``"demo:2x2"``).
+        seed: picks motion, speakers, cameras off and churn; same seed, same meeting.
+        portrait_dir: folder of ``NN_first_last.jpg`` portraits; default the ones shipped in ``vcam.assets``.
+        spec: the spec string it was opened from, kept in every Frame (e.g. ``"demo:zoom:5x5"``).
+        theme: ``classic`` (plain; repeats of a portrait keep its name; no speaker border), ``zoom`` or ``teams``.
+        people: participants at the start, 1..rows*cols; None: rows * cols (with a smaller number the last
+            row is uneven and centred).
+        off: how many of them have their camera off, 0..people.
+        churn: one person joins or leaves every ``demo_people.CHURN_S`` seconds and the gallery re-flows.
+        speaker: speaker view (the active speaker large, up to 5 others in a filmstrip).
+        light: the theme's light variant (same as the theme where there is none).
 
     Raises:
-        ConfigError: an argument is out of range (the message names it), or
-            the grid leaves tiles under 32x18 pixels.
+        ConfigError: an argument is out of range (the message names it), or the grid leaves tiles under
+            32x18 pixels.
 
     Like every source, it is read from one thread: ``render`` updates a shared canvas.
     """
 
     def __init__(self, rows: int = tiles.ROWS, cols: int = tiles.COLS, width: int = tiles.SIZE[0],
                  height: int = tiles.SIZE[1], fps: float = 30.0, realtime: bool = True, seed: int = 0, *,
-                 portrait_dir: Path | Traversable | None = None, spec: str = "demo") -> None:
+                 portrait_dir: Path | Traversable | None = None, spec: str = "demo", theme: str = "classic",
+                 people: int | None = None, off: int = 0, churn: bool = False, speaker: bool = False,
+                 light: bool = False) -> None:
         tiles.check_grid(rows, cols, width, height)
         FPS.check(fps, "DemoSource fps")
+        people = _check_people(rows, cols, people, off, theme)
         super().__init__(spec, fps=fps, realtime=realtime)
-        self.rows, self.cols = int(rows), int(cols)
+        self.rows, self.cols, self.people, self.seed = int(rows), int(cols), people, seed
         self._size = (int(width), int(height))
-        self.seed = seed
         self._portrait_dir = portrait_dir
-        self._rects = tiles.grid(self.rows, self.cols, *self._size)
-        self._motions = _motions(len(self._rects), seed)
-        self._names: list[str] = []
+        self.look = demo_theme.theme(theme, light)
+        self._options = dict(off=off, churn=churn, speaker_view=speaker, seed=seed, classic=theme == "classic")
+        self._meeting: Meeting | None = None
         self._faces: list[np.ndarray] = []
+        self._fitted: dict[tuple[int, bool, int, int], np.ndarray] = {}
+        self._motions: dict[int, _Motion] = {}
         self._canvas: np.ndarray | None = None
-        self._shown: list[int | None] = []
+        self._drawn: tuple[Rect, ...] = ()
+        self._shown: list[tuple[object, ...] | None] = []
 
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the frames in pixels."""
         return self._size
 
+    @property
+    def meeting(self) -> Meeting:
+        """Who shows where and when (reads the portraits' names, not their pictures)."""
+        if self._meeting is None:
+            names = [name for name, _ in portrait_files(self._portrait_dir)]
+            self._meeting = Meeting(self._size, self.rows, self.cols, self.people, self.look, names, **self._options)
+        return self._meeting
+
+    def truth(self, index: int) -> DemoTruth:
+        """What frame ``index`` shows: each visible tile's rect, label rect, participant, name as drawn,
+        camera off and speaking, and the layout kind. Needs no open source; the same for every call."""
+        return self.meeting.at(index, index / self.fps)
+
     def tile_rects(self) -> list[tuple[int, int, int, int]]:
-        """Each tile's ``(x, y, w, h)`` in frame pixels, row-major."""
-        return list(self._rects)
+        """Each tile's ``(x, y, w, h)`` in frame pixels at frame 0, reading order."""
+        return [tile.rect for tile in self.truth(0).tiles]
 
     def tile_names(self) -> list[str]:
-        """The participant's name shown in each tile, row-major (valid after opening)."""
-        return list(self._names)
+        """The full name of the participant in each tile at frame 0, reading order."""
+        return [tile.full_name for tile in self.truth(0).tiles]
 
     def _open(self) -> None:
         portraits = load_portraits(self._portrait_dir)
-        picks = [portraits[i % len(portraits)] for i in range(len(self._rects))]
-        self._names = [name for name, _ in picks]
-        self._faces = [_fit(image, w, h) for (_, image), (_, _, w, h) in zip(picks, self._rects)]
-        self._canvas = _background(self._size, self._rects)
-        self._shown = [None] * len(self._rects)
-        log.debug("demo gallery: %d tiles from %d portraits", len(self._rects), len(portraits))
+        self._faces = [image for _, image in portraits]
+        self._canvas = np.empty((self._size[1], self._size[0], 3), np.uint8)
+        self._drawn, self._shown = (), []
+        log.debug("demo meeting (%s): %d people from %d portraits", self.look.name, self.people, len(portraits))
 
     def _grab(self) -> np.ndarray:
         return self.render(self._index)
@@ -148,69 +167,78 @@ class DemoSource(Source):
         """
         if self._canvas is None:
             raise SourceError("the demo source is not open; use it in a 'with' block")
-        for tile in range(len(self._rects)):
-            step = _tile_step(index, tile)
-            if self._shown[tile] != step:
+        truth = self.truth(index)
+        rects = tuple(tile.rect for tile in truth.tiles)
+        if rects != self._drawn:
+            self._canvas[:] = self.look.window
+            self._drawn, self._shown = rects, [None] * len(rects)
+            log.debug("demo layout at frame %d: %s of %d tiles", index, truth.kind, len(rects))
+        for i, tile in enumerate(truth.tiles):
+            step = -1 if tile.camera_off else _tile_step(index, tile.participant)
+            key = (tile.participant, step, tile.speaking, tile.name)
+            if self._shown[i] != key:
                 self._draw(tile, step)
+                self._shown[i] = key
         return self._canvas.copy()
 
-    def _draw(self, tile: int, step: int) -> None:
-        """Redraw ``tile`` on the canvas as it looks at frame ``step``."""
-        motion = self._motions[tile].at(step / self.fps)
-        _draw_tile(self._canvas, self._rects[tile], self._faces[tile], motion, self._names[tile])
-        self._shown[tile] = step
+    def _draw(self, tile: DemoTile, step: int) -> None:
+        """Redraw ``tile`` on the canvas as it looks at frame ``step`` (-1: camera off, no motion)."""
+        x, y, w, h = tile.rect
+        view = self._canvas[y:y + h, x:x + w]
+        look = self.look
+        if tile.camera_off:
+            cv2.rectangle(view, (0, 0), (w - 1, h - 1), look.camera_off, cv2.FILLED)
+            _blend_avatar(view, tile.full_name)
+        else:
+            cv2.rectangle(view, (0, 0), (w - 1, h - 1), look.tile, cv2.FILLED)  # 50x faster than numpy here
+            motion = self._motion(tile.participant).at(step / self.fps)
+            _warp_face(view, self._face(tile.participant, w, h), motion)
+        sprite = demo_theme.label(tile.full_name, w, h, look)
+        lx, ly, _, _ = tile.label
+        sprite.blend(view, lx - x, ly - y)
+        if tile.speaking and look.speaking is not None:
+            demo_theme.speaker_border(view, look.px(look.border, self._size[1], 2), look.px(look.radius, self._size[1]),
+                                      look.speaking)
+        demo_theme.round_corners(view, look.px(look.radius, self._size[1]), look.window)
+
+    def _face(self, participant: int, w: int, h: int) -> np.ndarray:
+        """Participant's portrait (mirrored on a repeat) scaled for a ``w`` x ``h`` tile, cached."""
+        index, mirrored = portrait_of(participant, len(self._faces))
+        key = (index, mirrored, w, h)
+        if key not in self._fitted:
+            image = self._faces[index][:, ::-1] if mirrored else self._faces[index]
+            self._fitted[key] = _fit(np.ascontiguousarray(image), w, h)
+        return self._fitted[key]
+
+    def _motion(self, participant: int) -> _Motion:
+        if participant not in self._motions:
+            self._motions[participant] = _motion(self.seed, participant)
+        return self._motions[participant]
 
 
-def _tile_step(index: int, tile: int) -> int:
-    """The frame whose motion ``tile`` shows at frame ``index`` (tiles update every TILE_RATE_DIVISOR frames)."""
-    return index - (index + tile) % TILE_RATE_DIVISOR
+
+def _check_people(rows: int, cols: int, people: int | None, off: int, theme: str) -> int:
+    """``people`` (None: rows * cols), checked with ``off`` and ``theme``; ConfigError names the bad argument."""
+    if theme not in demo_theme.THEMES:
+        raise ConfigError(f"DemoSource theme must be one of {', '.join(n for n in demo_theme.THEMES if '-' not in n)}, "
+                          f"got {theme!r}")
+    people = rows * cols if people is None else people
+    if not 1 <= people <= max(rows * cols, 1):
+        raise ConfigError(f"DemoSource people must be between 1 and rows*cols ({rows * cols}), got {people}")
+    if not 0 <= off <= people:
+        raise ConfigError(f"DemoSource off must be between 0 and people ({people}), got {off}")
+    return people
 
 
-def load_portraits(folder: Path | Traversable | None = None) -> list[tuple[str, np.ndarray]]:
-    """``(name, (H, W, 3) uint8 BGR image)`` for each ``*.jpg`` in ``folder``, sorted by file name.
-
-    ``folder`` defaults to the portraits shipped in ``vcam.assets``. Names come from
-    file names: ``01_grace_hopper.jpg`` -> ``"Grace Hopper"``.
-
-    Raises:
-        SourceError: the folder is missing, holds no portraits, or one does not decode.
-    """
-    folder = _default_portraits() if folder is None else folder
-    if not folder.is_dir():
-        raise SourceError(f"demo portraits not found: expected a folder of JPEG portraits at {folder}; "
-                          f"reinstall vcam (pip install --force-reinstall vcam) to restore vcam/assets/portraits")
-    files = sorted((p for p in folder.iterdir() if p.name.lower().endswith((".jpg", ".jpeg"))), key=lambda p: p.name)
-    if not files:
-        raise SourceError(f"demo portraits not found: no .jpg files in {folder}; "
-                          f"reinstall vcam (pip install --force-reinstall vcam) to restore them")
-    return [(_display_name(p.name), _decode(p)) for p in files]
+def _tile_step(index: int, participant: int) -> int:
+    """The frame whose motion ``participant`` shows at frame ``index`` (tiles update every TILE_RATE_DIVISOR frames)."""
+    return index - (index + participant) % TILE_RATE_DIVISOR
 
 
-def _default_portraits() -> Traversable:
-    try:
-        return importlib.resources.files("vcam.assets") / "portraits"
-    except ModuleNotFoundError as err:
-        raise SourceError("demo portraits not found: the package data vcam.assets is missing; "
-                          "reinstall vcam (pip install --force-reinstall vcam)") from err
-
-
-def _decode(path: Path | Traversable) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SourceError(f"demo portrait {path} is not a readable JPEG; reinstall vcam to restore it")
-    return image
-
-
-def _display_name(filename: str) -> str:
-    """``"01_grace_hopper.jpg"`` -> ``"Grace Hopper"``."""
-    stem = re.sub(r"^\d+[_-]*", "", filename.rsplit(".", 1)[0])
-    return " ".join(word.capitalize() for word in re.split(r"[_\-\s]+", stem) if word) or filename
-
-
-def _motions(n: int, seed: int) -> list[_Motion]:
-    """Per-tile motion parameters: periods between ~4 and ~14 s, random phases."""
-    rng = np.random.default_rng(seed)
-    return [_Motion(phase=rng.uniform(0, 2 * math.pi, 5), freq=rng.uniform(0.07, 0.25, 5)) for _ in range(n)]
+def _motion(seed: int, participant: int) -> _Motion:
+    """One person's motion parameters: periods between ~4 and ~14 s, random phases."""
+    rng = np.random.default_rng([seed, participant])
+    return _Motion(phase=rng.uniform(0, 2 * math.pi, 5), freq=rng.uniform(0.07, 0.25, 5))
 
 
 def _fit(image: np.ndarray, tile_w: int, tile_h: int) -> np.ndarray:
@@ -221,14 +249,22 @@ def _fit(image: np.ndarray, tile_w: int, tile_h: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-def _background(size: tuple[int, int], rects: list[tuple[int, int, int, int]]) -> np.ndarray:
-    """The static window: ``(H, W, 3) uint8`` with every tile's backdrop drawn."""
-    width, height = size
-    frame = np.empty((height, width, 3), np.uint8)
-    frame[:] = WINDOW_BGR
-    for x, y, w, h in rects:
-        frame[y:y + h, x:x + w] = TILE_BGR
-    return frame
+def _blend_avatar(view: np.ndarray, name: str) -> None:
+    """A camera-off tile's disc with ``name``'s initials, centred a little above the middle (in place)."""
+    h, w = view.shape[:2]
+    sprite = demo_theme.avatar(name, max(8, round(h * demo_theme.AVATAR_DIAMETER)))
+    sw, sh = sprite.size
+    sprite.blend(view, (w - sw) // 2, max(0, (h - sh) // 2 - h // 20))
+
+
+def _warp_face(view: np.ndarray, face: np.ndarray, m: np.ndarray) -> None:
+    """Draw ``face`` moved by motion ``m`` onto the tile ``view`` (in place); only the covered part is resampled."""
+    h, w = view.shape[:2]
+    matrix = _affine((face.shape[1], face.shape[0]), (w, h), m)
+    x0, y0, x1, y1 = _covered(matrix, face.shape[1], face.shape[0], w, h)
+    matrix[:, 2] -= (x0, y0)
+    cv2.warpAffine(face, matrix, (x1 - x0, y1 - y0), dst=view[y0:y1, x0:x1],
+                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
 
 
 def _affine(face_size: tuple[int, int], tile_size: tuple[int, int], m: np.ndarray) -> np.ndarray:
@@ -248,38 +284,9 @@ def _affine(face_size: tuple[int, int], tile_size: tuple[int, int], m: np.ndarra
     return np.hstack([linear, offset[:, None]])
 
 
-def _draw_tile(frame: np.ndarray, rect: tuple[int, int, int, int], face: np.ndarray, m: np.ndarray,
-               name: str) -> None:
-    """Draw the tile at ``rect`` of ``frame`` (in place): backdrop, ``face`` moved by motion ``m``, label.
-
-    Only the part of the tile the moved portrait covers is resampled.
-    """
-    x, y, w, h = rect
-    cv2.rectangle(frame, (x, y), (x + w - 1, y + h - 1), TILE_BGR, cv2.FILLED)  # 50x faster than numpy here
-    matrix = _affine((face.shape[1], face.shape[0]), (w, h), m)
-    x0, y0, x1, y1 = _covered(matrix, face.shape[1], face.shape[0], w, h)
-    matrix[:, 2] -= (x0, y0)
-    cv2.warpAffine(face, matrix, (x1 - x0, y1 - y0), dst=frame[y + y0:y + y1, x + x0:x + x1],
-                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
-    _draw_label(frame[y:y + h, x:x + w], name)
-
-
 def _covered(matrix: np.ndarray, fw: int, fh: int, w: int, h: int) -> tuple[int, int, int, int]:
     """``(x0, y0, x1, y1)``: the tile pixels the portrait covers after ``matrix``, clipped to ``w`` x ``h``."""
     corners = matrix[:, :2] @ np.array([[0, fw, fw, 0], [0, 0, fh, fh]], np.float64) + matrix[:, 2:]
     x0, y0 = np.floor(corners.min(axis=1)).astype(int)
     x1, y1 = np.ceil(corners.max(axis=1)).astype(int) + 1
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-
-
-def _draw_label(tile: np.ndarray, name: str) -> None:
-    """A dark box with ``name`` in white, in the tile's bottom-left corner (in place)."""
-    h = tile.shape[0]
-    scale = max(0.35, h / 700)
-    thickness = 1
-    (tw, th), base = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    pad = max(3, round(h / 70))
-    x1, y1 = pad + tw + 2 * pad, h - pad
-    cv2.rectangle(tile, (pad, y1 - th - base - 2 * pad), (x1 - 1, y1 - 1), LABEL_BGR, cv2.FILLED)
-    cv2.putText(tile, name, (2 * pad, y1 - pad - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (240, 240, 240),
-                thickness, cv2.LINE_AA)
