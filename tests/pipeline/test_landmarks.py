@@ -219,3 +219,20 @@ def test_a_corrupt_package_file_is_caught_by_the_manifest_before_loading(tmp_pat
                       f'input = "x"\ndescription = "x"\n')
     with pytest.raises(ModelError, match="face-mesh .* is corrupt"):
         resolve("face-mesh", manifest=broken)
+
+
+def test_eye_points_chooses_which_of_the_mesh_s_eye_points_the_iris_model_replaces(load_image, boxes):
+    from vcam.pipeline.landmarks import EYE_33, EYE_263
+
+    image, faces = load_image("grace_hopper.jpg"), boxes("grace_hopper.jpg")
+    mesh, lids, every = (run(Landmarks(eye_points=e), image, faces, frames=1).landmarks[0]
+                         for e in ("mesh", "lids", "all"))
+    moved = lambda a, b: set(np.flatnonzero(np.abs(a[:468, :2] - b[:468, :2]).max(axis=1) > 1e-4))  # noqa: E731
+    assert moved(mesh, lids) == set(EYE_33[:16]) | set(EYE_263[:16])
+    assert moved(mesh, every) == set(EYE_33) | set(EYE_263)
+    assert np.allclose(mesh[468:], lids[468:]) and np.allclose(mesh[468:], every[468:])
+
+
+def test_an_unknown_eye_points_choice_is_rejected_by_name():
+    with pytest.raises(ValueError, match="eye_points must be one of mesh, lids, all, got 'iris'"):
+        Landmarks(eye_points="iris")

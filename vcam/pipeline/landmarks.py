@@ -91,7 +91,10 @@ REFINED = {"mesh": 0, "lids": EYE_RING, "all": 71}
 
 
 def roi_from_box(box: np.ndarray, scale: float) -> np.ndarray:
-    """``[cx, cy, side, angle]`` (pixels, radians) of an upright square ``scale`` × the longer side of ``box`` ``[x, y, w, h]``."""
+    """``[cx, cy, side, angle]`` (pixels, radians): an upright square, ``scale`` × the longer side of ``box``.
+
+    ``box`` is ``[x, y, w, h]`` in frame pixels.
+    """
     x, y, w, h = (float(v) for v in box)
     return np.array([x + w / 2, y + h / 2, max(w, h) * scale, 0.0])
 
@@ -107,7 +110,7 @@ def roi_from_points(points: np.ndarray, scale: float) -> np.ndarray:
 
 
 def roi_from_corners(a: np.ndarray, b: np.ndarray, scale: float) -> np.ndarray:
-    """``[cx, cy, side, angle]`` of an eye: centred between corners ``a``, ``b`` (pixels), side ``scale`` × their distance."""
+    """``[cx, cy, side, angle]`` of an eye between corners ``a``, ``b`` (pixels); side ``scale`` × their distance."""
     d = b - a
     return np.array([*(a + b) / 2, float(np.hypot(*d)) * scale, float(np.arctan2(d[1], d[0]))])
 
@@ -175,8 +178,8 @@ class Model:
             raise ModelError(f"model {name} at {path} cannot be loaded by LiteRT ({err}); {FIX}") from err
         self._input = self._interp.get_input_details()[0]
         if list(self._input["shape"]) != [1, size, size, 3]:
-            raise ModelError(f"model {name} at {path} is not the {name} model: expected an input (1, {size}, {size}, 3), "
-                             f"got {tuple(self._input['shape'])}; {FIX}")
+            raise ModelError(f"model {name} at {path} is not the {name} model: expected an input "
+                             f"(1, {size}, {size}, 3), got {tuple(self._input['shape'])}; {FIX}")
         self._outputs = sorted(self._interp.get_output_details(), key=lambda d: d["name"])
         self._batch = 0
 
