@@ -16,13 +16,18 @@ Run from the repository root::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 
 from vcam.pipeline.detect import Detect
-from vcam.pipeline.landmarks import Landmarks
 from vcam.pipeline.pose import LANDMARK_IDS, MIRROR
 from vcam.types import Frame
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from facemesh_reference import FaceMeshLandmarks  # noqa: E402  (the FaceMesh the committed model was made from)
 
 PORTRAITS = ["obama.jpg", "biden.jpg", "grace_hopper.jpg", "astronaut.jpg", "obama_partial_face.jpg"]
 
@@ -50,7 +55,7 @@ def main() -> None:
     for name in PORTRAITS:
         image = cv2.imread(f"tests/data/{name}")
         boxes = detect.find(image).select([0])
-        faces = Landmarks()(Frame(image, 0, 0.0), boxes.replace(track_id=np.array([1])))
+        faces = FaceMeshLandmarks()(Frame(image, 0, 0.0), boxes.replace(track_id=np.array([1])))
         shapes.append(symmetric(normalised(faces.landmarks[0])))
     model = np.mean(shapes, axis=0) * 100.0
     print("MODEL_POINTS = np.array([")

@@ -1,139 +1,345 @@
-"""landmarks: 478 points with irises per tracked face, from MediaPipe FaceMesh.
+"""landmarks: 478 points with irises per tracked face, every face on one pair of models per worker.
 
-Each track gets its own FaceMesh in video mode, fed a square crop around the
-track's box resized to ``crop`` pixels. Video mode lets FaceMesh follow the
-face from its previous landmarks instead of re-detecting it, and a crop keeps
-small gallery faces at the scale FaceMesh was trained for (measured with mediapipe 0.10.21: on a
-whole 1080p grid of 12 tiles FaceMesh finds none of the 12 faces).
+MediaPipe's face mesh graph, rebuilt around two of its models run with LiteRT
+(``ai-edge-litert``): one instance of each per worker thread serves every face,
+instead of one FaceMesh graph per track (on a 7×7 gallery that was ~800 MB more):
 
-Faces whose mesh is not found this frame are dropped from the output; their
-tracks live on in the tracker until ``max_age``.
+1. **Face ROI.** An upright square around each face: from the track's previous
+   landmarks when it has them (the bounding box of the 468 mesh points, rotated
+   so the outer eye corners 33 → 263 are level), else from the track's box,
+   unrotated. Its side is ``scale`` × the box's longer side (MediaPipe: 1.5).
+2. **Mesh.** Every ROI warped to 192×192 RGB in 0..1 and stacked;
+   ``face_landmark.tflite`` gives 468 points and a face-presence logit per face,
+   ``batch`` faces per call.
+   A face whose presence (sigmoid) is below ``min_confidence`` is dropped. A
+   face seen for the first time is fitted twice: the second time from the ROI
+   of its first mesh, so a rolled head is straightened before its points count.
+3. **Eyes.** For each eye a square of ``eye_scale`` × the corner distance
+   (corners 33/133 and 362/263), rotated to the corner axis; the eye with
+   corners 362/263 (the person's left) is flipped so both look like the model's
+   training eye. ``iris_landmark.tflite`` gives 71 eye-contour and brow points
+   and 5 iris points per eye, ``2 × batch`` eyes per call.
+4. **Merge**: the iris model's 16 lid points (corners included) replace the
+   mesh's (x, y; the mesh's depth is kept; ``eye_points``), and its 5 + 5 iris
+   points become 468–472 (the eye with corners 33/133) and 473–477, in
+   FaceMesh(refine_landmarks=True)'s order, with the mean depth of their eye's lids.
+   MediaPipe's iris graph replaces all 71 points; measured against FaceMesh
+   (``bench/landmarks_eval.py``) the lids alone agree as well on every value gaze
+   uses and the rest of the mesh agrees better.
+
+The only per-track state is the last landmarks (for the next ROI), dropped
+when the face is not found or the track ends (:meth:`Landmarks.forget`).
+
+The faces are split between ``workers`` threads, each with its own models.
+
+Accuracy against FaceMesh(refine_landmarks=True) (``bench/landmarks_eval.py``; median/p95 over
+faces, distances as a share of the inter-ocular distance): mesh points 0.022/0.035, iris points
+0.013-0.015/0.031-0.067, head pose within 0.9-1.2°/2.2-3.2° per axis, iris h_ratio within
+0.015-0.020/0.045-0.084; every face FaceMesh finds on the test photos and the 3×3 and 7×7 demo
+galleries is found.
+
+Speed (``bench/landmarks_speed.py``): the mesh model takes ~2 ms per face and the
+iris model ~1.5-1.7 ms per eye under LiteRT's XNNPACK on one thread, about the
+CPU time FaceMesh spent per face; the same graphs converted to ONNX
+(``models/convert/face_landmarks_to_onnx.py``) ran ~2.5× slower under
+onnxruntime 1.32, which is why LiteRT runs them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import cv2
-import mediapipe as mp
 import numpy as np
 
+from vcam.errors import ModelError
 from vcam.models import model_path
 from vcam.types import N_LANDMARKS, Faces, Frame
 
 log = logging.getLogger(__name__)
 
+MESH_SIZE = 192
+"""Side in pixels of the face crop the mesh model takes."""
+EYE_SIZE = 64
+"""Side in pixels of the eye crop the iris model takes."""
+N_MESH = 468
+"""Mesh points; the iris points follow them."""
 
-def crop_transform(box: np.ndarray, scale: float, size: int) -> np.ndarray:
-    """The ``(2, 3)`` affine map from frame pixels to a ``size × size`` crop.
+#: The mesh indices of the iris model's 71 eye-contour points, for the eye with corners 33/133
+#: (MediaPipe's update_face_landmarks_calculator.cc): contour, then 4 halos and the brow.
+EYE_33 = np.array([
+    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173,
+    130, 25, 110, 24, 23, 22, 26, 112, 243, 247, 30, 29, 27, 28, 56, 190,
+    226, 31, 228, 229, 230, 231, 232, 233, 244, 113, 225, 224, 223, 222, 221, 189,
+    35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121, 128, 245,
+    156, 70, 63, 105, 66, 107, 55, 193])
+#: The same for the eye with corners 362/263.
+EYE_263 = np.array([
+    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398,
+    359, 255, 339, 254, 253, 252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414,
+    446, 261, 448, 449, 450, 451, 452, 453, 464, 342, 445, 444, 443, 442, 441, 413,
+    265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465,
+    383, 300, 293, 334, 296, 336, 285, 417])
+#: ``(corner, corner, mesh indices of the 71 points, first iris index, flipped)`` per eye, in output order.
+EYES = ((33, 133, EYE_33, 468, False), (362, 263, EYE_263, 473, True))
+IRIS_FLIPPED = np.array([0, 3, 2, 1, 4])
+"""The iris model's 5 points of a mirrored eye, in FaceMesh's order (its side points swap when unmirrored)."""
+FIX = "reinstall mediapipe==0.10.21 with `bash installer/linux/dev.sh setup`, which holds both landmark models"
+EYE_RING = 16
+"""The first 16 of each eye's 71 points are its lid contour; the iris depth is their mean (as FaceMesh)."""
+REFINED = {"mesh": 0, "lids": EYE_RING, "all": 71}
+"""How many of each eye's 71 points the iris model refines, per ``eye_points`` choice."""
 
-    The crop is a square of side ``scale × max(w, h)`` centred on ``box``
-    (``[x, y, w, h]`` pixels); parts outside the frame come out black.
+
+# -- geometry: a rotated square ROI as an affine map -----------------------------------
+
+
+def roi_from_box(box: np.ndarray, scale: float) -> np.ndarray:
+    """``[cx, cy, side, angle]`` (pixels, radians): an upright square, ``scale`` × the longer side of ``box``.
+
+    ``box`` is ``[x, y, w, h]`` in frame pixels.
     """
     x, y, w, h = (float(v) for v in box)
-    side = max(w, h) * scale
-    s = size / max(side, 1.0)
-    cx, cy = x + w / 2, y + h / 2
-    return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
+    return np.array([x + w / 2, y + h / 2, max(w, h) * scale, 0.0])
 
 
-def points_to_frame(points: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
-    """Map ``(478, 3)`` normalised crop points back to frame pixels.
+def roi_from_points(points: np.ndarray, scale: float) -> np.ndarray:
+    """``[cx, cy, side, angle]`` around ``(478, 3)`` frame-pixel landmarks, rotated so 33 → 263 is level.
 
-    x, y go through the inverse of ``m``; z (normalised like x) is scaled to frame pixels.
+    As MediaPipe: the axis-aligned box of the 468 mesh points, scaled by ``scale``, square on its longer side.
     """
-    s, tx, ty = m[0, 0], m[0, 2], m[1, 2]
-    out = np.empty_like(points)
-    out[:, 0] = (points[:, 0] * size - tx) / s
-    out[:, 1] = (points[:, 1] * size - ty) / s
-    out[:, 2] = points[:, 2] * size / s
+    lo, hi = points[:N_MESH, :2].min(axis=0), points[:N_MESH, :2].max(axis=0)
+    d = points[263, :2] - points[33, :2]
+    return np.array([*(lo + hi) / 2, float((hi - lo).max()) * scale, float(np.arctan2(d[1], d[0]))])
+
+
+def roi_from_corners(a: np.ndarray, b: np.ndarray, scale: float) -> np.ndarray:
+    """``[cx, cy, side, angle]`` of an eye between corners ``a``, ``b`` (pixels); side ``scale`` × their distance."""
+    d = b - a
+    return np.array([*(a + b) / 2, float(np.hypot(*d)) * scale, float(np.arctan2(d[1], d[0]))])
+
+
+def crop_matrix(roi: np.ndarray, size: int, flip: bool = False) -> np.ndarray:
+    """The ``(2, 3)`` affine map from frame pixels to a ``size × size`` crop of ``roi`` (mirrored if ``flip``)."""
+    cx, cy, side, angle = roi
+    k = size / max(side, 1e-6)
+    c, s = np.cos(angle), np.sin(angle)
+    m = np.array([[k * c, k * s, 0.0], [-k * s, k * c, 0.0]])
+    if flip:
+        m[0] = -m[0]
+    m[:, 2] = size / 2 - m[:, :2] @ np.array([cx, cy])
+    return m
+
+
+def to_frame(points: np.ndarray, roi: np.ndarray, size: int, flip: bool = False) -> np.ndarray:
+    """``(..., K, 3)`` crop-pixel points back to frame pixels; z is scaled like x (pixels)."""
+    m = crop_matrix(roi, size, flip)
+    inv = cv2.invertAffineTransform(m)
+    out = np.empty(points.shape, np.float32)
+    out[..., :2] = points[..., :2] @ inv[:, :2].T + inv[:, 2]
+    out[..., 2] = points[..., 2] * (roi[2] / size)
     return out
+
+
+def cut(image: np.ndarray, roi: np.ndarray, size: int, flip: bool = False) -> np.ndarray:
+    """``(size, size, 3) uint8`` RGB crop of ``roi`` from a BGR ``image``; outside the frame: edge pixels repeated."""
+    crop = cv2.warpAffine(image, crop_matrix(roi, size, flip), (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
 
 
 def box_of(points: np.ndarray) -> np.ndarray:
     """``[x, y, w, h]`` around the ``(478, 3)`` points (first 468: the mesh)."""
-    lo, hi = points[:468, :2].min(axis=0), points[:468, :2].max(axis=0)
+    lo, hi = points[:N_MESH, :2].min(axis=0), points[:N_MESH, :2].max(axis=0)
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], np.float32)
+
+
+# -- the models --------------------------------------------------------------------
+
+
+class Model:
+    """One LiteRT model run on a batch; the input is resized when the batch size changes.
+
+    Args:
+        path: the ``.tflite`` file (verified by :func:`vcam.models.model_path` when it comes from the manifest).
+        name: its manifest name, for errors.
+        size: the side in pixels of its square RGB input, checked.
+        threads: XNNPACK threads. 2 uses the second core; see :class:`Landmarks`.
+
+    Raises:
+        ModelError: the file is missing, LiteRT cannot load it, or its input is not ``(1, size, size, 3)``.
+    """
+
+    def __init__(self, path: Path, name: str, size: int, threads: int) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"model {name} is missing: expected a file at {path}; {FIX}")
+        try:
+            self._interp = Interpreter(model_path=str(path), num_threads=threads)
+        except (ValueError, RuntimeError) as err:
+            raise ModelError(f"model {name} at {path} cannot be loaded by LiteRT ({err}); {FIX}") from err
+        self._input = self._interp.get_input_details()[0]
+        if list(self._input["shape"]) != [1, size, size, 3]:
+            raise ModelError(f"model {name} at {path} is not the {name} model: expected an input "
+                             f"(1, {size}, {size}, 3), got {tuple(self._input['shape'])}; {FIX}")
+        self._outputs = sorted(self._interp.get_output_details(), key=lambda d: d["name"])
+        self._batch = 0
+
+    def __call__(self, batch: np.ndarray, rows: int) -> list[np.ndarray]:
+        """``(N, S, S, 3) float32`` → the outputs sorted by tensor name, each ``(N, ...)``, ``rows`` rows per call."""
+        parts = [self._run(batch[k:k + rows]) for k in range(0, len(batch), max(1, rows))]
+        return [np.concatenate(p) for p in zip(*parts)]
+
+    def _run(self, batch: np.ndarray) -> list[np.ndarray]:
+        if len(batch) != self._batch:
+            self._interp.resize_tensor_input(self._input["index"], list(batch.shape))
+            self._interp.allocate_tensors()
+            self._batch = len(batch)
+        self._interp.set_tensor(self._input["index"], batch)
+        self._interp.invoke()
+        return [self._interp.get_tensor(d["index"]).reshape(len(batch), -1) for d in self._outputs]
+
+
+def as_input(crops: list[np.ndarray]) -> np.ndarray:
+    """``(N, S, S, 3) float32`` in 0..1 from ``N`` RGB uint8 crops."""
+    return np.stack(crops).astype(np.float32) * np.float32(1 / 255)
+
+
+# -- the stage -----------------------------------------------------------------------
 
 
 class Landmarks:
     """The landmarks stage.
 
     Args:
-        crop: side of the square crop FaceMesh sees, pixels. Larger is slower and
-            no more accurate (FaceMesh runs at 192×192 inside).
-        scale: crop side as a multiple of the face box. Larger tolerates faster
-            motion between frames; smaller keeps small faces larger.
-        min_confidence: FaceMesh's detection and tracking confidence (0..1).
-        workers: threads fitting faces side by side (MediaPipe releases the GIL).
-            2 uses the second core of a 2-core laptop for the part of each frame
-            the video threads leave idle; 1 fits faces one after another.
+        scale: face ROI side as a multiple of the face box (MediaPipe: 1.5). Larger tolerates
+            faster motion between frames; smaller gives the model more pixels per face.
+        eye_scale: eye ROI side as a multiple of the eye-corner distance (MediaPipe: 2.3).
+        min_confidence: face-presence probability (0..1) below which a face is dropped. Higher
+            drops more blurred or turned faces; lower keeps meshes fitted to non-faces.
+        workers: threads fitting shares of the faces side by side, each with its own pair of
+            models (LiteRT releases the GIL while a model runs). 2 uses the second core of a
+            2-core laptop; 1 fits every face on the analysis thread.
+        threads: LiteRT (XNNPACK) threads per model call. 2 uses the second core of a 2-core
+            laptop while the video threads leave it idle; 1 leaves it to them.
+        batch: faces (eyes: twice as many) per model call. One model instance serves every face
+            whatever the batch; measured here with 1 thread, the mesh model costs ~15-30 % more
+            per face in batches of 8-48 than one by one (its activations outgrow the cache), and
+            the iris model the same at any batch. With 2 threads, small batches leave the second
+            thread idle: use 16 or more.
+        eye_points: which of the mesh's eye points the iris model's replace: ``"all"`` 71 (lids,
+            4 halos, brow), as MediaPipe's iris graph does; ``"lids"`` the 16 lid points (corners
+            included), so the iris and the lids gaze measures it against come from one model;
+            ``"mesh"`` none (only the 10 iris points are added).
+        mesh, iris: the model files; default: the manifest's ``face-mesh`` and ``iris-landmarks``, verified.
+
+    Raises:
+        ModelError: a model file is missing, corrupt or another model.
     """
 
     name = "landmarks"
     feature = None
 
-    def __init__(self, crop: int = 256, scale: float = 2.0, min_confidence: float = 0.5, workers: int = 2) -> None:
-        self.crop, self.scale, self.min_confidence = crop, scale, min_confidence
-        self.workers = max(1, workers)
-        for name in ("face-landmarker", "face-detector-short"):  # MediaPipe opens them itself; check them first
-            model_path(name)
-        self._meshes: dict[int, mp.solutions.face_mesh.FaceMesh] = {}
+    def __init__(self, scale: float = 1.5, eye_scale: float = 2.3, min_confidence: float = 0.5,
+                 workers: int = 2, threads: int = 1, batch: int = 1, eye_points: str = "lids",
+                 mesh: Path | None = None, iris: Path | None = None) -> None:
+        self.scale, self.eye_scale, self.min_confidence = scale, eye_scale, min_confidence
+        if eye_points not in REFINED:
+            raise ValueError(f"eye_points must be one of {', '.join(REFINED)}, got {eye_points!r}")
+        self.eye_points, self.batch, self.workers = eye_points, max(1, batch), max(1, workers)
+        mesh, iris = mesh or model_path("face-mesh"), iris or model_path("iris-landmarks")
+        self._models = [(Model(mesh, "face-mesh", MESH_SIZE, max(1, threads)),
+                         Model(iris, "iris-landmarks", EYE_SIZE, max(1, threads))) for _ in range(self.workers)]
         self._pool: ThreadPoolExecutor | None = None
+        self._last: dict[int, np.ndarray] = {}
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
-        self.forget(set(faces.track_id.tolist()))
-        jobs = [(frame.image, int(tid), box) for tid, box in zip(faces.track_id, faces.bbox)]
-        found = list(self._map(jobs))
-        keep = [i for i, pts in enumerate(found) if pts is not None]
-        if not keep:
+        ids = [int(t) for t in faces.track_id]
+        usable = np.array([np.all(np.isfinite(b)) and b[2] >= 4 and b[3] >= 4 for b in faces.bbox], bool)
+        rows = np.flatnonzero(usable)
+        points, found = self.fit(frame.image, [self._roi(ids[i], faces.bbox[i]) for i in rows],
+                                 [ids[i] not in self._last for i in rows])
+        keep = rows[found]
+        self.forget({ids[i] for i in keep})  # every live track is a row: the others were not found
+        for i, pts in zip(keep, points[found]):
+            self._last[ids[i]] = pts
+        if len(keep) == 0:
             return faces.select(np.zeros(len(faces), bool))
-        pts = np.stack([found[i] for i in keep])
-        boxes = np.stack([box_of(p) for p in pts])
-        return faces.select(keep).replace(landmarks=pts, bbox=boxes, score=np.ones(len(keep), np.float32))
+        pts = points[found]
+        return faces.select(keep).replace(landmarks=pts, bbox=np.stack([box_of(p) for p in pts]),
+                                          score=np.ones(len(keep), np.float32))
 
-    def _map(self, jobs: list[tuple[np.ndarray, int, np.ndarray]]) -> Iterator[np.ndarray | None]:
-        """``_fit`` over ``jobs``, in order; each track's FaceMesh is used by one thread at a time."""
-        if self.workers == 1 or len(jobs) < 2:
-            return (self._fit(*job) for job in jobs)
-        for _, tid, _ in jobs:
-            self._mesh(tid)  # create on this thread: MediaPipe graphs start here, not in the pool
+    def _roi(self, tid: int, box: np.ndarray) -> np.ndarray:
+        last = self._last.get(tid)
+        return roi_from_points(last, self.scale) if last is not None else roi_from_box(box, self.scale)
+
+    def fit(self, image: np.ndarray, rois: list[np.ndarray], fresh: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, 478, 3)`` frame-pixel landmarks and ``(N,)`` found, for ``N`` face ROIs of a BGR ``image``.
+
+        ``fresh`` faces (no previous landmarks) are fitted a second time from their first mesh.
+        The faces are split into one contiguous share per worker, each fitted on its own models.
+        """
+        if not rois:
+            return np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros(0, bool)
+        shares = [s for s in np.array_split(np.arange(len(rois)), self.workers) if len(s)]
+        if len(shares) == 1:
+            return self._fit_share(self._models[0], image, rois, fresh)
         if self._pool is None:  # created on the analysis thread, so its threads inherit its CPU priority
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vcam-landmarks")
-        return self._pool.map(lambda job: self._fit(*job), jobs)
+        jobs = [(self._models[k], image, [rois[i] for i in s], [fresh[i] for i in s]) for k, s in enumerate(shares)]
+        results = list(self._pool.map(lambda job: self._fit_share(*job), jobs))
+        return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
-    def _fit(self, image: np.ndarray, tid: int, box: np.ndarray) -> np.ndarray | None:
-        """``(478, 3)`` frame-pixel landmarks of track ``tid`` near ``box``, or None."""
-        if not np.all(np.isfinite(box)) or box[2] < 4 or box[3] < 4:
-            return None
-        m = crop_transform(box, self.scale, self.crop)
-        crop = cv2.cvtColor(cv2.warpAffine(image, m, (self.crop, self.crop), flags=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
-        result = self._mesh(tid).process(crop)
-        if not result.multi_face_landmarks:
-            return None
-        lm = result.multi_face_landmarks[0].landmark
-        pts = np.array([(p.x, p.y, p.z) for p in lm], np.float32)
-        if len(pts) != N_LANDMARKS:
-            return None
-        return points_to_frame(pts, m, self.crop)
+    def _fit_share(self, models: tuple[Model, Model], image: np.ndarray, rois: list[np.ndarray],
+                   fresh: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`fit` of some faces on one worker's ``(mesh, iris)`` models."""
+        mesh, found = self._fit_mesh(models[0], image, rois)
+        again = [i for i in range(len(rois)) if fresh[i] and found[i]]
+        if again:
+            rois = list(rois)
+            for i in again:
+                rois[i] = roi_from_points(np.pad(mesh[i], ((0, 10), (0, 0))), self.scale)
+            mesh[again], found[again] = self._fit_mesh(models[0], image, [rois[i] for i in again])
+        return self._add_eyes(models[1], image, mesh), found
 
-    def _mesh(self, tid: int) -> mp.solutions.face_mesh.FaceMesh:
-        if tid not in self._meshes:
-            self._meshes[tid] = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False, max_num_faces=1, refine_landmarks=True,
-                min_detection_confidence=self.min_confidence, min_tracking_confidence=self.min_confidence)
-        return self._meshes[tid]
+    def _fit_mesh(self, model: Model, image: np.ndarray, rois: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, 468, 3)`` mesh points in frame pixels and ``(N,)`` face found, ``batch`` faces per call."""
+        coords, logit = model(as_input([cut(image, r, MESH_SIZE) for r in rois]), self.batch)
+        found = 1 / (1 + np.exp(-logit[:, 0])) >= self.min_confidence
+        points = coords.reshape(len(rois), N_MESH, 3)
+        return np.stack([to_frame(p, r, MESH_SIZE) for p, r in zip(points, rois)]), found
+
+    def _add_eyes(self, model: Model, image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+        """``(N, 478, 3)``: ``(N, 468, 3)`` mesh with both eyes of every face refined, ``2 × batch`` eyes per call."""
+        out = np.concatenate([mesh, np.zeros((len(mesh), N_LANDMARKS - N_MESH, 3), np.float32)], axis=1)
+        jobs = [(n, eye, roi_from_corners(m[eye[0], :2], m[eye[1], :2], self.eye_scale))
+                for n, m in enumerate(mesh) for eye in EYES]
+        contour, iris = model(as_input([cut(image, roi, EYE_SIZE, eye[4]) for _, eye, roi in jobs]), 2 * self.batch)
+        for (n, eye, roi), c, i in zip(jobs, contour.reshape(-1, 71, 3), iris.reshape(-1, 5, 3)):
+            self._merge_eye(out[n], eye, to_frame(c, roi, EYE_SIZE, eye[4]), to_frame(i, roi, EYE_SIZE, eye[4]))
+        return out
+
+    def _merge_eye(self, points: np.ndarray, eye: tuple, contour: np.ndarray, iris: np.ndarray) -> None:
+        """Write one eye's ``(71, 3)`` contour and ``(5, 3)`` iris (frame pixels) into ``(478, 3)`` ``points``."""
+        indices, first = eye[2], eye[3]
+        iris = iris[IRIS_FLIPPED] if eye[4] else iris
+        refined = indices[:REFINED[self.eye_points]]
+        points[refined, :2] = contour[:len(refined), :2]
+        points[first:first + 5, :2] = iris[:, :2]
+        points[first:first + 5, 2] = points[indices[:EYE_RING], 2].mean()
 
     def forget(self, track_ids: set[int]) -> None:
-        """Close the FaceMesh of every track not in ``track_ids`` (also done each frame for the faces present)."""
-        for tid in [t for t in self._meshes if t not in track_ids]:
-            self._meshes.pop(tid).close()
+        """Drop the last landmarks of every track not in ``track_ids``."""
+        for tid in [t for t in self._last if t not in track_ids]:
+            del self._last[tid]
 
     def close(self) -> None:
-        """Free every FaceMesh and the worker threads."""
+        """Stop the worker threads and forget every track (the models are freed with the stage)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        self.forget(set())
+        self._last.clear()
