@@ -159,7 +159,8 @@ def test_connections_beyond_the_limit_opening_at_once_are_answered_503_until_som
     assert get(server.port, "/health")[0] == 200
 
 
-@pytest.mark.parametrize("line", [b"\x16\x03\x01garbage", b"HELLO", b"GET / HTTP/9.9", b"GET /health HTTP/1.1\r\nno colon"])
+@pytest.mark.parametrize("line", [b"\x16\x03\x01garbage", b"HELLO", b"GET / HTTP/9.9",
+                                  b"GET /health HTTP/1.1\r\nno colon"])
 def test_a_request_that_is_not_http_is_answered_400(server, line):
     answer = raw(server.port, line + b"\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]

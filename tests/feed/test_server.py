@@ -177,7 +177,8 @@ def test_no_cookie_carries_the_token_and_the_cookie_opens_nothing_but_the_dashbo
         assert get(other, "/app.js", jar)[0] == 401, "each server has its own cookie secret"
 
 
-@pytest.mark.parametrize("path", ["/" + "a" * 256, "/" + "a" * 300 + ".js", "/static/" + "%41" * 400, "/" + "%C3%A9" * 200])
+@pytest.mark.parametrize("path", ["/" + "a" * 256, "/" + "a" * 300 + ".js", "/static/" + "%41" * 400,
+                                  "/" + "%C3%A9" * 200])
 def test_a_path_component_longer_than_any_file_name_is_404_not_an_internal_error(server, path, caplog):
     assert get(server, f"{path}?token={server.token}")[0] == 404
     assert not [r for r in caplog.records if r.levelname == "ERROR"], "nothing failed on the server"
