@@ -50,17 +50,16 @@ print("became the instance")
 """
 
 BUSY = """
-import mmap, sys
+import mmap, sys, time
 from vcam.instance import claim
-instance = claim(lambda text: print("got", text, flush=True))
 with open(sys.argv[1], "r+b") as f:
     flag = mmap.mmap(f.fileno(), 1)
-sys.setswitchinterval(1000)  # the main thread keeps the interpreter, as a start loading models in C++ does
-print("busy", flush=True)
-while flag[0] == 0:  # reading a shared page never lets another thread run
-    pass
-sys.setswitchinterval(0.005)
-print("free", flush=True)
+def on_message(text):
+    print("got", text, flush=True)
+    while text == "show" and flag[0] == 0:  # busy, as 'vcam run' is while a quit stops it, until released
+        time.sleep(0.01)
+instance = claim(on_message, messages=("show", "quit", "ping"))
+print("ready", flush=True)
 sys.stdin.read()
 instance.close()
 """
@@ -111,7 +110,7 @@ def first(request: pytest.FixtureRequest) -> Iterator[Process]:
 
 @pytest.fixture
 def busy(tmp_path: Path) -> Iterator[tuple[Process, Callable[[], None]]]:
-    """An instance whose process is busy (no other thread of it runs) until ``release()`` is called."""
+    """A running instance whose thread is busy handling a "show" (it answers nobody) until ``release()``."""
     flag = tmp_path / "flag"
     flag.write_bytes(b"\0")
     proc = Process(BUSY, str(flag))
@@ -119,10 +118,11 @@ def busy(tmp_path: Path) -> Iterator[tuple[Process, Callable[[], None]]]:
     def release() -> None:
         with open(flag, "r+b") as f:
             f.write(b"\1")
-        proc.expect("free")
 
     try:
-        proc.expect("busy")
+        proc.expect("ready")
+        assert send("show") is True
+        proc.expect("got show")
         yield proc, release
     finally:
         release()
@@ -184,8 +184,8 @@ def test_a_busy_instance_is_told_from_an_absent_one_and_never_acts_on_the_messag
     delivery = deliver("quit", timeout=1.0)
     assert delivery.state == "busy" and delivery.pid == proc.proc.pid
     release()
-    assert send("show", timeout=20) is True, "once free it answers; the withdrawn quit was read first"
-    proc.expect("got show")
+    assert send("ping", timeout=20) is True, "once free it answers; the withdrawn quit was read first"
+    proc.expect("got ping")
     assert "got quit" not in proc.drain() and proc.proc.poll() is None
 
 
@@ -196,8 +196,8 @@ def test_vcam_quit_says_a_busy_vcam_is_running_and_that_vcam_does_not_quit_later
     assert f"vcam is running (pid {proc.proc.pid}) but did not answer within 5 s" in quit_.stderr
     assert f"kill {proc.proc.pid}" in quit_.stderr
     release()
-    assert send("show", timeout=20) is True
-    proc.expect("got show")
+    assert send("ping", timeout=20) is True
+    proc.expect("got ping")
     assert "got quit" not in proc.drain() and proc.proc.poll() is None
 
 
@@ -260,6 +260,7 @@ def test_a_runtime_folder_others_can_write_is_refused(private_runtime_dir: Path)
 def test_send_says_false_quickly_when_no_instance_runs() -> None:
     start = time.monotonic()
     assert send("show") is False
+    assert deliver("show").state == "absent"
     assert time.monotonic() - start < 1.0
 
 

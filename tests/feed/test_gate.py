@@ -164,3 +164,14 @@ def test_connections_beyond_the_limit_opening_at_once_are_answered_503_until_som
 def test_a_request_that_is_not_http_is_answered_400(server, line):
     answer = raw(server.port, line + b"\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+
+
+def test_a_request_that_never_ends_is_cut_off_and_frees_its_place(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as slow:
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        waiting.wait_until(lambda: server.stats()["opening"] == 1, 10, interval=0.01)
+        try:
+            assert slow.recv(100) == b"", "the server closes it (its open_timeout)"
+        except ConnectionResetError:
+            pass  # aborted: closed too
+    assert waiting.wait_until(lambda: server.stats()["opening"] == 0, 10, interval=0.01)
