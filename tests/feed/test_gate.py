@@ -166,6 +166,15 @@ def test_a_request_that_is_not_http_is_answered_400(server, line):
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
 
 
+def test_what_follows_a_refused_request_is_discarded_without_an_error(server, caplog):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"HELLO\r\n\r\n")
+        assert sock.recv(13) == b"HTTP/1.1 400 "
+        hold(sock, b"junk" * 20_000)
+    assert waiting.wait_until(lambda: server.stats()["opening"] == 0, 10, interval=0.01)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], "nothing failed on the server"
+
+
 def test_a_request_that_never_ends_is_cut_off_and_frees_its_place(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as slow:
         slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")

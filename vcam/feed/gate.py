@@ -96,7 +96,7 @@ class GatedConnection(ServerConnection):
             self.transport.close()  # at once: it was never counted
 
     def data_received(self, data: bytes) -> None:
-        if self.request is None and not self._refused:
+        if self.request is None and not self._refused and self.protocol.handshake_exc is None:  # still reading it
             self._head += len(data)
             if self._head > self.gate.max_head:
                 self.gate.refused += 1
