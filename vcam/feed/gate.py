@@ -21,6 +21,7 @@ when they go.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from websockets.asyncio.server import ServerConnection
@@ -88,7 +89,7 @@ class GatedConnection(ServerConnection):
         self._head = 0  # bytes received before the request was read
         self._answered_bad = False
 
-    def connection_made(self, transport) -> None:  # noqa: ANN001 - asyncio's BaseTransport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._inside = self.gate.enter()
         if not self._inside:
@@ -107,7 +108,8 @@ class GatedConnection(ServerConnection):
             self._leave()
 
     def send_data(self) -> None:
-        """websockets' writer; a request it could not parse is answered 400 before its silent close."""
+        """websockets' writer (``Connection.send_data``, pinned websockets 17): a request it could not parse
+        is answered 400 before the half-close websockets alone would send without a word."""
         if self._unparsable() and not self._answered_bad:
             self._answered_bad = True
             log.debug("a connection sent a request that is not valid HTTP: %s", self.protocol.handshake_exc.__cause__)
