@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from vcam.errors import AlreadyRunningError, ConfigError
-from vcam.instance import claim, send
+from vcam.instance import claim, deliver, send
 
 FIRST = """
 import sys, threading
@@ -49,12 +49,28 @@ except AlreadyRunningError as err:
 print("became the instance")
 """
 
+BUSY = """
+import mmap, sys, time
+from vcam.instance import claim
+with open(sys.argv[1], "r+b") as f:
+    flag = mmap.mmap(f.fileno(), 1)
+def on_message(text):
+    print("got", text, flush=True)
+    while text == "show" and flag[0] == 0:  # busy, as 'vcam run' is while a quit stops it, until released
+        time.sleep(0.01)
+instance = claim(on_message, messages=("show", "quit", "ping"))
+print("ready", flush=True)
+sys.stdin.read()
+instance.close()
+"""
+
 
 class Process:
     """A child ``python -c CODE`` whose stdout lines are collected as they come."""
 
     def __init__(self, code: str, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, "-c", code, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -89,6 +105,27 @@ def first(request: pytest.FixtureRequest) -> Iterator[Process]:
         proc.expect("ready")
         yield proc
     finally:
+        proc.stop()
+
+
+@pytest.fixture
+def busy(tmp_path: Path) -> Iterator[tuple[Process, Callable[[], None]]]:
+    """A running instance whose thread is busy handling a "show" (it answers nobody) until ``release()``."""
+    flag = tmp_path / "flag"
+    flag.write_bytes(b"\0")
+    proc = Process(BUSY, str(flag))
+
+    def release() -> None:
+        with open(flag, "r+b") as f:
+            f.write(b"\1")
+
+    try:
+        proc.expect("ready")
+        assert send("show") is True
+        proc.expect("got show")
+        yield proc, release
+    finally:
+        release()
         proc.stop()
 
 
@@ -142,6 +179,43 @@ def test_a_killed_instance_leaves_a_stale_socket_and_the_next_claim_succeeds(fir
         assert got.wait(5) and messages == ["show"]
 
 
+def test_a_busy_instance_is_told_from_an_absent_one_and_never_acts_on_the_message_its_sender_withdrew(busy) -> None:
+    proc, release = busy
+    delivery = deliver("quit", timeout=1.0)
+    assert delivery.state == "busy" and delivery.pid == proc.proc.pid
+    release()
+    assert send("ping", timeout=20) is True, "once free it answers; the withdrawn quit was read first"
+    proc.expect("got ping")
+    assert "got quit" not in proc.drain() and proc.proc.poll() is None
+
+
+def test_vcam_quit_says_a_busy_vcam_is_running_and_that_vcam_does_not_quit_later(busy) -> None:
+    proc, release = busy
+    quit_ = subprocess.run([sys.executable, "-m", "vcam", "quit"], capture_output=True, text=True, timeout=60)
+    assert quit_.returncode == 2 and "no vcam is running" not in quit_.stderr
+    assert f"vcam is running (pid {proc.proc.pid}) but did not answer within 5 s" in quit_.stderr
+    assert f"kill {proc.proc.pid}" in quit_.stderr
+    release()
+    assert send("ping", timeout=20) is True
+    proc.expect("got ping")
+    assert "got quit" not in proc.drain() and proc.proc.poll() is None
+
+
+def test_an_instance_acts_only_once_the_sender_confirms_it_got_the_answer(private_runtime_dir: Path) -> None:
+    import json
+
+    messages, got, on_message = recorder()
+    with claim(on_message) as instance:
+        token = json.loads((private_runtime_dir / "vcam.addr").read_text())["token"]
+        with socket.socket(socket.AF_UNIX) as client:  # says quit, reads the answer, then leaves unconfirmed
+            client.settimeout(5)
+            client.connect(instance.address)
+            client.sendall(f"{token} quit\n".encode())
+            assert client.recv(100).startswith(b"ok ")
+        assert send("show") is True
+        assert got.wait(5) and messages == ["show"]
+
+
 def test_garbage_silence_and_wrong_tokens_do_not_break_the_instance(first: Process, private_runtime_dir: Path) -> None:
     path = str(private_runtime_dir / "vcam.sock")
     silent = socket.socket(socket.AF_UNIX)
@@ -186,6 +260,7 @@ def test_a_runtime_folder_others_can_write_is_refused(private_runtime_dir: Path)
 def test_send_says_false_quickly_when_no_instance_runs() -> None:
     start = time.monotonic()
     assert send("show") is False
+    assert deliver("show").state == "absent"
     assert time.monotonic() - start < 1.0
 
 

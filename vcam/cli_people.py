@@ -16,6 +16,10 @@ from vcam.errors import VcamError
 
 log = logging.getLogger("vcam")
 
+QUIT_TIMEOUT = 5.0
+"""Seconds ``vcam quit`` waits for the running vcam to answer. A vcam that is starting can be busy for a few
+seconds (loading models holds the interpreter); longer waits that out, shorter reports "busy" sooner."""
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add enroll, gallery, models and eval to the top-level subparsers."""
@@ -119,10 +123,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_quit(args: argparse.Namespace) -> int:
     """``vcam quit``: ask the running vcam to stop, as its tray's Quit does."""
-    from vcam.instance import send
+    from vcam.instance import busy_message, deliver
 
-    if not send("quit"):
+    delivery = deliver("quit", timeout=QUIT_TIMEOUT)
+    if delivery.state == "absent":
         raise VcamError("no vcam is running, so there is nothing to quit")
+    if delivery.state == "busy":
+        raise VcamError(busy_message(delivery.pid, "quit", QUIT_TIMEOUT))
     log.info("asked the running vcam to quit")
     return 0
 

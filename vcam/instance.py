@@ -3,7 +3,9 @@
 Two processes must never fight over the camera. The first launch :func:`claim` s
 the instance; a later launch finds it taken, sends it ``"show"`` and gets
 :class:`~vcam.errors.AlreadyRunningError`, whose message is all the user needs.
-:func:`send` tells a running instance something (``"show"``, ``"quit"``).
+:func:`deliver` tells a running instance something (``"show"``, ``"quit"``) and says whether it
+was delivered, or the instance is busy (it runs but did not answer in time), or none runs;
+:func:`send` is its yes/no.
 
 The files, all in :func:`runtime_dir` (0700, private to the user)::
 
@@ -21,9 +23,13 @@ The files, all in :func:`runtime_dir` (0700, private to the user)::
 
 The wire: the client sends one line ``b"<token> <message>\\n"``; the instance answers
 ``b"ok <pid>\\n"`` for a message it knows, ``b"ignored <pid>\\n"`` for one it does not,
-and closes without a word on a wrong token. Reads are bounded in size (``MAX_LINE``)
-and time (``READ_TIMEOUT``): a silent or garbage client costs the instance at most
-``READ_TIMEOUT`` seconds and never stops it.
+and closes without a word on a wrong token. After ``ok`` the client confirms with
+``b"go\\n"``, and only then does the instance act. A client that gave up waiting (a busy
+instance reads its line late, when the client has closed) never confirms, so a message
+is acted on only when its sender was told so: ``vcam quit`` never says "not delivered"
+about a vcam that then quits. Reads are bounded in size (``MAX_LINE``) and time
+(``READ_TIMEOUT``, ``CONFIRM_TIMEOUT``): a silent or garbage client costs the instance at
+most those seconds and never stops it.
 
 The lock and the runtime folder are :mod:`vcam.instance_lock`; the sockets, the address file and reading a
 line are :mod:`vcam.instance_channel`. This module is the protocol: claiming, answering and sending.
@@ -41,6 +47,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vcam.errors import AlreadyRunningError, ConfigError
@@ -57,6 +64,11 @@ MAX_MESSAGE = 128
 READ_TIMEOUT = 0.5
 """Seconds the instance waits for a client's line. Longer tolerates a very slow
 client; shorter limits how long a silent one delays the next (clients queue)."""
+CONFIRM_TIMEOUT = 2.0
+"""Seconds the instance waits for the sender's ``go`` after answering ``ok``. The sender confirms at once;
+longer tolerates a sender paused by a loaded machine, shorter limits how long a silent one delays the next."""
+GO = b"go"
+"""The sender's confirmation: it got the answer and still wants the message acted on."""
 ACCEPT_POLL = 0.2
 """Seconds between checks for :meth:`Instance.close` while waiting for clients."""
 RETRY_S = 0.05
@@ -69,8 +81,9 @@ class Instance:
     """The one running vcam: holds the lock and answers other launches on a background thread.
 
     Made by :func:`claim`. ``on_message(text)`` runs on the thread ``vcam-instance`` for
-    every known message, after the sender got its answer; it should be quick (hand the
-    work to the GUI/main thread). An exception in it is logged, never fatal.
+    every known message, after the sender got its answer and confirmed it; it should be
+    quick (hand the work to the GUI/main thread). An exception in it is logged, never fatal.
+    While it runs, other launches are not answered (they report the instance busy).
     """
 
     def __init__(self, name: str, folder: Path, lock: FileLock, server: socket.socket, addr: dict,
@@ -126,29 +139,44 @@ class Instance:
                 self._handle(conn)
 
     def _handle(self, conn: socket.socket) -> None:
-        """Read one line, check the token, answer, then hand a known message to ``on_message``."""
-        line = read_line(conn, READ_TIMEOUT)
-        if line is None:
-            log.debug("a client sent no complete line in %.1f s; dropped", READ_TIMEOUT)
+        """Read one line, check the token, answer; hand a known message on once its sender confirms."""
+        message = self._read_message(conn)
+        if message is None:
             return
-        token, _, raw = line.partition(b" ")
-        if not hmac.compare_digest(token, self._token):
-            log.debug("a client sent a wrong token; dropped")
-            return
-        message = raw.decode("ascii", errors="replace")
         known = message in self._messages
-        try:
-            conn.sendall(f"{'ok' if known else 'ignored'} {self.pid}\n".encode("ascii"))
-        except OSError:
-            pass  # the sender left; the message still counts
+        answered = _reply(conn, f"{'ok' if known else 'ignored'} {self.pid}")
         if not known:
             log.debug("ignored unknown message %r", message[:40])
+            return
+        if not answered or read_line(conn, CONFIRM_TIMEOUT) != GO:
+            log.info("another launch said %r but gave up before this vcam answered: not acted on", message)
             return
         log.info("another launch says %r", message)
         try:
             self._on_message(message)
         except Exception:  # noqa: BLE001 - the instance must keep answering
             log.exception("handling the message %r failed", message)
+
+    def _read_message(self, conn: socket.socket) -> str | None:
+        """The message of a client with the right token, or None (logged) for any other."""
+        line = read_line(conn, READ_TIMEOUT)
+        if line is None:
+            log.debug("a client sent no complete line in %.1f s; dropped", READ_TIMEOUT)
+            return None
+        token, _, raw = line.partition(b" ")
+        if not hmac.compare_digest(token, self._token):
+            log.debug("a client sent a wrong token; dropped")
+            return None
+        return raw.decode("ascii", errors="replace")
+
+
+def _reply(conn: socket.socket, text: str) -> bool:
+    """Send one line; False when the other side has gone."""
+    try:
+        conn.sendall(f"{text}\n".encode("ascii"))
+    except OSError:
+        return False
+    return True
 
 
 def claim(on_message: Callable[[str], None], name: str = "vcam", *, messages: Iterable[str] = MESSAGES,
@@ -213,41 +241,64 @@ def _become(lock: FileLock, folder: Path, name: str, on_message: Callable[[str],
     return Instance(name, folder, lock, server, addr, on_message, messages)
 
 
-def send(message: str, name: str = "vcam", timeout: float = 2.0) -> bool:
-    """Tell the running instance ``message`` (e.g. ``"show"``, ``"quit"``).
+@dataclass(frozen=True)
+class Delivery:
+    """What became of a message to the running instance.
 
-    Returns True once it answered, False when none runs or it did not answer within
-    ``timeout`` seconds. It answers a message it does not know too (and ignores it).
-    Raises ConfigError for a message that is empty, too long or not printable ASCII.
+    Attributes:
+        state: ``"delivered"`` (it answered; a known message is acted on), ``"busy"`` (an instance holds
+            the lock but did not answer in time: the message was withdrawn and is never acted on) or
+            ``"absent"`` (none runs).
+        pid: the instance's process id, when known.
+    """
+
+    state: str
+    pid: int | None = None
+
+
+def deliver(message: str, name: str = "vcam", timeout: float = 2.0) -> Delivery:
+    """Tell the running instance ``message`` (e.g. ``"show"``, ``"quit"``), waiting up to ``timeout`` seconds.
+
+    It answers a message it does not know too (and ignores it). A message it did not answer in time is
+    withdrawn: the instance drops it when it gets to it. Raises ConfigError for a message that is empty,
+    too long or not printable ASCII.
     """
     _check_name(name)
     _check_message(message)
     folder = runtime_dir()
     deadline = time.monotonic() + timeout
-    while is_held(folder / f"{name}.lock"):  # fast False when none runs; retries while it starts
-        if _ask(folder, name, message, max(0.1, deadline - time.monotonic())) is not None:
-            return True
+    while is_held(folder / f"{name}.lock"):  # fast "absent" when none runs; retries while it starts
+        pid = _ask(folder, name, message, max(0.1, deadline - time.monotonic()))
+        if pid is not None:
+            return Delivery("delivered", pid)
         if time.monotonic() >= deadline:
-            return False
+            pid = (read_addr(folder / f"{name}.addr") or {}).get("pid")
+            return Delivery("busy", pid if isinstance(pid, int) else None)
         time.sleep(RETRY_S)
-    return False
+    return Delivery("absent")
+
+
+def send(message: str, name: str = "vcam", timeout: float = 2.0) -> bool:
+    """Whether :func:`deliver` delivered ``message``: False when none runs or it did not answer in time."""
+    return deliver(message, name, timeout).state == "delivered"
 
 
 def _ask(folder: Path, name: str, message: str, timeout: float) -> int | None:
-    """Deliver ``message`` once; the instance's pid if it answered, else None."""
+    """Deliver ``message`` once, confirming an ``ok``; the instance's pid if it answered in time, else None."""
     addr = read_addr(folder / f"{name}.addr")
     if addr is None:
         return None
     try:
         with connect(addr, timeout) as conn:
             conn.sendall(f"{addr['token']} {message}\n".encode("ascii"))
-            reply = read_line(conn, timeout)
+            parts = (read_line(conn, timeout) or b"").split()
+            if len(parts) != 2 or parts[0] not in (b"ok", b"ignored") or not parts[1].isdigit():
+                return None  # closing unconfirmed withdraws the message
+            if parts[0] == b"ok":
+                conn.sendall(GO + b"\n")
     except (OSError, ValueError):
         return None
-    parts = reply.split() if reply else []
-    if len(parts) == 2 and parts[0] in (b"ok", b"ignored") and parts[1].isdigit():
-        return int(parts[1])
-    return None
+    return int(parts[1])
 
 
 def already_running_message(pid: object, *, answered: bool, timeout: float = 2.0) -> str:
@@ -262,6 +313,17 @@ def already_running_message(pid: object, *, answered: bool, timeout: float = 2.0
                 f"To quit it: 'vcam quit', or Quit in its tray menu (or end it: {stop}).")
     return (f"vcam is already running ({who}) but did not answer within {timeout:g} s, so it could not be "
             f"brought up. If it hangs, end it ({stop}) and start vcam again.")
+
+
+def busy_message(pid: int | None, message: str, timeout: float) -> str:
+    """What ``vcam <message>`` tells the user when the running vcam did not answer in time."""
+    who = f"pid {pid}" if pid is not None else "pid unknown"
+    if pid is None:
+        end = "find it in your task manager"
+    else:
+        end = f"taskkill /PID {pid}" if os.name == "nt" else f"kill {pid}"
+    return (f"vcam is running ({who}) but did not answer within {timeout:g} s (it may be busy starting or "
+            f"stopping), so it was not told to {message}. Try again in a moment; if it hangs, end it ({end}).")
 
 
 def _check_name(name: str) -> None:

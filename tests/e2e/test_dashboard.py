@@ -285,6 +285,17 @@ def test_the_dashboard_is_refused_without_the_token_and_with_a_wrong_one(page, s
         assert page.locator("#conn-state").count() == 0
 
 
+def test_no_cookie_the_browser_keeps_holds_the_token_and_a_reload_still_connects(page, server, browser):
+    """Cookies ignore ports: any other service on 127.0.0.1 would receive them. The page keeps the token in its URL."""
+    open_dashboard(page, server)
+    cookies = browser.cookies()
+    assert cookies, "the dashboard's files are opened by a cookie of their own"
+    assert all(server.token not in cookie["value"] for cookie in cookies)
+    assert all(cookie["httpOnly"] and cookie["sameSite"] == "Strict" for cookie in cookies)
+    page.reload()
+    page.wait_for_selector('#conn-state[data-state="connected"]', timeout=5000)
+
+
 def test_aggregate_only_shows_no_person_and_hides_the_room_below_three_people(page, server):
     start_session(server, page, "aggregate", aggregate_only=True)
     deliver(server, page, audience(1, room(5, 4, 0.6, HAPPY_ROOM), []),

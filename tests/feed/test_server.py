@@ -153,13 +153,39 @@ def test_the_dashboard_needs_the_token_and_sets_a_strict_cookie_for_its_assets(s
     status, headers, body = get(server, f"/?token={server.token}")
     assert status == 200 and body.startswith(b"<!doctype html>") and headers["Content-Type"].startswith("text/html")
     cookie = headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
     assert headers["Referrer-Policy"] == "no-referrer"
     assert get(server, "/app.js")[0] == 401
     status, headers, body = get(server, "/app.js", {"Cookie": cookie.split(";")[0]})
     assert status == 200 and body == b"console.log('dashboard')" and "javascript" in headers["Content-Type"]
     assert get(server, f"/app.js?token={server.token}")[0] == 200
     assert get(server, "/missing.js", {"Cookie": cookie.split(";")[0]})[0] == 404
+
+
+def test_no_cookie_carries_the_token_and_the_cookie_opens_nothing_but_the_dashboards_files(server):
+    """Cookies ignore ports: every other service on 127.0.0.1 the presenter's browser visits receives them."""
+    _, headers, _ = get(server, f"/?token={server.token}")
+    name, _, value = headers["Set-Cookie"].split(";")[0].partition("=")
+    assert server.token not in headers["Set-Cookie"] and len(value) >= 32
+    jar = {"Cookie": f"{name}={value}"}
+    assert get(server, "/app.js", jar)[0] == 200, "the page's own files load with the cookie"
+    assert get(server, "/", jar)[0] == 401, "the dashboard itself needs the token"
+    base = server.feed_url.split("?")[0]
+    assert asyncio.run(refused_status(base, additional_headers=jar)) == 401, "the cookie never opens the feed"
+    assert asyncio.run(refused_status(f"{base}?token={value}")) == 401
+    with FeedServer(static_dir=server.static_dir) as other:
+        assert get(other, "/app.js", jar)[0] == 401, "each server has its own cookie secret"
+
+
+@pytest.mark.parametrize("path", ["/" + "a" * 256, "/" + "a" * 300 + ".js", "/static/" + "%41" * 400,
+                                  "/" + "%C3%A9" * 200])
+def test_a_path_component_longer_than_any_file_name_is_404_not_an_internal_error(server, path, caplog):
+    assert get(server, f"{path}?token={server.token}")[0] == 404
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], "nothing failed on the server"
+
+
+def test_a_request_line_longer_than_8_kib_is_414(server):
+    assert get(server, "/" + "a/" * 5000)[0] == 414
 
 
 @pytest.mark.parametrize("path", ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",

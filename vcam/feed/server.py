@@ -8,7 +8,9 @@
                                        client ◀── send loop ── [queue: queue_size snapshots + events]
 
 HTTP requests (``/feed``'s token and ``Origin`` checks before the upgrade, ``/health``, the
-dashboard's files) are answered by :mod:`vcam.feed.routes`, where the routes are listed.
+dashboard's files) are answered by :mod:`vcam.feed.routes`, where the routes are listed. Until its
+request is read, a connection is held by :mod:`vcam.feed.gate`: at most ``max_opening`` at once, a
+request of at most ``max_head`` bytes, within ``OPEN_TIMEOUT`` seconds.
 
 Each client gets the latest ``hello`` first, then the latest ``status`` (the
 daemon's health), then the stream. Its queue holds ``queue_size`` snapshots;
@@ -24,6 +26,7 @@ kept per event or per closed client.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import logging
@@ -40,6 +43,7 @@ from websockets.http11 import Request, Response
 
 from vcam.errors import ConfigError, VcamError
 from vcam.feed.clients import Client, ClientQueue
+from vcam.feed.gate import MAX_HEAD, MAX_OPENING, Gate, GatedConnection
 from vcam.feed.routes import FEED_PATH, Routes
 
 log = logging.getLogger(__name__)
@@ -91,12 +95,16 @@ class FeedServer:
         max_pending: events handed to the loop but not yet fanned out. Beyond it, ``publish``
             drops audience snapshots (never hello/alert), so a stuck loop cannot grow memory.
         close_timeout: seconds to wait for a client's closing handshake.
+        max_opening: connections whose request is not read yet, at once; one more is answered 503.
+            Larger tolerates more tabs opening together; smaller bounds what clients without a token hold.
+        max_head: bytes a request line and headers may take (431 past it). Larger tolerates bigger
+            cookies; smaller bounds the memory of unfinished requests (about ``max_opening * max_head``).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
                  allowed_origins: Iterable[str] | None = None, static_dir: str | Path | None = None,
                  queue_size: int = 4, *, max_message: int = 4096, max_pending: int = 64,
-                 close_timeout: float = 2.0) -> None:
+                 close_timeout: float = 2.0, max_opening: int = MAX_OPENING, max_head: int = MAX_HEAD) -> None:
         if not 0 <= port <= 65535:
             raise ConfigError(f"feed port must be 0..65535 (0 picks a free one), got {port!r}")
         if queue_size < 1 or max_pending < 1:
@@ -109,6 +117,8 @@ class FeedServer:
         self.static_dir = Path(static_dir) if static_dir is not None else STATIC_DIR
         self.queue_size, self.max_message, self.max_pending = queue_size, max_message, max_pending
         self.close_timeout = close_timeout
+        self.gate = Gate(max_opening, max_head)  # loop thread only
+        self.asset_secret = secrets.token_urlsafe(24)  # opens the dashboard's files, never /feed
         self.published = 0
         self.dropped = 0  # audience snapshots dropped at publish because the loop was behind
         self._clients: set[Client] = set()  # loop thread only
@@ -203,13 +213,15 @@ class FeedServer:
                 self._pending -= 1
 
     def stats(self) -> dict[str, int]:
-        """``clients`` (open feed clients), ``connections`` (websockets' own set), ``published``, ``dropped``."""
+        """``clients`` (open feed clients), ``connections`` (websockets' own set), ``opening`` (connections
+        whose request is not read yet), ``refused`` (answered 503 or 431 by the gate), ``published``, ``dropped``."""
         def collect() -> dict[str, int]:
             server = self._server
             return {"clients": len(self._clients), "connections": len(server.connections) if server else 0,
+                    "opening": self.gate.opening, "refused": self.gate.refused,
                     "published": self.published, "dropped": self.dropped}
-        return self._on_loop(collect) or {"clients": 0, "connections": 0, "published": self.published,
-                                          "dropped": self.dropped}
+        return self._on_loop(collect) or {"clients": 0, "connections": 0, "opening": 0, "refused": self.gate.refused,
+                                          "published": self.published, "dropped": self.dropped}
 
     def client_stats(self) -> list[dict[str, int]]:
         """Per open client: ``queued``, ``high_water`` (most ever queued) and ``dropped`` snapshots."""
@@ -237,7 +249,7 @@ class FeedServer:
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._process_request, max_size=self.max_message,
             compression=None, close_timeout=self.close_timeout, server_header=None,
-            open_timeout=OPEN_TIMEOUT)
+            open_timeout=OPEN_TIMEOUT, create_connection=functools.partial(GatedConnection, gate=self.gate))
         self.port = self._server.sockets[0].getsockname()[1]
         self._loop = asyncio.get_running_loop()
         self._ready.set()
@@ -299,7 +311,7 @@ class FeedServer:
     # -- HTTP (feed thread) --------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """websockets' hook before any upgrade: :class:`~vcam.feed.routes.Routes` answers, with this moment's state."""
-        routes = Routes(self.token, self.port, self._origins(), self.static_dir)
+        routes = Routes(self.token, self.asset_secret, self.port, self._origins(), self.static_dir)
         return routes.answer(request, lambda: {"ok": True, "clients": len(self._clients), "published": self.published})
 
     def _origins(self) -> set[str]:
