@@ -372,6 +372,28 @@ def test_linux_bad_arguments_get_one_clear_error_and_change_nothing(tmp_path: Pa
     assert not prefix.exists()
 
 
+
+def root_written_as(tmp_path: Path, form: str) -> str:
+    """The real root '/' written another way: '//', through '..' from a folder, or a link to it."""
+    if form == "link":
+        (tmp_path / "root").symlink_to("/")
+        return str(tmp_path / "root")
+    if form == "dots":
+        return str(tmp_path) + "/.." * len(tmp_path.parts)
+    return form
+
+
+@pytest.mark.parametrize("script", [LINUX, MACOS])
+@pytest.mark.parametrize("form", ["//", "/tmp/..", "dots", "link"])
+def test_a_prefix_that_is_the_real_root_however_it_is_written_is_refused(tmp_path: Path, script: Path,
+                                                                         form: str) -> None:
+    prefix = root_written_as(tmp_path, form)
+    result = run(REPO, script, "--prefix", prefix, "--dry-run", "--packages-from", SHARED_VENV)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1 and "--prefix / would be the real system" in result.stderr, result.stderr
+    assert result.stdout == "", "nothing was done, not even in a dry run"
+
+
 # -- macOS -------------------------------------------------------------------------------
 
 

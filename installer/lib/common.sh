@@ -77,6 +77,29 @@ abs_path() {
   esac
 }
 
+# canonical_path PATH: what `realpath -m` prints (macOS's realpath has no -m): PATH made absolute,
+# the links of the part that exists resolved, then '.', '..' and repeated slashes removed from the rest.
+# So '//', '/tmp/..' and a link to / all come out as '/'.
+canonical_path() {
+  local head rest="" out part
+  head="$(abs_path "$1")"
+  while [ "$head" != / ] && [ ! -d "$head" ]; do
+    rest="${head##*/}/$rest" head="${head%/*}"
+    [ -n "$head" ] || head=/
+  done
+  head="$(cd -P -- "$head" 2>/dev/null && pwd -P)" || head="$(abs_path "$1")"
+  rest="$head/$rest" out=/  # pwd -P may keep a leading '//': the loop below drops it
+  while [ -n "$rest" ]; do
+    part="${rest%%/*}" rest="${rest#*/}"
+    case "$part" in
+      "" | .) ;;
+      ..) out="${out%/*}"; [ -n "$out" ] || out=/ ;;
+      *) out="${out%/}/$part" ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
 sha256_of_stdin() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -d' ' -f1; else shasum -a 256 | cut -d' ' -f1; fi
 }
