@@ -271,7 +271,8 @@ venv_setup() {
   [ "$CHANGES" = "$before" ] || act_run "$venv/bin/python" -m pip check
 }
 
-# packages_setup VENV PY PACKAGES_FROM: the environment with every pinned package. Skipped when
+# packages_setup VENV PY PACKAGES_FROM: the environment with every pinned package, each file checked
+# against the sha256 the lock lists (--require-hashes; installer/lock.sh writes them). Skipped when
 # the stamp matches, as dev.sh does. With PACKAGES_FROM, the new environment sees that
 # environment's site-packages through a .pth file instead of installing ~1 GB again (pip then
 # finds every pin satisfied).
@@ -283,7 +284,7 @@ packages_setup() {
   if [ -e "$venv" ] && ! "$venv/bin/python" -c '' 2>/dev/null; then act_remove "$venv"; fi
   if [ ! -x "$venv/bin/python" ]; then check_venv_module "$py"; act_run "$py" -m venv "$venv"; fi
   link_packages "$venv" "$from"
-  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$SRC/requirements.lock"
+  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$SRC/requirements.lock"
   act_write "$stamp" 644 "$want"
 }
 

@@ -7,7 +7,7 @@
 #
 # Set-up is idempotent: system packages (as root, via apt-get), a virtual
 # environment in .venv/ at the repository root, every Python package pinned by
-# requirements.lock and requirements-test.lock, and vcam itself in editable mode.
+# requirements.lock and requirements-test.lock (with their hashes), and vcam itself in editable mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -46,8 +46,12 @@ venv_setup() {
   fi
   [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$(python_for_venv)" -m venv "$VENV"; }
   log "installing Python packages from requirements.lock and requirements-test.lock"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.lock" -r "$ROOT/requirements-test.lock"
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT"
+  # --require-hashes: every file pip downloads must have one of the sha256 the locks list (installer/lock.sh).
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes \
+    -r "$ROOT/requirements.lock" -r "$ROOT/requirements-test.lock"
+  # vcam itself, editable: built with the setuptools just installed from requirements-test.lock, so
+  # nothing unhashed is downloaded for it (pip's isolated build would fetch setuptools unchecked).
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
   "$VENV/bin/pip" check >/dev/null
   echo "$want" > "$stamp"
 }

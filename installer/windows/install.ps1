@@ -232,7 +232,7 @@ function Install-Venv($Paths, [string]$Exe, [string]$From) {
         Say "would write a .pth file in $($Paths.Venv) that adds the packages of $From"
     }
     $lock = Join-Path $Src 'requirements.lock'
-    Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', $lock)
+    Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--require-hashes', '-r', $lock)
     Write-IfChanged $stampFile $want
 }
 
