@@ -108,8 +108,10 @@ def make_private(path: str | Path) -> bool:
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC)
     except OSError as err:
-        raise UnsafePathError(f"refusing to use {path}: it is {describe(path)}, not a regular file of yours "
-                              f"({err.strerror or err}); move it away and try again") from err
+        found = describe(path)
+        why = "" if found.startswith("a symbolic link") else f" ({err.strerror or err})"
+        raise UnsafePathError(f"refusing to use {path}: it is {found}, not a regular file of yours{why}; "
+                              "move it away and try again") from err
     try:
         return _tighten(fd, path)
     finally:
@@ -119,9 +121,12 @@ def make_private(path: str | Path) -> bool:
 def _tighten(fd: int, path: str | Path) -> bool:
     info = os.fstat(fd)
     owner = os.geteuid() if hasattr(os, "geteuid") else info.st_uid
-    if not stat.S_ISREG(info.st_mode) or info.st_uid != owner:
-        raise UnsafePathError(f"refusing to use {path}: it is {describe(path)} owned by user id {info.st_uid}, "
-                              "not a regular file of yours; move it away and try again")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafePathError(f"refusing to use {path}: it is {describe(path)}, not a regular file; "
+                              "move it away and try again")
+    if info.st_uid != owner:
+        raise UnsafePathError(f"refusing to use {path}: it belongs to user id {info.st_uid}, not to you "
+                              f"({owner}); use a file of your own")
     if os.name == "nt" or stat.S_IMODE(info.st_mode) == PRIVATE:
         return False
     os.fchmod(fd, PRIVATE)
