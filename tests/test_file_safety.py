@@ -264,3 +264,20 @@ def test_a_crash_log_planted_as_a_link_is_left_alone(crashing, tmp_path, caplog)
     assert_untouched(target)
     assert "symbolic link" in caplog.text and "internal error: a bug" in caplog.text
 
+
+
+# -- the demo's cache -----------------------------------------------------------------------
+
+
+def test_the_demo_peoples_cache_is_private_and_never_written_through_a_planted_link(tmp_path):
+    from vcam.demo_gallery import demo_people
+
+    people = demo_people(cache_dir=tmp_path / "first")
+    [cache] = (tmp_path / "first").iterdir()
+    assert mode(cache) == 0o600
+    planted_cache = tmp_path / "second" / cache.name
+    planted_cache.parent.mkdir()
+    planted_cache.symlink_to(tmp_path / "created-by-vcam.npz")
+    again = demo_people(cache_dir=tmp_path / "second")
+    assert sorted(again) == sorted(people), "the demo still knows its people"
+    assert not (tmp_path / "created-by-vcam.npz").exists() and planted_cache.is_symlink()

@@ -4,7 +4,7 @@ Every file vcam writes goes through here:
 
 - :func:`create_private` makes a new file with ``O_CREAT | O_EXCL | O_NOFOLLOW`` and mode 0600, so
   nothing already there, least of all a symbolic link someone planted, is ever opened for writing;
-- :func:`write_text_atomic` replaces a file through such a new temporary file, fsync and a rename, and
+- :func:`write_bytes_atomic` (and :func:`write_text_atomic`) replaces a file through such a new temporary file, fsync and a rename, and
   only when what is there is a regular file (a link, device, FIFO or folder is refused: rename would
   replace it, and ``/dev/full`` as root would become a plain file);
 - :func:`make_private` tightens an existing file to 0600 on its own descriptor, only when it is a
@@ -77,19 +77,24 @@ def check_replaceable(path: str | Path, *, advice: str = "choose another path") 
 
 
 def write_text_atomic(path: str | Path, text: str, *, advice: str = "choose another path") -> None:
-    """Replace ``path`` with ``text`` through a new 0600 temporary file in the same folder, fsync and a rename.
+    """Replace ``path`` with ``text`` (UTF-8): :func:`write_bytes_atomic`."""
+    write_bytes_atomic(path, text.encode("utf-8"), advice=advice)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, *, advice: str = "choose another path") -> None:
+    """Replace ``path`` with ``data`` through a new 0600 temporary file in the same folder, fsync and a rename.
 
     Creates missing parent folders. ``path`` must be missing or a regular file: anything else raises
-    :class:`UnsafePathError`, whose message ends with ``advice``. Raises OSError
-    when the folder or disk refuses; the temporary file is removed on any failure.
+    :class:`UnsafePathError`, whose message ends with ``advice``. Raises OSError when the folder or
+    disk refuses; the temporary file is removed on any failure.
     """
     path = Path(path)
     check_replaceable(path, advice=advice)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with open(create_private(tmp), "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(create_private(tmp), "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         check_replaceable(path, advice=advice)  # again, just before the rename
