@@ -4,9 +4,9 @@ Every file vcam writes goes through here:
 
 - :func:`create_private` makes a new file with ``O_CREAT | O_EXCL | O_NOFOLLOW`` and mode 0600, so
   nothing already there, least of all a symbolic link someone planted, is ever opened for writing;
-- :func:`write_bytes_atomic` (and :func:`write_text_atomic`) replaces a file through such a new temporary file, fsync and a rename, and
-  only when what is there is a regular file (a link, device, FIFO or folder is refused: rename would
-  replace it, and ``/dev/full`` as root would become a plain file);
+- :func:`write_bytes_atomic` (and :func:`write_text_atomic`) replaces a file through such a new
+  temporary file, fsync and a rename, and only when what is there is a regular file (a link, device,
+  FIFO or folder is refused: rename would replace it, and ``/dev/full`` as root would become a plain file);
 - :func:`make_private` tightens an existing file to 0600 on its own descriptor, only when it is a
   regular file this user owns, so a link's target never changes mode.
 
@@ -15,7 +15,6 @@ What is refused raises :class:`~vcam.errors.UnsafePathError`: the path, what is 
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import stat
@@ -23,8 +22,6 @@ from pathlib import Path
 from typing import TextIO
 
 from vcam.errors import UnsafePathError
-
-log = logging.getLogger(__name__)
 
 PRIVATE = 0o600
 """The mode of every file vcam writes: read and written by this user only."""
