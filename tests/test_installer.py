@@ -373,6 +373,83 @@ def test_linux_bad_arguments_get_one_clear_error_and_change_nothing(tmp_path: Pa
     assert not prefix.exists()
 
 
+
+def root_written_as(tmp_path: Path, form: str) -> str:
+    """The real root '/' written another way: '//', through '..' from a folder, or a link to it."""
+    if form == "link":
+        (tmp_path / "root").symlink_to("/")
+        return str(tmp_path / "root")
+    if form == "dots":
+        return str(tmp_path) + "/.." * len(tmp_path.parts)
+    return form
+
+
+@pytest.mark.parametrize("script", [LINUX, MACOS])
+@pytest.mark.parametrize("form", ["//", "/tmp/..", "dots", "link"])
+def test_a_prefix_that_is_the_real_root_however_it_is_written_is_refused(tmp_path: Path, script: Path,
+                                                                         form: str) -> None:
+    prefix = root_written_as(tmp_path, form)
+    result = run(REPO, script, "--prefix", prefix, "--dry-run", "--packages-from", SHARED_VENV)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1 and "--prefix / would be the real system" in result.stderr, result.stderr
+    assert result.stdout == "", "nothing was done, not even in a dry run"
+
+
+
+# -- the locks: every file pip downloads is checked against a hash ------------------------
+
+LOCKS = ("requirements.lock", "requirements-test.lock", "requirements-nodeps.lock")
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+
+
+def lock_entries(lock: str) -> dict[str, str]:
+    """``{name: its whole entry}``: the pin line and its ``--hash`` continuation lines."""
+    entries: dict[str, str] = {}
+    name = ""
+    for line in (REPO / lock).read_text().splitlines():
+        if PIN.match(line):
+            name = PIN.match(line)[1]
+            entries[name] = line
+        elif name and line.startswith(" "):
+            entries[name] += "\n" + line
+    return entries
+
+
+@pytest.mark.parametrize("lock", LOCKS)
+def test_every_pin_in_the_locks_carries_sha256_hashes(lock: str) -> None:
+    entries = lock_entries(lock)
+    assert entries
+    missing = [name for name, entry in entries.items() if not re.search(r"--hash=sha256:[0-9a-f]{64}", entry)]
+    assert missing == []
+
+
+def pip_install_entry(tmp_path: Path, entry: str) -> subprocess.CompletedProcess[str]:
+    """``pip install --require-hashes --no-deps`` of one lock entry into a folder of ``tmp_path``."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "one.lock").write_text(entry + "\n")
+    return subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                           "--require-hashes", "--no-deps", "--no-cache-dir", "--target", str(tmp_path / "site"),
+                           "-r", str(tmp_path / "one.lock")], capture_output=True, text=True, timeout=300)
+
+
+def test_pip_installs_a_locked_package_only_when_its_file_matches_a_hash_of_the_lock(tmp_path: Path) -> None:
+    entry = lock_entries("requirements.lock")["six"]
+    ok(pip_install_entry(tmp_path, entry))
+    assert (tmp_path / "site/six.py").is_file()
+    forged = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, entry)
+    refused = pip_install_entry(tmp_path / "forged", forged)
+    assert refused.returncode != 0 and "DO NOT MATCH THE HASHES" in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("script", ["installer/linux/dev.sh", "installer/lib/common.sh",
+                                    "installer/windows/install.ps1"])
+def test_every_script_installs_the_locks_with_require_hashes(script: str) -> None:
+    installs = [line for line in (REPO / script).read_text().replace("\\\n", " ").splitlines()
+                if re.search(r"pip['\"]?,? +['\"]?install", line) and re.search(r"lock|\$lock", line)]
+    assert installs, "the script installs a lock"
+    assert all("--require-hashes" in line for line in installs), installs
+
+
 # -- macOS -------------------------------------------------------------------------------
 
 

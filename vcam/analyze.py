@@ -217,6 +217,6 @@ def _run(source: VideoSource, analyzer: Analyzer, progress: bool, sampler: Sampl
 def write_json(document: dict, path: str | Path) -> None:
     """Write ``document`` to ``path`` atomically: a crash leaves the old file or the new one, never half."""
     try:
-        write_text_atomic(path, json.dumps(document, separators=(",", ":")))
+        write_text_atomic(path, json.dumps(document, separators=(",", ":")), advice="choose a file path for --json")
     except OSError as err:
         raise VcamError(f"cannot write {path}: {err.strerror}; choose a writable location with --json") from err

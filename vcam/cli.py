@@ -34,6 +34,7 @@ from vcam.config import Config  # noqa: E402
 from vcam.config_file import load_config  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
 from vcam.features import ANALYSIS, FEATURES  # noqa: E402
+from vcam.files import write_text_atomic  # noqa: E402
 
 log = logging.getLogger("vcam")
 
@@ -213,10 +214,19 @@ def main(argv: list[str] | None = None) -> int:
         log.info("stopped")
         return 130
     except Exception as err:  # noqa: BLE001 - a user never sees a bare traceback
-        crash_log.parent.mkdir(parents=True, exist_ok=True)
-        crash_log.write_text(traceback.format_exc())
-        log.error("internal error: %s (details in %s; please report it)", err, crash_log)
+        where = _write_crash_log(crash_log, traceback.format_exc())
+        log.error("internal error: %s (details in %s; please report it)", err, where)
         return 1
+
+
+def _write_crash_log(path: Path, details: str) -> Path | str:
+    """Leave ``details`` in ``path`` (mode 0600, replaced whole); where they are, or why they could not be kept."""
+    try:
+        write_text_atomic(path, details, advice="remove it so vcam can keep crash details there")
+    except (VcamError, OSError) as err:
+        log.debug("crash details: %s", details)
+        return f"no file: {err}; run again with --verbose to see them"
+    return path
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ gallery, so the demo shows names without touching anyone's biometric data.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import numpy as np
 import platformdirs
 
 from vcam.enroll import one_face, still_faces
+from vcam.errors import VcamError
+from vcam.files import write_bytes_atomic
 from vcam.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -54,9 +57,18 @@ def demo_people(cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         with np.load(cache) as stored:
             return {name: stored[name] for name in stored.files}
     people = _describe_portraits(portraits)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **people)
+    _store(cache, people)
     return people
+
+
+def _store(cache: Path, people: dict[str, np.ndarray]) -> None:
+    """Keep ``people`` in ``cache`` (0600, replaced whole); a cache that cannot be kept is only logged."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **people)
+    try:
+        write_bytes_atomic(cache, buffer.getvalue(), advice="remove it so vcam can cache the demo's people there")
+    except (VcamError, OSError) as err:
+        log.warning("the demo's people are not cached: %s", err)
 
 
 def _describe_portraits(portraits: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:

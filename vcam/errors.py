@@ -12,6 +12,7 @@
     ├── ModelError            a model file that is missing or fails its checks
     ├── GalleryError          the gallery of enrolled people cannot be read or changed, or a photo to enroll is unusable
     ├── SessionError          a session timeline cannot be written or read
+    ├── UnsafePathError       a path vcam would write holds a link, device, FIFO or folder, or a file it did not make
     └── AlreadyRunningError   another vcam runs for this user (it was told to show itself)
 
 Every message says what was expected, what arrived, and how to fix it.
@@ -58,6 +59,10 @@ class GalleryError(VcamError):
 
 class SessionError(VcamError):
     """A session folder cannot be written or read."""
+
+
+class UnsafePathError(VcamError):
+    """vcam refused to write through a link, over a non-regular file, or into a file it did not create."""
 
 
 class AlreadyRunningError(VcamError):

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import sqlite3
-import stat
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from vcam.errors import GalleryError
-from vcam.files import write_text_atomic
+from vcam.errors import GalleryError, UnsafePathError
+from vcam.files import create_private, make_private, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +54,22 @@ def _now() -> str:
 
 
 def _private(path: Path) -> None:
-    """Create ``path`` with mode 0600, or tighten an existing file that others can read (with a warning)."""
+    """Create ``path`` with mode 0600, or tighten an existing file that others can read (with a warning).
+
+    Raises GalleryError when ``path`` is a link (even to a gallery), a folder or any other non-regular
+    file, or a file of another user: vcam never opens its gallery through a link it did not make.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        return
-    except FileExistsError:
-        pass
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if os.name != "nt" and mode & 0o077:
-        log.warning("gallery %s was readable by others (mode %o); set it to 0600", path, mode)
-        os.chmod(path, 0o600)
+        try:
+            os.close(create_private(path))
+            return
+        except UnsafePathError:
+            pass  # it exists: use it if it is a regular file of ours
+        if make_private(path):
+            log.warning("gallery %s was readable by others; set it to 0600", path)
+    except UnsafePathError as err:
+        raise GalleryError(f"cannot open the gallery {path}, nothing was changed: {err}") from err
 
 
 class Gallery:

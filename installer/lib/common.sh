@@ -77,6 +77,29 @@ abs_path() {
   esac
 }
 
+# canonical_path PATH: what `realpath -m` prints (macOS's realpath has no -m): PATH made absolute,
+# the links of the part that exists resolved, then '.', '..' and repeated slashes removed from the rest.
+# So '//', '/tmp/..' and a link to / all come out as '/'.
+canonical_path() {
+  local head rest="" out part
+  head="$(abs_path "$1")"
+  while [ "$head" != / ] && [ ! -d "$head" ]; do
+    rest="${head##*/}/$rest" head="${head%/*}"
+    [ -n "$head" ] || head=/
+  done
+  head="$(cd -P -- "$head" 2>/dev/null && pwd -P)" || head="$(abs_path "$1")"
+  rest="$head/$rest" out=/  # pwd -P may keep a leading '//': the loop below drops it
+  while [ -n "$rest" ]; do
+    part="${rest%%/*}" rest="${rest#*/}"
+    case "$part" in
+      "" | .) ;;
+      ..) out="${out%/*}"; [ -n "$out" ] || out=/ ;;
+      *) out="${out%/}/$part" ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
 sha256_of_stdin() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -d' ' -f1; else shasum -a 256 | cut -d' ' -f1; fi
 }
@@ -259,7 +282,8 @@ pip_check() {
   [ -z "$out" ] || die "pip check failed in $1: $out"
 }
 
-# packages_setup VENV PY PACKAGES_FROM: the environment with every pinned package. Skipped when
+# packages_setup VENV PY PACKAGES_FROM: the environment with every pinned package, each file checked
+# against the sha256 the lock lists (--require-hashes; installer/lock.sh writes them). Skipped when
 # the stamp matches, as dev.sh does. With PACKAGES_FROM, the new environment sees that
 # environment's site-packages through a .pth file instead of installing ~1 GB again (pip then
 # finds every pin satisfied).
@@ -271,8 +295,9 @@ packages_setup() {
   if [ -e "$venv" ] && ! "$venv/bin/python" -c '' 2>/dev/null; then act_remove "$venv"; fi
   if [ ! -x "$venv/bin/python" ]; then check_venv_module "$py"; act_run "$py" -m venv "$venv"; fi
   link_packages "$venv" "$from"
-  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$SRC/requirements.lock"
-  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$SRC/requirements-nodeps.lock"
+  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$SRC/requirements.lock"
+  act_run "$venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
+    -r "$SRC/requirements-nodeps.lock"
   act_write "$stamp" 644 "$want"
 }
 

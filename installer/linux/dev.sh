@@ -7,8 +7,8 @@
 #
 # Set-up is idempotent: system packages (as root, via apt-get), a virtual
 # environment in .venv/ at the repository root, every Python package pinned by
-# requirements.lock and requirements-test.lock, the model-only packages of requirements-nodeps.lock
-# (with --no-deps), and vcam itself in editable mode.
+# requirements.lock and requirements-test.lock (with their hashes), the model-only packages of
+# requirements-nodeps.lock (with --no-deps), and vcam itself in editable mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -48,9 +48,13 @@ venv_setup() {
   fi
   [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$(python_for_venv)" -m venv "$VENV"; }
   log "installing Python packages from requirements.lock and requirements-test.lock"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.lock" -r "$ROOT/requirements-test.lock"
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -r "$ROOT/requirements-nodeps.lock"
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT"
+  # --require-hashes: every file pip downloads must have one of the sha256 the locks list (installer/lock.sh).
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes \
+    -r "$ROOT/requirements.lock" -r "$ROOT/requirements-test.lock"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps -r "$ROOT/requirements-nodeps.lock"
+  # vcam itself, editable: built with the setuptools just installed from requirements-test.lock, so
+  # nothing unhashed is downloaded for it (pip's isolated build would fetch setuptools unchecked).
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
   pip_check
   echo "$want" > "$stamp"
 }

@@ -26,7 +26,7 @@ PREFIX="" DRY_RUN=0 APT=1 AUTOSTART=xdg UNINSTALL=0 PURGE=0 PYTHON="" PACKAGES_F
 parse_args() {
   while [ $# -gt 0 ]; do
     case "$1" in
-      --prefix) need_value "$1" $#; PREFIX="$(abs_path "$2")"; shift ;;
+      --prefix) need_value "$1" $#; PREFIX="$(canonical_path "$2")"; shift ;;
       --python) need_value "$1" $#; PYTHON="$2"; shift ;;
       --packages-from) need_value "$1" $#; PACKAGES_FROM="$(abs_path "$2")"; shift ;;
       --autostart) need_value "$1" $#; AUTOSTART="$2"; shift ;;

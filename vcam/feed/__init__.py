@@ -12,12 +12,12 @@ tests and the dashboard read; :func:`validate` checks an event against it.
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vcam.feed.events import SCHEMA_PATH, SCHEMA_VERSION, FeedBuilder
+from vcam.files import write_text_atomic
 
 if TYPE_CHECKING:
     from vcam.feed.server import FeedServer
@@ -61,13 +61,13 @@ def dashboard_url_file() -> Path:
 
 
 def write_dashboard_url(url: str) -> None:
-    """Leave ``url`` for ``vcam dashboard``, readable by this user only."""
+    """Leave ``url`` for ``vcam dashboard``, readable by this user only.
+
+    Raises UnsafePathError when something other than a regular file (a planted link) is in its place.
+    """
     path = dashboard_url_file()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(url + "\n")
-    os.chmod(path, 0o600)
+    write_text_atomic(path, url + "\n", advice="remove it; vcam writes this file itself whenever it starts")
 
 
 def remove_dashboard_url(url: str) -> None:

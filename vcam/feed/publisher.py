@@ -33,14 +33,19 @@ class FeedPublisher:
         source: the source spec at start.
         port: the port to serve on; None: :data:`DEFAULT_FEED_PORT`, else any free one; 0: any free one.
 
-    Raises VcamError when the port asked for by number is taken.
+    Raises VcamError when the port asked for by number is taken, or when something that is not vcam's
+    regular file (a planted link) is where the dashboard address goes.
     """
 
     def __init__(self, features: tuple[str, ...], privacy: Privacy, source: str, port: int | None) -> None:
         self.builder = FeedBuilder(features, privacy, source=source)
         self.server = _serve(port)
         self._lock = threading.Lock()  # one builder, driven from the analysis thread and the controls
-        write_dashboard_url(self.server.url)
+        try:
+            write_dashboard_url(self.server.url)
+        except VcamError:
+            self.server.stop()
+            raise
         self.server.publish(self.builder.hello())
         log.info("dashboard: %s (or run 'vcam dashboard')", self.server.url)
 

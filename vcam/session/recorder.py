@@ -23,7 +23,6 @@ with a warning.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
@@ -33,12 +32,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 import platformdirs
 
 import vcam
-from vcam.errors import ConfigError, SessionError
-from vcam.files import write_text_atomic
+from vcam.errors import ConfigError, SessionError, UnsafePathError
+from vcam.files import describe, open_private_text, write_text_atomic
 from vcam.records import SPECS, Person, Room, Snapshot, published, version
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class Recorder:
     fewer than 3 in aggregate-only mode) is empty in it already, and so in the files.
 
     Args:
-        folder: the session folder; created with mode 0700. It must not hold a timeline already.
+        folder: the session folder; created with mode 0700. It must be new or empty, and not a link.
         features: the features on at the start, e.g. ``("gaze", "emotion")``, for ``session.json``;
             at close it lists every feature published during the recording.
         every: seconds between batches, > 0. Lower gives a finer timeline, bigger files and more
@@ -144,7 +144,7 @@ class Recorder:
         self.last_flushed: float | None = None
         """Session time ``t`` of the last batch that is safely on disk, or None."""
         self._lock = threading.Lock()
-        self._files: dict[str, io.TextIOWrapper] = {}
+        self._files: dict[str, TextIO] = {}
         self._meta: dict = {}
         self._state = "new"
         self._t0: float | None = None  # session time of the first snapshot
@@ -160,12 +160,15 @@ class Recorder:
         self.close()
 
     def open(self) -> None:
-        """Create the folder and files and write ``session.json``."""
-        if (self.folder / "timeline.csv").exists():
-            raise SessionError(f"{self.folder} already holds a session timeline; record into a new folder "
-                               "(leave the folder out to get a fresh one under the user data dir)")
+        """Create the folder and files and write ``session.json``.
+
+        Raises SessionError when the folder is not a new or empty folder (a link, a file, or a folder
+        with something in it: vcam never writes into files it did not create) or cannot be written.
+        """
+        self._check_folder()
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._check_folder()  # again: nothing may have slipped in between
             os.chmod(self.folder, 0o700)
             self._files = {"timeline": self._open_csv("timeline.csv", TIMELINE_COLUMNS),
                            "jsonl": self._open_text("timeline.jsonl"),
@@ -174,11 +177,29 @@ class Recorder:
                           "version": vcam.__version__, "schema_version": SCHEMA_VERSION, "every": self.every,
                           "columns": {"timeline": list(TIMELINE_COLUMNS), "room": list(ROOM_COLUMNS)}}
             write_json_atomic(self._meta, self.folder / "session.json")
+        except UnsafePathError as err:
+            self._close_files()
+            raise SessionError(f"cannot record into {self.folder}: {err}") from err
         except OSError as err:
             self._close_files()
             raise self._error("create", err) from err
         self._state = "open"
         log.info("recording session to %s", self.folder)
+
+    def _check_folder(self) -> None:
+        """Raise SessionError unless the folder is missing or an empty folder (not a link to one)."""
+        found = describe(self.folder)
+        if found == "nothing":
+            return
+        if found != "a folder":
+            raise SessionError(f"cannot record into {self.folder}: it is {found}, not a folder; "
+                               "record into a new folder (leave the folder out to get one under the user data dir)")
+        names = sorted(os.listdir(self.folder))
+        if names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            raise SessionError(f"cannot record into {self.folder}: it is not empty (it holds {shown}); "
+                               "record into a new folder or an empty one (leave the folder out to get a fresh "
+                               "one under the user data dir)")
 
     def close(self) -> None:
         """Flush and close the files and record ``ended`` and the row counts. Runs once; later calls do nothing."""
@@ -196,12 +217,10 @@ class Recorder:
                 raise self._error("finish", err) from err
         log.info("session %s closed: %d timeline rows", self.folder, self.rows["timeline"])
 
-    def _open_text(self, name: str) -> io.TextIOWrapper:
-        fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)
-        return open(fd, "a", encoding="utf-8", newline="")
+    def _open_text(self, name: str) -> TextIO:
+        return open_private_text(self.folder / name, append=True)
 
-    def _open_csv(self, name: str, columns: tuple[str, ...]) -> io.TextIOWrapper:
+    def _open_csv(self, name: str, columns: tuple[str, ...]) -> TextIO:
         f = self._open_text(name)
         f.write(",".join(columns) + "\n")
         f.flush()

@@ -15,15 +15,14 @@ import html
 import io
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from vcam.errors import SessionError
+from vcam.errors import SessionError, UnsafePathError
+from vcam.files import write_text_atomic
 from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S
 from vcam.session.reader import Session, load_session
 from vcam.types import EMOTIONS
@@ -75,24 +74,14 @@ def write_report(session_folder: str | Path, out_html: str | Path, *, below: flo
     document = render(session, below=below, min_duration=min_duration)
     out = Path(out_html)
     try:
-        _write_atomic(document, out)
+        write_text_atomic(out, document, advice="choose another path with --out")
+    except UnsafePathError as err:
+        raise SessionError(str(err)) from err
     except OSError as err:
         raise SessionError(f"cannot write the report to {out}: {err.strerror or err}; "
                            "choose a writable path with --out") from err
     log.info("wrote the report of %s to %s", session.folder, out)
     return out
-
-
-def _write_atomic(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render(session: Session, *, below: float = LOW_ATTENTION_PCT, min_duration: float = LOW_FOR_S) -> str:
