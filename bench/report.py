@@ -63,7 +63,6 @@ def write_session(folder: Path, tracks: int = 20_000, seconds: int = 7200, prese
 
 def _child(session: Path, out: Path) -> None:
     """Draw the report once and print the figures as one JSON line."""
-    import resource
     import time
 
     from vcam.session import write_report
@@ -71,7 +70,8 @@ def _child(session: Path, out: Path) -> None:
     start = time.perf_counter()
     write_report(session, out)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak = int(next(line.split()[1] for line in status if line.startswith("VmHWM"))) / 1024  # this process's own peak
     print(json.dumps({"seconds": round(seconds, 2), "peak_mb": round(peak), "html_kb": out.stat().st_size // 1024}))
 
 

@@ -210,7 +210,7 @@ def _parse_sample(spec: str) -> int:
     if spec in ("all", "scene"):
         return 1
     kind, _, n = spec.partition(":")
-    if kind != "every" or not n.isdigit() or int(n) < 1:
+    if kind != "every" or not (n.isascii() and n.isdigit()) or int(n) < 1:  # isdigit alone takes "²"
         raise ConfigError(f"bad --sample {spec!r}: expected all, scene or every:N with N >= 1, e.g. every:5")
     return int(n)
 

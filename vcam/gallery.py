@@ -202,6 +202,7 @@ class Gallery:
                                     "ORDER BY p.name, d.id").fetchall()
         out: dict[str, list[np.ndarray]] = {}
         for name, blob in rows:
+            name = _text(self.path, name, "a name")
             out.setdefault(name, []).append(_vector(self.path, name, blob))
         return {name: np.stack(v).astype(np.float32) for name, v in out.items()}
 
@@ -210,7 +211,7 @@ class Gallery:
         with self._guard():
             rows = self._db.execute("SELECT p.name, count(d.id), p.created FROM people p LEFT JOIN descriptors d "
                                     "ON d.person = p.id GROUP BY p.id ORDER BY p.name").fetchall()
-        return [(str(n), int(c), str(t)) for n, c, t in rows]
+        return [(_text(self.path, n, "a name"), int(c), _text(self.path, t, f"the date of {n}")) for n, c, t in rows]
 
     def _listing(self, db: sqlite3.Connection) -> str:
         names = [r[0] for r in db.execute("SELECT name FROM people ORDER BY name")]
@@ -220,13 +221,16 @@ class Gallery:
         """Write everything as JSON to ``path`` (atomically, mode 0600): names, sources, descriptors."""
         with self._guard():
             people = self._db.execute("SELECT id, name, created FROM people ORDER BY name").fetchall()
-            doc = {"format": "vcam-gallery", "version": 1, "exported": _now(), "people": [
-                {"name": name, "created": created, "images": [
-                    {"source": src, "created": made, "descriptor": _vector(self.path, name, blob).astype(float).tolist()}
-                    for blob, src, made in self._db.execute(
-                        "SELECT vector, source, created FROM descriptors WHERE person = ? ORDER BY id", (pid,))]}
-                for pid, name, created in people]}
+            doc = {"format": "vcam-gallery", "version": 1, "exported": _now(),
+                   "people": [self._exported(pid, _text(self.path, name, "a name"), created) for pid, name, created in people]}
         write_text_atomic(path, json.dumps(doc, indent=1))
+
+    def _exported(self, pid: int, name: str, created: object) -> dict:
+        """One person of :meth:`export`: name, created and each image's source, created and descriptor."""
+        rows = self._db.execute("SELECT vector, source, created FROM descriptors WHERE person = ? ORDER BY id", (pid,))
+        return {"name": name, "created": _text(self.path, created, f"the date of {name}"), "images": [
+            {"source": _text(self.path, src, f"a source of {name}"), "created": _text(self.path, made, f"a date of {name}"),
+             "descriptor": _vector(self.path, name, blob).astype(float).tolist()} for blob, src, made in rows]}
 
     def close(self) -> None:
         """Close the database connection."""
@@ -274,6 +278,14 @@ def _check(name: str, descriptors: np.ndarray, sources: Sequence[str]) -> tuple[
     if len(sources) != len(vectors):
         raise GalleryError(f"need one source per descriptor: {len(vectors)} descriptors, {len(sources)} sources")
     return name, vectors
+
+
+def _text(path: Path, value: object, what: str) -> str:
+    """``value`` when it is text; GalleryError naming ``what`` when the row holds another type."""
+    if not isinstance(value, str):
+        raise GalleryError(f"the gallery {path} holds {what} that is not text ({type(value).__name__}): the file was "
+                           "changed outside vcam; restore a backup copy, or move it aside and enroll again")
+    return value
 
 
 def _vector(path: Path, name: str, blob: object) -> np.ndarray:

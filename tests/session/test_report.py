@@ -177,13 +177,13 @@ def test_a_session_with_thousands_of_track_ids_draws_the_top_people_and_the_othe
 
 
 def test_the_report_of_20000_track_ids_stays_under_1_gb(tmp_path):
-    """The session of issue 12 item 7 (20 000 ids), drawn in a child process whose peak RSS is measured."""
+    """The session of issue 12 item 7 (20 000 ids), drawn in a child process whose peak RSS (VmHWM) is measured."""
     import subprocess
     import sys
 
     session = _bench_report().write_session(tmp_path / "long", tracks=20_000, seconds=7200)
-    code = ("import resource, sys; from vcam.session import write_report; write_report(sys.argv[1], sys.argv[2]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = ("import sys; from vcam.session import write_report; write_report(sys.argv[1], sys.argv[2]); "
+            "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
     out = subprocess.run([sys.executable, "-c", code, str(session), str(tmp_path / "r.html")], capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr
@@ -194,7 +194,7 @@ def test_the_report_of_20000_track_ids_stays_under_1_gb(tmp_path):
 def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
     features = ("gaze", "identity", "emotion")
     records = Records()
-    names = np.array(["$5 Sam", "a$b$c", "Cy $\\frac", None], object)
+    names = np.array(["$5 Sam", "$\\frac$", "Cy $x$", None], object)
     with Recorder(tmp_path / "money", features=features) as rec:
         for i in range(30):
             faces = meeting_faces(i / 5).replace(name=names)
