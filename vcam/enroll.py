@@ -11,6 +11,7 @@ results are ``(M, 128) float32`` descriptors with one source string each, which
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -150,8 +151,10 @@ def image_size(path: Path) -> tuple[int, int]:
             with Image.open(path) as header:
                 return header.size
     except Image.DecompressionBombError as err:
-        raise GalleryError(f"the photo {path} is too large ({err}); vcam reads images of at most "
-                           f"{MAX_PIXELS / 1e6:g} megapixels: scale it down (e.g. to 4000×3000) and try again") from None
+        claimed = re.search(r"\((\d+) pixels\)", str(err))  # Pillow names the pixels, not the width and height
+        size = f"{int(claimed[1]) / 1e6:.1f} megapixels" if claimed else "over 179 megapixels"
+        raise GalleryError(f"the photo {path} is {size}; vcam reads images of at most {MAX_PIXELS / 1e6:g} megapixels: "
+                           "scale it down (e.g. to 4000×3000) and try again") from None
     except UnidentifiedImageError:
         raise GalleryError(f"cannot read {path} as an image; use a JPEG or PNG photo") from None
     except OSError as err:
