@@ -309,3 +309,11 @@ def test_a_config_that_is_a_fifo_is_refused_at_once_not_waited_on(tmp_path):
     assert outcome and isinstance(outcome[0], ConfigError), "refused, not waited on"
     assert "not a regular file" in str(outcome[0])
 
+
+
+def test_a_config_with_an_integer_of_5000_digits_or_a_source_path_too_long_for_the_system_is_one_error(tmp_path):
+    for text in ["width = " + "1" * 5000, 'source = "' + "a" * 100_000 + '"']:
+        path = tmp_path / "config.toml"
+        path.write_text(text + "\n")
+        with pytest.raises(ConfigError, match="config.toml"):
+            load_settings(path)

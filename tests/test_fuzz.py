@@ -52,9 +52,10 @@ def only_vcam_errors(load, *args) -> None:
 # -- values ------------------------------------------------------------------------------------------
 
 NUMBERS = st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-                    st.sampled_from([0, -1, 2**63, -2**63 - 1, 10**30, 1e308, math.nan, math.inf]))
+                    st.sampled_from([0, -1, 2**63, -2**63 - 1, 10**30, 10**400, 1e308, math.nan, math.inf]))
 WORDS = st.one_of(st.text(max_size=30), st.sampled_from(["", "$", "$x$", "\\frac{", "nan", "inf", "null", "auto",
-                                                         "demo:3x3@1920x1080", "file:/dev/null", "webcam:99"]))
+                                                         "demo:3x3@1920x1080", "file:/dev/null", "webcam:99",
+                                                         "a" * 5000, "x/" * 3000, "file:" + "b" * 5000 + ".mp4"]))
 SCALARS = st.one_of(NUMBERS, WORDS, st.booleans())
 JSON_VALUES = st.recursive(st.one_of(st.none(), SCALARS), lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12)
@@ -78,7 +79,9 @@ def near_toml():
     """Text that is almost TOML: real lines cut, doubled, nested deeply or mixed with noise."""
     line = st.one_of(st.sampled_from(['source = "demo"', "width = 1280", "fps = 30.0", "port = 0", "[table]",
                                       "identity = true", "eu_mode = true", "emotion = true", 'a = "\\u0000"',
-                                      "x = [[[[1]]]]", "y = {z = {w = 1}}", "width = 1e400", "fps = nan"]),
+                                      "x = [[[[1]]]]", "y = {z = {w = 1}}", "width = 1e400", "fps = nan",
+                                      "width = " + "1" * 5000, 'source = "' + "a" * 5000 + '"',
+                                      'gallery = "' + "g/" * 3000 + '"']),
                      st.text(max_size=20))
     deep = st.integers(min_value=1, max_value=5000).map(lambda n: "source = " + "[" * n + "]" * n)
     return st.one_of(st.lists(line, max_size=8).map("\n".join), deep)

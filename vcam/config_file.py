@@ -158,7 +158,7 @@ def _parse_toml(path: Path, text: str, *, refusing: bool = False) -> dict[str, o
         raise ConfigError(f"the config file {path} nests tables or arrays too deeply to read; vcam's settings are flat "
                           f"keys (key = value): fix it in an editor, or move it away to start from the defaults."
                           f"{not_written}") from None
-    except tomllib.TOMLDecodeError as err:
+    except ValueError as err:  # TOMLDecodeError, or an integer of over 4300 digits (int's own limit)
         not_written = " Nothing was written." if refusing else ""
         raise ConfigError(f"the config file {path} is not valid TOML: {err}; fix that line in an editor, or move "
                           f"the file away to start from the defaults ('vcam config path' prints where it is)."

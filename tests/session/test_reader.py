@@ -37,6 +37,7 @@ def session_folder(folder: Path, meta: str | None, rows: list[dict] | None = Non
     ('{"features": [1, null]}', "'features' must be a list of names"),
     ('{"started": 5}', "'started' must be str"),
     ('{"every": true}', "'every' must be int or float"),
+    ('{"every": 1' + "0" * 400 + "}", "'every' must be a number of seconds"),
 ])
 def test_a_session_json_vcam_did_not_write_is_one_error_naming_the_key(tmp_path, meta, says):
     folder = session_folder(tmp_path / "s", meta)

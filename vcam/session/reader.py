@@ -132,7 +132,7 @@ def _check_meta(path: Path, meta: object) -> None:
         if key in meta and (not isinstance(value, kinds) or isinstance(value, bool)):
             raise SessionError(f"{path}: {key!r} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}; {fix}")
     every = meta.get("every", 1.0)
-    if not (math.isfinite(every) and 0 < every <= 3600):
+    if not 0 < every <= 3600:  # False for NaN; compared, not converted: a huge int overflows a float
         raise SessionError(f"{path}: 'every' must be a number of seconds between 0 and 3600, got {every!r}; {fix}")
     if not all(isinstance(f, str) for f in meta.get("features", ())):
         raise SessionError(f"{path}: 'features' must be a list of names, got {meta['features']!r}; {fix}")
