@@ -4,7 +4,9 @@ The folder is written by :class:`~vcam.session.recorder.Recorder`; its files and
 described in :mod:`vcam.session.recorder`, which owns the column lists, and this module only
 reads them. A partly written last line (a crash mid-write) is skipped with a warning. A file
 written before a column was added reads back with that column empty (NaN or ''); columns a
-newer vcam added are ignored.
+newer vcam added are ignored. A line whose ``t`` is not a finite time, or whose id does not fit
+in 64 bits, is skipped the same way. A ``session.json`` that is not what the recorder writes (not an object, a
+key of the wrong type, an ``every`` that is not a positive number of seconds) is a SessionError naming the key.
 """
 
 from __future__ import annotations

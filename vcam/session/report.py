@@ -6,6 +6,8 @@ Sections: engagement over time, emotion shares, attention per person, and the mo
 room's attention fell (the same rule as the dashboard's ``attention_low`` alert:
 :data:`vcam.records.LOW_ATTENTION_PCT` for :data:`vcam.records.LOW_FOR_S`). Attention is the
 timeline's ``attention`` (see :mod:`vcam.records`). The report renders from a session cut short by a crash.
+Its size does not grow with the people seen: the :data:`TOP_PEOPLE` present longest are drawn one by one, the
+rest as one "others" line and row (:class:`Cast`); names are drawn as written (a ``$`` is not mathtext).
 """
 
 from __future__ import annotations
