@@ -268,3 +268,52 @@ def test_vcam_run_sends_video_as_the_config_file_says(cfg, tmp_path):
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (320, 240)
+
+
+# -- a config file that is not one vcam could have written ---------------------------------------------
+
+
+def test_a_config_nested_100000_levels_deep_is_one_error_and_exit_2(tmp_path, monkeypatch, caplog):
+    from vcam.cli import main
+
+    path = tmp_path / "config.toml"
+    path.write_text("source = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="nests tables or arrays too deeply"):
+        load_settings(path)
+    monkeypatch.setenv("VCAM_CONFIG", str(path))
+    assert main(["config", "show"]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "too deeply" in errors[0]
+
+
+def test_a_config_that_is_a_fifo_is_refused_at_once_not_waited_on(tmp_path):
+    """A FIFO with no writer blocks a plain open forever; the read runs on a thread so a hang fails the test."""
+    import threading
+
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            load_settings(fifo)
+            outcome.append(None)
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            outcome.append(err)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # unblock the reader so the test process can end
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert outcome and isinstance(outcome[0], ConfigError), "refused, not waited on"
+    assert "not a regular file" in str(outcome[0])
+
+
+
+def test_a_config_with_an_integer_of_5000_digits_or_a_source_path_too_long_for_the_system_is_one_error(tmp_path):
+    for text in ["width = " + "1" * 5000, 'source = "' + "a" * 100_000 + '"']:
+        path = tmp_path / "config.toml"
+        path.write_text(text + "\n")
+        with pytest.raises(ConfigError, match="config.toml"):
+            load_settings(path)

@@ -122,3 +122,76 @@ def test_a_locked_gallery_is_an_error_that_says_retry(tmp_path):
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+# -- a gallery path or row that vcam did not make ---------------------------------------------------
+
+
+def test_a_gallery_path_that_is_a_dangling_link_is_an_error_and_nothing_is_created(tmp_path):
+    link = tmp_path / "gallery.sqlite3"
+    link.symlink_to(tmp_path / "gone" / "real.sqlite3")
+    with pytest.raises(GalleryError, match="is a link to .*real.sqlite3, which does not exist"):
+        Gallery(link)
+    assert not (tmp_path / "gone").exists()
+
+
+def test_a_gallery_path_that_is_a_folder_is_an_error_and_the_folder_keeps_its_mode(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    with pytest.raises(GalleryError, match="photos is a folder; pass --gallery with a gallery file"):
+        Gallery(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize("blob", [b"\0" * 12, b"\0" * 510, b"\0" * 1024, "text"], ids=["short", "odd", "long", "text"])
+def test_a_descriptor_of_the_wrong_length_is_an_error_naming_the_person(tmp_path, blob):
+    path = tmp_path / "gallery.sqlite3"
+    with Gallery(path) as g:
+        g.add("Ada", vectors(2), ["a.jpg", "b.jpg"])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE descriptors SET vector = ? WHERE id = (SELECT max(id) FROM descriptors)", (blob,))
+    with Gallery(path) as g:
+        with pytest.raises(GalleryError, match="a descriptor of Ada that is .*'vcam gallery remove Ada'"):
+            g.people()
+        with pytest.raises(GalleryError, match="a descriptor of Ada"):
+            g.export(tmp_path / "out.json")
+    assert not (tmp_path / "out.json").exists()
+
+
+def _one_error(caplog) -> str:
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "internal error" not in errors[0], errors
+    return errors[0]
+
+
+@pytest.mark.parametrize("kind", ["dangling link", "folder"])
+def test_vcam_gallery_list_of_a_path_that_is_not_a_gallery_file_exits_2(tmp_path, kind, caplog):
+    from vcam.cli import main
+
+    path = tmp_path / "g"
+    path.symlink_to(tmp_path / "nowhere") if kind == "dangling link" else path.mkdir()
+    assert main(["gallery", "list", "--gallery", str(path)]) == 2
+    assert str(path) in _one_error(caplog)
+
+
+def test_vcam_gallery_export_and_analyze_identity_with_a_bad_descriptor_exit_2(tmp_path, caplog):
+    from vcam.cli import main
+    from vcam.outputs import make_output
+    from vcam.sources.demo import DemoSource
+
+    path = tmp_path / "gallery.sqlite3"
+    with Gallery(path) as g:
+        g.add("Ada", vectors(1), ["a.jpg"])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE descriptors SET vector = ?", (b"\0" * 100,))
+    assert main(["gallery", "export", str(tmp_path / "out.json"), "--gallery", str(path)]) == 2
+    assert "descriptor of Ada" in _one_error(caplog)
+    caplog.clear()
+    clip = tmp_path / "clip.mp4"
+    with DemoSource(realtime=False) as src, make_output(f"file:{clip}", width=640, height=360, fps=30) as out:
+        for _ in range(3):
+            out.send(src.read().image)
+    assert main(["analyze", str(clip), "--json", str(tmp_path / "a.json"), "--no-progress", "--identity",
+                 "--gallery", str(path)]) == 2
+    assert "descriptor of Ada" in _one_error(caplog)

@@ -47,7 +47,7 @@ def entry(name: str, file: str, sha256: str, **extra: object) -> dict[str, objec
     if file.startswith("package:"):
         base["source"] = "mediapipe==0.10.21"
     if file.startswith("user:"):
-        base.update(source="test server", url="http://127.0.0.1:9/unused", optional=True)
+        base.update(source="test server", url="http://127.0.0.1:9/unused", size=len(MODEL_BYTES), optional=True)
     return {**base, **extra}
 
 
@@ -119,8 +119,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def download_manifest(tmp_path: Path, url: str, sha256: str, name: str = "better") -> Path:
-    return write_manifest(tmp_path / "manifest.toml", entry(name, f"user:{name}.onnx", sha256, url=url))
+def download_manifest(tmp_path: Path, url: str, sha256: str, name: str = "better", size: int | None = None) -> Path:
+    """A manifest with one download; its ``size`` is that of MODEL_BYTES unless given."""
+    return write_manifest(tmp_path / "manifest.toml", entry(name, f"user:{name}.onnx", sha256, url=url,
+                                                            size=size or len(MODEL_BYTES)))
 
 
 def files_in(folder: Path) -> list[str]:
@@ -359,7 +361,7 @@ def test_a_download_with_the_wrong_hash_is_refused_and_nothing_is_left_behind(
 def test_a_cut_off_download_is_refused_and_no_partial_file_is_left(
         tmp_path: Path, server: Server, route: Route) -> None:
     server.routes["/better.onnx"] = route
-    manifest = download_manifest(tmp_path, server.url("/better.onnx"), sha(MODEL_BYTES))
+    manifest = download_manifest(tmp_path, server.url("/better.onnx"), sha(MODEL_BYTES), size=len(MODEL_BYTES) * 2)
     with pytest.raises(ModelError, match=r"cut off after \d+ of \d+ bytes"):
         models.install("better", manifest=manifest, data_dir=tmp_path / "data", timeout=5)
     assert files_in(tmp_path / "data" / "models") == []
@@ -421,3 +423,71 @@ def test_a_corrupt_installed_file_is_replaced_by_a_good_download(tmp_path: Path,
 def test_installing_a_model_that_ships_with_vcam_is_refused() -> None:
     with pytest.raises(ModelError, match="not a download: it ships with vcam"):
         models.install("face-landmarker")
+
+
+# -- a download larger than the manifest says ------------------------------------------------------------
+
+
+class EndlessHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with 200, no Content-Length, and a body that never ends (until the client leaves)."""
+
+    sent: list[int] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        chunk, total = b"\0" * 65536, 0
+        try:
+            while total < 1 << 30:  # 1 GiB at most, should the client never stop
+                self.wfile.write(chunk)
+                total += len(chunk)
+        except OSError:
+            pass
+        self.sent.append(total)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_body_with_no_length_that_runs_past_the_manifests_size_is_stopped_there(tmp_path: Path) -> None:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EndlessHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/better.onnx"
+        manifest = download_manifest(tmp_path, url, sha(MODEL_BYTES))
+        seen: list[tuple[int, int | None]] = []
+        with pytest.raises(ModelError, match=rf"larger than the manifest's {len(MODEL_BYTES)} bytes.*stopped there"):
+            models.install("better", manifest=manifest, data_dir=tmp_path / "data", timeout=5,
+                           progress=lambda *a: seen.append(a))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+    assert max(done for done, _ in seen) <= len(MODEL_BYTES), "nothing past the size was written"
+    assert files_in(tmp_path / "data" / "models") == []
+
+
+def test_a_content_length_over_the_manifests_size_is_refused_before_the_body(tmp_path: Path, server: Server) -> None:
+    server.routes["/better.onnx"] = Route(MODEL_BYTES + b"more")
+    manifest = download_manifest(tmp_path, server.url("/better.onnx"), sha(MODEL_BYTES))
+    seen: list[tuple[int, int | None]] = []
+    with pytest.raises(ModelError, match=rf"server announces {len(MODEL_BYTES) + 4} bytes; nothing was saved"):
+        models.install("better", manifest=manifest, data_dir=tmp_path / "data", progress=lambda *a: seen.append(a))
+    assert seen == [] and files_in(tmp_path / "data" / "models") == []
+
+
+@pytest.mark.parametrize("size", [0, -5, "100", 1.5, True])
+def test_a_download_size_that_is_not_a_positive_whole_number_is_a_manifest_error(tmp_path: Path, size) -> None:
+    manifest = download_manifest(tmp_path, "https://example.org/m.onnx", sha(MODEL_BYTES), size=1)
+    manifest.write_text(manifest.read_text().replace("size = 1", f"size = {json.dumps(size)}"))
+    with pytest.raises(ModelError, match="field 'size'"):
+        models.load_manifest(manifest)
+
+
+def test_a_download_without_a_size_is_a_manifest_error(tmp_path: Path) -> None:
+    manifest = download_manifest(tmp_path, "https://example.org/m.onnx", sha(MODEL_BYTES), size=1)
+    manifest.write_text(manifest.read_text().replace("size = 1\n", ""))
+    with pytest.raises(ModelError, match="field 'size': a download needs its size"):
+        models.load_manifest(manifest)

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -132,12 +132,13 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
             lists the analysed frames only, and ``source.analysed`` counts them.
 
     Raises:
-        SourceError: the file is missing or unreadable.
+        SourceError: the file is missing or unreadable, or its frames are over :data:`vcam.limits.MAX_PIXELS`.
+        GalleryError: identity is on and the gallery cannot be read.
     """
     started = time.monotonic()
     frames, summary, records = [], TrackSummary(), Records()
-    people = functools.partial(_people, gallery)
     features = features or Switches()
+    people = _gallery(gallery, features)
     sampler = Sampler(sample)
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(VideoSource(Path(path), realtime=False))
@@ -156,6 +157,15 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
              len(frames) / max(elapsed, 1e-9))
     return {"schema_version": SCHEMA_VERSION, "generator": f"vcam {vcam.__version__}", "source": info,
             "frames": frames, "tracks": summary.records()}
+
+
+def _gallery(gallery: str | Path | None, features: Switches) -> Callable[[], dict[str, np.ndarray]]:
+    """The identity stage's gallery. With identity on it is read now, so a gallery that cannot be read is its own
+    GalleryError before any frame (in a stage it would be a stage failure); with it off, never."""
+    if "identity" not in features:
+        return functools.partial(_people, gallery)
+    people = _people(gallery)
+    return lambda: people
 
 
 def _people(gallery: str | Path | None) -> dict[str, np.ndarray]:
@@ -200,7 +210,7 @@ def _parse_sample(spec: str) -> int:
     if spec in ("all", "scene"):
         return 1
     kind, _, n = spec.partition(":")
-    if kind != "every" or not n.isdigit() or int(n) < 1:
+    if kind != "every" or not (n.isascii() and n.isdigit()) or int(n) < 1:  # isdigit alone takes "²"
         raise ConfigError(f"bad --sample {spec!r}: expected all, scene or every:N with N >= 1, e.g. every:5")
     return int(n)
 

@@ -22,9 +22,11 @@ What each setting allows, and checking one value, is :mod:`vcam.config`; this mo
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 
@@ -116,9 +118,14 @@ def update_file(changes: dict[str, object], path: Path | None = None) -> None:
         _write(path, new)
 
 
+MAX_BYTES = 1 << 20
+"""The largest config file read, bytes: a file of flat keys is a few hundred; a larger one is not vcam's."""
+
+
 def _read(path: Path) -> str | None:
+    """The file's text, or None when there is none. A FIFO, a folder or a device is refused, never waited on."""
     try:
-        return path.read_text(encoding="utf-8")
+        return _read_regular(path).decode("utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as err:
@@ -127,10 +134,31 @@ def _read(path: Path) -> str | None:
                           f"or point {ENV_VAR} at another one") from None
 
 
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path``; OSError unless it is a regular file of at most :data:`MAX_BYTES`.
+
+    Opened without blocking (a FIFO with no writer would hang a plain open) and checked on the open file, so
+    what is checked is what is read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file (a folder, a FIFO or a device)")
+        if info.st_size > MAX_BYTES:
+            raise OSError(errno.EFBIG, f"it is {info.st_size} bytes, over the {MAX_BYTES} a config file may have")
+        return f.read(MAX_BYTES + 1)
+
+
 def _parse_toml(path: Path, text: str, *, refusing: bool = False) -> dict[str, object]:
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+    except RecursionError:
+        not_written = " Nothing was written." if refusing else ""
+        raise ConfigError(f"the config file {path} nests tables or arrays too deeply to read; vcam's settings are flat "
+                          f"keys (key = value): fix it in an editor, or move it away to start from the defaults."
+                          f"{not_written}") from None
+    except ValueError as err:  # TOMLDecodeError, or an integer of over 4300 digits (int's own limit)
         not_written = " Nothing was written." if refusing else ""
         raise ConfigError(f"the config file {path} is not valid TOML: {err}; fix that line in an editor, or move "
                           f"the file away to start from the defaults ('vcam config path' prints where it is)."

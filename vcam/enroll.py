@@ -11,6 +11,8 @@ results are ``(M, 128) float32`` descriptors with one source string each, which
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ import numpy as np
 
 from vcam.errors import GalleryError
 from vcam.gallery import DESCRIPTOR_SIZE
+from vcam.limits import MAX_PIXELS, check_pixels
 from vcam.types import Faces, Frame
 
 log = logging.getLogger(__name__)
@@ -116,14 +119,46 @@ NO_AUGMENT = Augment(count=0)
 
 
 def read_image(path: Path) -> np.ndarray:
+    """The photo at ``path`` as ``(H, W, 3) uint8`` BGR.
+
+    Its size is read from the file's header first (:func:`image_size`) and a photo over
+    :data:`vcam.limits.MAX_PIXELS` is refused before anything is decoded: a small file can hold a huge image.
+    Raises GalleryError naming the file when it is missing, not an image, or too large.
+    """
+    width, height = image_size(path)
+    check_pixels(width, height, f"the photo {path}", GalleryError)
     try:
         data = np.fromfile(path, np.uint8)
     except OSError as err:
         raise GalleryError(f"cannot read {path}: {err.strerror}; check the path") from err
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
+    if image is None or image.shape[0] * image.shape[1] != width * height:  # its header told another size
         raise GalleryError(f"cannot read {path} as an image; use a JPEG or PNG photo")
     return image
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of the image at ``path`` in pixels, from its header only (Pillow's lazy open).
+
+    Raises GalleryError naming the file when it is missing, not an image Pillow knows, or so large that
+    Pillow itself refuses to open it (over about 179 megapixels).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as header:
+                return header.size
+    except Image.DecompressionBombError as err:
+        claimed = re.search(r"\((\d+) pixels\)", str(err))  # Pillow names the pixels, not the width and height
+        size = f"{int(claimed[1]) / 1e6:.1f} megapixels" if claimed else "over 179 megapixels"
+        raise GalleryError(f"the photo {path} is {size}; vcam reads images of at most {MAX_PIXELS / 1e6:g} megapixels: "
+                           "scale it down (e.g. to 4000×3000) and try again") from None
+    except UnidentifiedImageError:
+        raise GalleryError(f"cannot read {path} as an image; use a JPEG or PNG photo") from None
+    except OSError as err:
+        raise GalleryError(f"cannot read {path}: {err.strerror or err}; check the path") from None
 
 
 def one_face(faces: Faces, what: str) -> np.ndarray:

@@ -53,6 +53,23 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _check_kind(path: Path) -> None:
+    """Raise GalleryError unless ``path`` is a regular file (through a link, if any) or nothing at all."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise GalleryError(f"the gallery {path} is a link to {os.readlink(path)}, which does not exist; remove the "
+                               "link, or pass --gallery with the gallery file itself") from None
+        return
+    except (OSError, ValueError) as err:
+        raise GalleryError(f"cannot open the gallery {path}: {getattr(err, 'strerror', None) or err}; check the path "
+                           "and its folder's permissions") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise GalleryError(f"the gallery {path} is {'a folder' if stat.S_ISDIR(info.st_mode) else 'not a regular file'}"
+                           "; pass --gallery with a gallery file (e.g. gallery.sqlite3), or nothing for the default")
+
+
 def _private(path: Path) -> None:
     """Create ``path`` with mode 0600, or tighten an existing file that others can read (with a warning).
 
@@ -87,8 +104,14 @@ class Gallery:
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = 1.0) -> None:
         self.path = Path(path) if path is not None else default_path()
-        _private(self.path)
-        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        _check_kind(self.path)
+        try:
+            _private(self.path)
+        except OSError as err:
+            raise GalleryError(f"cannot create the gallery {self.path}: {err.strerror or err}; pass --gallery with a "
+                               "path in a folder you can write to") from None
+        with self._guard():
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
             with self._guard():
                 self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -183,7 +206,8 @@ class Gallery:
                                     "ORDER BY p.name, d.id").fetchall()
         out: dict[str, list[np.ndarray]] = {}
         for name, blob in rows:
-            out.setdefault(name, []).append(np.frombuffer(blob, "<f4"))
+            name = _text(self.path, name, "a name")
+            out.setdefault(name, []).append(_vector(self.path, name, blob))
         return {name: np.stack(v).astype(np.float32) for name, v in out.items()}
 
     def names(self) -> list[tuple[str, int, str]]:
@@ -191,7 +215,7 @@ class Gallery:
         with self._guard():
             rows = self._db.execute("SELECT p.name, count(d.id), p.created FROM people p LEFT JOIN descriptors d "
                                     "ON d.person = p.id GROUP BY p.id ORDER BY p.name").fetchall()
-        return [(str(n), int(c), str(t)) for n, c, t in rows]
+        return [(_text(self.path, n, "a name"), int(c), _text(self.path, t, f"the date of {n}")) for n, c, t in rows]
 
     def _listing(self, db: sqlite3.Connection) -> str:
         names = [r[0] for r in db.execute("SELECT name FROM people ORDER BY name")]
@@ -201,13 +225,16 @@ class Gallery:
         """Write everything as JSON to ``path`` (atomically, mode 0600): names, sources, descriptors."""
         with self._guard():
             people = self._db.execute("SELECT id, name, created FROM people ORDER BY name").fetchall()
-            doc = {"format": "vcam-gallery", "version": 1, "exported": _now(), "people": [
-                {"name": name, "created": created, "images": [
-                    {"source": src, "created": made, "descriptor": np.frombuffer(blob, "<f4").astype(float).tolist()}
-                    for blob, src, made in self._db.execute(
-                        "SELECT vector, source, created FROM descriptors WHERE person = ? ORDER BY id", (pid,))]}
-                for pid, name, created in people]}
+            doc = {"format": "vcam-gallery", "version": 1, "exported": _now(),
+                   "people": [self._exported(pid, _text(self.path, name, "a name"), created) for pid, name, created in people]}
         write_text_atomic(path, json.dumps(doc, indent=1))
+
+    def _exported(self, pid: int, name: str, created: object) -> dict:
+        """One person of :meth:`export`: name, created and each image's source, created and descriptor."""
+        rows = self._db.execute("SELECT vector, source, created FROM descriptors WHERE person = ? ORDER BY id", (pid,))
+        return {"name": name, "created": _text(self.path, created, f"the date of {name}"), "images": [
+            {"source": _text(self.path, src, f"a source of {name}"), "created": _text(self.path, made, f"a date of {name}"),
+             "descriptor": _vector(self.path, name, blob).astype(float).tolist()} for blob, src, made in rows]}
 
     def close(self) -> None:
         """Close the database connection."""
@@ -255,6 +282,24 @@ def _check(name: str, descriptors: np.ndarray, sources: Sequence[str]) -> tuple[
     if len(sources) != len(vectors):
         raise GalleryError(f"need one source per descriptor: {len(vectors)} descriptors, {len(sources)} sources")
     return name, vectors
+
+
+def _text(path: Path, value: object, what: str) -> str:
+    """``value`` when it is text; GalleryError naming ``what`` when the row holds another type."""
+    if not isinstance(value, str):
+        raise GalleryError(f"the gallery {path} holds {what} that is not text ({type(value).__name__}): the file was "
+                           "changed outside vcam; restore a backup copy, or move it aside and enroll again")
+    return value
+
+
+def _vector(path: Path, name: str, blob: object) -> np.ndarray:
+    """A stored descriptor as ``(128,) float32``; GalleryError naming the person unless it is 128 little-endian floats."""
+    if not isinstance(blob, bytes) or len(blob) != DESCRIPTOR_SIZE * 4:
+        size = f"{len(blob)} bytes" if isinstance(blob, bytes) else f"a {type(blob).__name__}"
+        raise GalleryError(f"the gallery {path} holds a descriptor of {name} that is {size}, not {DESCRIPTOR_SIZE} "
+                           f"numbers ({DESCRIPTOR_SIZE * 4} bytes): the file was changed outside vcam; run "
+                           f"'vcam gallery remove {name}' and enroll {name} again")
+    return np.frombuffer(blob, "<f4")
 
 
 def _insert(db: sqlite3.Connection, person: int, vectors: np.ndarray, sources: Sequence[str]) -> None:

@@ -25,6 +25,12 @@ STREAM_FPS    1 to 240 per second  the rate vcam is handed and passes on: a vide
 PORT          0 to 65535           a TCP port; 0 asks the system for any free one.
 FRAMES        1 to 10**9           frames in one run (``--frames``): about a year at 30 fps.
 SECONDS       0.1 to 10**7         seconds in one run (``--seconds``): about 115 days.
+PIXELS        up to 50 000 000     pixels in one image or video frame read from a user's file (a photo to
+                                   enroll, a video to analyse or play), checked from the file's header
+                                   before anything is decoded: 50 MP holds the largest phone and camera
+                                   photos (48-50 MP) and 8K video (33 MP), and decodes in about 150 MB; a
+                                   small file can claim a far larger image (a 1.2 MB PNG of 20000×20000
+                                   takes 3.6 GB decoded), so a larger one is refused (:func:`check_pixels`).
 ============  ===================  =========================================================================
 
 The outgoing video's width and height must also be even (:func:`check_even`, :func:`check_even_size`):
@@ -40,8 +46,8 @@ from dataclasses import dataclass
 
 from vcam.errors import ConfigError
 
-__all__ = ["FPS", "FRAMES", "HEIGHT", "PORT", "SECONDS", "STREAM_FPS", "WIDTH", "Range", "check_even",
-           "check_even_size"]
+__all__ = ["FPS", "FRAMES", "HEIGHT", "MAX_PIXELS", "PORT", "SECONDS", "STREAM_FPS", "WIDTH", "Range", "check_even",
+           "check_even_size", "check_pixels"]
 
 _EVEN_WHY = "video encoders need it"
 
@@ -103,6 +109,26 @@ FRAMES = Range("frames", 1, 10**9, whole=True)
 """Frames in one run."""
 SECONDS = Range("seconds", 0.1, 10**7)
 """Seconds in one run."""
+
+
+MAX_PIXELS = 50_000_000
+"""The most pixels (width × height) of one image or video frame vcam decodes from a user's file."""
+
+
+def check_pixels(width: int, height: int, what: str, error: type[Exception] = ConfigError,
+                 limit: int = MAX_PIXELS) -> None:
+    """Raise ``error`` naming ``what``, its size and the limit unless ``width`` × ``height`` is within ``limit``.
+
+    Args:
+        width, height: the image's size in pixels, as its file's header states it (before decoding).
+        what: the file, as the message names it, e.g. ``"photo me.png"``.
+        error: the VcamError kind the caller reports (GalleryError for a photo, SourceError for a video).
+        limit: the most pixels allowed; higher takes larger photos and costs memory (3 bytes a pixel, and more
+            while decoding).
+    """
+    if width < 1 or height < 1 or width * height > limit:
+        raise error(f"{what} is {width}×{height} pixels ({width * height / 1e6:.1f} megapixels); vcam reads images "
+                    f"of at most {limit / 1e6:g} megapixels: scale it down (e.g. to 4000×3000) and try again")
 
 
 def check_even(name: str, value: int) -> None:

@@ -40,7 +40,7 @@ PENDING = "PENDING"  # a sha256 not recorded yet; such a model never verifies
 Manifest = Mapping[str, "ModelInfo"]
 
 _REQUIRED = ("name", "file", "sha256", "source", "license", "input", "description")
-_OPTIONAL = ("labels", "url", "optional")
+_OPTIONAL = ("labels", "url", "size", "optional")
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*")
@@ -60,6 +60,7 @@ class ModelInfo:
     description: str
     labels: tuple[str, ...] = ()
     url: str | None = None
+    size: int | None = None
     optional: bool = False
 
     @property
@@ -185,6 +186,9 @@ def _check_types(entry: dict, where: _Where) -> None:
         raise where.error("labels", f"expected a list of non-empty strings, got {labels!r}")
     if not isinstance(entry.get("url", ""), str):
         raise where.error("url", f"expected a string, got {entry['url']!r}")
+    size = entry.get("size", 1)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise where.error("size", f"expected the file's size in bytes, a whole number above 0, got {size!r}")
     if not isinstance(entry.get("optional", False), bool):
         raise where.error("optional", f"expected true or false, got {entry['optional']!r}")
 
@@ -230,3 +234,5 @@ def _check_download_fields(info: ModelInfo, where: _Where) -> None:
         raise where.error("optional", "user: downloads must be optional = true, and only they are optional")
     if downloadable and info.sha256 == PENDING:
         raise where.error("sha256", "a download needs its real sha256 to be checked against")
+    if downloadable != (info.size is not None):
+        raise where.error("size", "a download needs its size in bytes (a download stops there), and only it has one")

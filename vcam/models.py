@@ -244,7 +244,8 @@ def install(name: str, *, manifest: ManifestArg = None, data_dir: str | os.PathL
 
     Raises:
         ModelError: the model has no url, the server is unreachable, the download
-            is cut off, or its sha256 does not match.
+            is cut off or larger than the manifest's ``size`` (it stops there), or
+            its sha256 does not match.
     """
     info = _lookup(_manifest(manifest), name)
     if info.url is None:
@@ -319,10 +320,18 @@ def _fetch(info: ModelInfo, out: BinaryIO, timeout: float, progress: Progress | 
 
 def _stream(info: ModelInfo, response: http.client.HTTPResponse, out: BinaryIO,
             progress: Progress | None) -> tuple[str, int]:
-    """Copy the body to ``out`` while hashing; a body shorter or longer than Content-Length is an error."""
+    """Copy the body to ``out`` while hashing; a body shorter or longer than Content-Length is an error.
+
+    Never reads more than one byte past the manifest's ``size``: a larger Content-Length is refused before the
+    body, and a body that runs past it is stopped there (a server may send no length, or lie about it).
+    """
     total = _content_length(response)
+    if total is not None and info.size is not None and total > info.size:
+        raise _too_large(info, f"the server announces {total} bytes")
     digest, done = hashlib.sha256(), 0
-    while chunk := response.read(CHUNK):
+    while chunk := response.read(_next_read(info, done)):
+        if info.size is not None and done + len(chunk) > info.size:
+            raise _too_large(info, f"the server sent more than {info.size} bytes; the download was stopped there")
         digest.update(chunk)
         out.write(chunk)
         done += len(chunk)
@@ -331,6 +340,17 @@ def _stream(info: ModelInfo, response: http.client.HTTPResponse, out: BinaryIO,
     if total is not None and done != total:
         raise _offline(info, f"the download was cut off after {done} of {total} bytes; nothing was saved")
     return digest.hexdigest(), done
+
+
+def _next_read(info: ModelInfo, done: int) -> int:
+    """Bytes to ask for next: a chunk, or only up to one byte past the manifest's size."""
+    return CHUNK if info.size is None else max(1, min(CHUNK, info.size + 1 - done))
+
+
+def _too_large(info: ModelInfo, what: str) -> ModelError:
+    return ModelError(f"download of {info.name} from {info.url} is larger than the manifest's {info.size} bytes: "
+                      f"{what}; nothing was saved. The file at the URL has changed or was tampered with: update url, "
+                      f"size and sha256 in the manifest only if you trust the new file")
 
 
 def _content_length(response: http.client.HTTPResponse) -> int | None:

@@ -149,3 +149,55 @@ def test_the_report_names_people_by_their_meeting_tile_when_names_were_read(tmp_
     html = write_report(tmp_path / "meeting", tmp_path / "report.html").read_text()
     assert "People seen: 4 (José Álvarez, Zoë Müller, Łukasz)" in html
     assert "Ada" not in html, "enrolled names are not shown: identity was off"
+
+
+# -- a session with many track ids, and names matplotlib would misread -----------------------------
+
+
+def _bench_report():
+    """bench/report.py, whose ``write_session`` makes a session with many track ids."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "report.py"
+    spec = importlib.util.spec_from_file_location("bench_report", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_session_with_thousands_of_track_ids_draws_the_top_people_and_the_others_together(tmp_path):
+    from vcam.session.report import TOP_PEOPLE
+
+    session = _bench_report().write_session(tmp_path / "long", tracks=2000, seconds=1200)
+    html = write_report(session, tmp_path / "report.html").read_text()
+    assert "People seen: 2000" in html
+    assert html.count("<img") == 4
+    assert f"others ({2000 - TOP_PEOPLE} people)" in html, "the engagement note names the others"
+    assert len(html) < 600_000, "the figures do not grow with the people seen"
+
+
+def test_the_report_of_20000_track_ids_stays_under_1_gb(tmp_path):
+    """The session of issue 12 item 7 (20 000 ids), drawn in a child process whose peak RSS (VmHWM) is measured."""
+    import subprocess
+    import sys
+
+    session = _bench_report().write_session(tmp_path / "long", tracks=20_000, seconds=7200)
+    code = ("import sys; from vcam.session import write_report; write_report(sys.argv[1], sys.argv[2]); "
+            "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
+    out = subprocess.run([sys.executable, "-c", code, str(session), str(tmp_path / "r.html")], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) < 1024 * 1024, "peak RSS in KiB: under 1 GiB"
+    assert (tmp_path / "r.html").stat().st_size < 1_000_000
+
+
+def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
+    features = ("gaze", "identity", "emotion")
+    records = Records()
+    names = np.array(["$5 Sam", "$\\frac$", "Cy $x$", None], object)
+    with Recorder(tmp_path / "money", features=features) as rec:
+        for i in range(30):
+            faces = meeting_faces(i / 5).replace(name=names)
+            rec.on_snapshot(records.build(Analysis(i, i / 5, (640, 480), faces, 0.0, 0.0, features=features)))
+    html = write_report(tmp_path / "money", tmp_path / "report.html").read_text()
+    assert "$5 Sam" in html and html.count("<img") == 4

@@ -4,7 +4,9 @@ The folder is written by :class:`~vcam.session.recorder.Recorder`; its files and
 described in :mod:`vcam.session.recorder`, which owns the column lists, and this module only
 reads them. A partly written last line (a crash mid-write) is skipped with a warning. A file
 written before a column was added reads back with that column empty (NaN or ''); columns a
-newer vcam added are ignored.
+newer vcam added are ignored. A line whose ``t`` is not a finite time, or whose id does not fit
+in 64 bits, is skipped the same way. A ``session.json`` that is not what the recorder writes (not an object, a
+key of the wrong type, an ``every`` that is not a positive number of seconds) is a SessionError naming the key.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import csv
 import json
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +47,7 @@ class Session:
     room: dict[str, np.ndarray]
     skipped: int = 0
     features: tuple[str, ...] = field(init=False)
+    _names: dict[str, dict[int, str]] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.features = tuple(self.metadata.get("features", ()))
@@ -69,11 +73,18 @@ class Session:
         tile's name instead of the enrolled one ('' also for a session recorded before 1.3)."""
         if column not in self.timeline:
             return ""
-        names = self.timeline[column][(self.timeline["track_id"] == track_id) & (self.timeline[column] != "")]
-        if not len(names):
-            return ""
-        values, counts = np.unique(names, return_counts=True)
-        return str(values[int(np.argmax(counts))])
+        if column not in self._names:
+            self._names[column] = _most_common(self.timeline["track_id"], self.timeline[column])
+        return self._names[column].get(int(track_id), "")
+
+
+def _most_common(track_ids: np.ndarray, names: np.ndarray) -> dict[int, str]:
+    """``{track id: its most frequent non-empty name}``, in one pass over the rows (ties: the first in order)."""
+    counts: dict[int, Counter] = {}
+    for tid, name in zip(track_ids.tolist(), names.tolist()):
+        if name:
+            counts.setdefault(tid, Counter())[name] += 1
+    return {tid: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for tid, c in counts.items()}
 
 
 def load_session(folder: str | Path) -> Session:
@@ -97,11 +108,36 @@ def load_session(folder: str | Path) -> Session:
 
 
 def _read_meta(path: Path) -> dict:
+    """``session.json`` checked (:func:`_check_meta`); ``{}`` with a warning when it is missing or not JSON."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as err:
+        meta = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError, RecursionError) as err:
         log.warning("cannot read %s (%s); going on without session metadata", path, err)
         return {}
+    _check_meta(path, meta)
+    return meta
+
+
+_META_TYPES: dict[str, tuple[type, ...]] = {"started": (str,), "ended": (str,), "source": (str,), "version": (str,),
+                                            "schema_version": (str,), "features": (list,), "every": (int, float),
+                                            "columns": (dict,)}
+"""The type each ``session.json`` key the reader or the report uses must have, when present."""
+
+
+def _check_meta(path: Path, meta: object) -> None:
+    """Raise SessionError naming ``path`` and the key unless ``meta`` is what the recorder writes."""
+    fix = "it is not one vcam wrote: restore it, or delete it to read the session without its metadata"
+    if not isinstance(meta, dict):
+        raise SessionError(f"{path} must hold a JSON object, got {type(meta).__name__}; {fix}")
+    for key, kinds in _META_TYPES.items():
+        value = meta.get(key)
+        if key in meta and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise SessionError(f"{path}: {key!r} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}; {fix}")
+    every = meta.get("every", 1.0)
+    if not 0 < every <= 3600:  # False for NaN; compared, not converted: a huge int overflows a float
+        raise SessionError(f"{path}: 'every' must be a number of seconds between 0 and 3600, got {every!r}; {fix}")
+    if not all(isinstance(f, str) for f in meta.get("features", ())):
+        raise SessionError(f"{path}: 'features' must be a list of names, got {meta['features']!r}; {fix}")
 
 
 def _read_csv(path: Path, columns: tuple[str, ...], skipped: list[int]) -> dict[str, np.ndarray]:
@@ -149,9 +185,22 @@ def _parse(cells: dict[str, str] | None, columns: tuple[str, ...]) -> list | Non
 
 
 def _value(column: str, cell: str) -> float | int | str:
+    """One cell typed; ValueError (the line is skipped) for a time that is not a finite number."""
     if column in FLOAT_COLUMNS:
-        return float(cell) if cell else math.nan
-    return int(cell) if column in INT_COLUMNS else cell
+        value = float(cell) if cell else math.nan
+        if column == "t" and not 0 <= value <= MAX_T:
+            raise ValueError(f"t must be seconds between 0 and {MAX_T}, got {cell!r}")
+        return value if math.isfinite(value) else math.nan
+    if column in INT_COLUMNS:
+        value = int(cell)
+        if not -2**63 <= value < 2**63:
+            raise ValueError(f"{column} must fit in 64 bits, got {cell!r}")
+        return value
+    return cell
+
+
+MAX_T = 1e9
+"""The latest ``t`` (seconds into a session) read back, about 32 years; a line with a later one is skipped."""
 
 
 def _columns(records: list[list], columns: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -6,6 +6,8 @@ Sections: engagement over time, emotion shares, attention per person, and the mo
 room's attention fell (the same rule as the dashboard's ``attention_low`` alert:
 :data:`vcam.records.LOW_ATTENTION_PCT` for :data:`vcam.records.LOW_FOR_S`). Attention is the
 timeline's ``attention`` (see :mod:`vcam.records`). The report renders from a session cut short by a crash.
+Its size does not grow with the people seen: the :data:`TOP_PEOPLE` present longest are drawn one by one, the
+rest as one "others" line and row (:class:`Cast`); names are drawn as written (a ``$`` is not mathtext).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +31,13 @@ from vcam.session.reader import Session, load_session
 from vcam.types import EMOTIONS
 
 log = logging.getLogger(__name__)
+
+TOP_PEOPLE = 20
+"""People drawn one by one (those present the most seconds); everyone else is one "others" row or line.
+
+A long session re-acquires faces many times, so it can hold thousands of track ids: the report's size,
+time and memory grow with this cap, not with the session. Higher shows more people apart; each adds a
+plot line, and 0.35 inch to the emotion and attention figures."""
 
 _EMOTION_COLOURS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#2ca02c",
                     "sad": "#1f77b4", "surprise": "#ff7f0e", "neutral": "#b0b0b0"}
@@ -89,10 +99,39 @@ def render(session: Session, *, below: float = LOW_ATTENTION_PCT, min_duration: 
     every = float(session.metadata.get("every", 1.0))
     moments = low_attention_moments(session.room["t"], session.room["attention_pct"], below=below,
                                     min_duration=min_duration, every=every)
-    sections = [_engagement_section(session), _emotion_section(session), _attention_section(session),
+    cast = Cast.of(session)
+    sections = [_engagement_section(session, cast), _emotion_section(session, cast), _attention_section(session, cast),
                 _moments_section(session, moments, below, min_duration)]
     return _PAGE.format(title=html.escape(f"vcam session report: {session.folder.name}"), summary=_summary(session),
                         sections="\n".join(sections))
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who the report draws apart: the :data:`TOP_PEOPLE` present the most seconds, and the rest as "others".
+
+    Attributes:
+        top: track ids, most seconds present first (ties: the lower id first).
+        others: ``(R,)`` bool over the timeline's rows: the rows of everyone not in ``top``.
+        n_others: how many track ids that is.
+    """
+
+    top: list[int]
+    others: np.ndarray
+    n_others: int
+
+    @classmethod
+    def of(cls, session: Session, cap: int = TOP_PEOPLE) -> Cast:
+        """The cast of ``session``, keeping at most ``cap`` people apart."""
+        ids, rows = np.unique(session.timeline["track_id"], return_counts=True)
+        order = np.lexsort((ids, -rows))
+        top = ids[order[:cap]]
+        return cls([int(t) for t in top], ~np.isin(session.timeline["track_id"], top), max(len(ids) - cap, 0))
+
+    @property
+    def others_label(self) -> str:
+        """``"others (N people)"``."""
+        return f"others ({self.n_others} {'person' if self.n_others == 1 else 'people'})"
 
 
 # -- page ------------------------------------------------------------------------------
@@ -115,7 +154,8 @@ def _summary(session: Session) -> str:
     meta = session.metadata
     people = len(session.track_ids)
     named = sorted({label for label in (_label(session, tid) for tid in session.track_ids) if not label.startswith("#")})
-    who = f" ({html.escape(', '.join(named))})" if named else ""
+    more = f" and {len(named) - TOP_PEOPLE} more" if len(named) > TOP_PEOPLE else ""
+    who = f" ({html.escape(', '.join(named[:TOP_PEOPLE]) + more)})" if named else ""
     items = [f"<li>Started: {html.escape(_when(meta.get('started')))}</li>",
              f"<li>Length: {_clock(session.duration)}</li>",
              f"<li>People seen: {people}{who}</li>",
@@ -148,6 +188,11 @@ def _section(ident: str, heading: str, body: str) -> str:
 
 def _img(png: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
+
+
+def _plot_label(text: str) -> str:
+    """``text`` as matplotlib shows it literally: a ``$`` would start mathtext (and a stray one fails the plot)."""
+    return text.replace("$", r"\$")
 
 
 def _label(session: Session, track_id: int) -> str:
@@ -191,34 +236,46 @@ def _no_data(ax, text: str = "no one was seen in this session") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#666")
 
 
-def _engagement_section(session: Session) -> str:
+def _engagement_section(session: Session, cast: Cast) -> str:
+    tl = session.timeline
+
     def draw(ax) -> None:
-        tl = session.timeline
-        ids = session.track_ids
-        for tid in ids:
+        for tid in cast.top:
             at = tl["track_id"] == tid
-            ax.plot(tl["t"][at], tl["engagement"][at], lw=0.8, alpha=0.6, label=_label(session, tid))
+            ax.plot(tl["t"][at], tl["engagement"][at], lw=0.8, alpha=0.6, label=_plot_label(_label(session, tid)))
+        if cast.n_others:
+            ax.plot(*_mean_by_t(tl["t"][cast.others], tl["engagement"][cast.others]), lw=1.2, color="#888",
+                    ls="--", label=cast.others_label)
         ax.plot(session.room["t"], session.room["engagement"], lw=2.5, color="black", label="room mean")
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("engagement (0–1)")
         _time_axis(ax, session)
-        if not ids:
+        if not cast.top:
             _no_data(ax)
-        elif len(ids) <= 12:
-            ax.legend(fontsize="small", ncols=min(len(ids) + 1, 7), loc="lower left")
+        elif len(cast.top) <= 12:
+            ax.legend(fontsize="small", ncols=min(len(cast.top) + 2, 7), loc="lower left")
+    others = f" Dashed grey: the mean of the {cast.others_label} present least." if cast.n_others else ""
     body = _img(_png(draw), "engagement over time") + (
-        '<p class="note">Thick black: the room mean. Thin lines: one per person.</p>')
+        f'<p class="note">Thick black: the room mean. Thin lines: one per person.{html.escape(others)}</p>')
     return _section("engagement", "Engagement over time", body)
 
 
-def _emotion_section(session: Session) -> str:
+def _mean_by_t(t: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(times, mean of the finite values at each)``, times ascending; NaN where none is finite."""
+    times, slot = np.unique(t, return_inverse=True)
+    finite = np.isfinite(values)
+    total = np.bincount(slot, weights=np.where(finite, values, 0.0), minlength=len(times))
+    count = np.bincount(slot, weights=finite, minlength=len(times))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return times, total / count
+
+
+def _emotion_section(session: Session, cast: Cast) -> str:
     heading = "Emotion shares"
     if "emotion" not in session.features:
         return _section("emotion", heading, '<p class="note">Emotion recognition was off for this session, '
                                             "so there is nothing to show here.</p>")
-    rows = [("room", session.timeline["emotion"])] + [
-        (_label(session, tid), session.timeline["emotion"][session.timeline["track_id"] == tid])
-        for tid in session.track_ids]
+    rows = [("room", session.timeline["emotion"])] + _rows(session, cast, "emotion")
     shares = [_shares(labels) for _, labels in rows]
 
     def draw(ax) -> None:
@@ -228,7 +285,7 @@ def _emotion_section(session: Session) -> str:
             widths = np.array([s[k] for s in shares])
             ax.barh(y, widths, left=left, color=_EMOTION_COLOURS[emotion], label=emotion)
             left += widths
-        ax.set_yticks(y, [name for name, _ in rows])
+        ax.set_yticks(y, [_plot_label(name) for name, _ in rows])
         ax.set_xlim(0, 100)
         ax.set_xlabel("% of the seconds with a classified expression")
         ax.legend(fontsize="small", ncols=len(EMOTIONS), loc="upper center", bbox_to_anchor=(0.5, -0.18))
@@ -251,24 +308,30 @@ def _valence_note(session: Session) -> str:
             f"{np.nanmean(a):+.2f} (both on a −1..1 scale, derived from the expression probabilities).</p>")
 
 
-def _attention_section(session: Session) -> str:
-    ids = session.track_ids
+def _rows(session: Session, cast: Cast, column: str) -> list[tuple[str, np.ndarray]]:
+    """``[(label, the column's values)]`` for each person of the cast, then the others together."""
     tl = session.timeline
-    pct = [_mean_pct(tl["attention"][tl["track_id"] == tid]) for tid in ids]
+    rows = [(_label(session, tid), tl[column][tl["track_id"] == tid]) for tid in cast.top]
+    return rows + ([(cast.others_label, tl[column][cast.others])] if cast.n_others else [])
+
+
+def _attention_section(session: Session, cast: Cast) -> str:
+    rows = _rows(session, cast, "attention")
+    pct = [_mean_pct(values) for _, values in rows]
 
     def draw(ax) -> None:
-        y = np.arange(len(ids))[::-1]
+        y = np.arange(len(rows))[::-1]
         ax.barh(y, pct, color="#1f77b4")
         for yi, p in zip(y, pct):
             inside = p > 90
             ax.text(p - 1 if inside else p + 1, yi, f"{p:.0f}%", va="center", fontsize="small",
                     ha="right" if inside else "left", color="white" if inside else "black")
-        ax.set_yticks(y, [_label(session, tid) for tid in ids])
+        ax.set_yticks(y, [_plot_label(name) for name, _ in rows])
         ax.set_xlim(0, 100)
         ax.set_xlabel("the person's mean attention (share of each last 10 s spent looking at the screen)")
-        if not ids:
+        if not rows:
             _no_data(ax)
-    body = _img(_png(draw, 1.5 + 0.35 * max(len(ids), 1)), "attention per person")
+    body = _img(_png(draw, 1.5 + 0.35 * max(len(rows), 1)), "attention per person")
     return _section("attention", "Attention per person", body)
 
 

@@ -127,9 +127,17 @@ def _window(text: str, arg: str) -> SourceSpec:
 def _video(text: str, arg: str) -> SourceSpec:
     """A video file: a path that exists, or one that looks like a video file (a video suffix or a folder)."""
     path = Path(text).expanduser()
-    if path.exists() or path.suffix.lower() in _VIDEO_SUFFIXES or "/" in text or "\\" in text:
+    if _exists(path) or path.suffix.lower() in _VIDEO_SUFFIXES or "/" in text or "\\" in text:
         return SourceSpec("video", text, path=path)
     raise SourceSpecError(f"unknown source {text!r}: expected {SOURCE_SPECS}")
+
+
+def _exists(path: Path) -> bool:
+    """Whether something is at ``path``; False, not OSError, for a name too long or a folder that cannot be read."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _index(text: str, arg: str, default: int) -> int:
@@ -182,7 +190,7 @@ def video_path(spec: SourceSpec) -> Path:
     Raises:
         SourceError: there is no file or folder at that path; the message says where relative paths start.
     """
-    if spec.path is None or not spec.path.exists():
+    if spec.path is None or not _exists(spec.path):
         raise SourceError(f"video file not found: {spec.text!r}; check the path (relative paths start from {Path.cwd()})")
     return spec.path
 

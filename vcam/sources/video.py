@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
 from vcam.errors import SourceError
-from vcam.limits import STREAM_FPS
+from vcam.limits import MAX_PIXELS, STREAM_FPS, check_pixels
 from vcam.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class VideoSource(Source):
     def _open(self) -> None:
         if not self.path.is_file():
             raise SourceError(f"video file not found: {self.path}; check the path")
+        check_pixels(*frame_size(self.path), f"the video {self.path}", SourceError)
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
@@ -70,6 +72,7 @@ class VideoSource(Source):
             return image
         ok, image = self._cap.read()
         if ok and image is not None:
+            check_pixels(image.shape[1], image.shape[0], f"frame {self._index} of the video {self.path}", SourceError)
             return image
         if self.loop and self._index > 0:
             return self._restart()
@@ -85,3 +88,27 @@ class VideoSource(Source):
 
     def _release(self) -> None:
         self._cap.release()
+
+
+def frame_size(path: Path, limit: int = MAX_PIXELS) -> tuple[int, int]:
+    """``(width, height)`` of the first video stream of ``path``, read without decoding a frame over ``limit`` pixels.
+
+    The container's header usually states the size. When it does not (an image, or a stream whose size shows
+    only once a frame decodes), FFmpeg decodes the first frame to find it, with its ``max_pixels`` set to
+    ``limit``: a larger frame is refused before its memory is taken.
+    Raises SourceError when FFmpeg cannot open the file, it holds no video, or its size cannot be told without
+    decoding more than ``limit`` pixels.
+    """
+    try:
+        with av.open(str(path), stream_options=[{"max_pixels": str(limit)}]) as container:
+            if not container.streams.video:
+                raise SourceError(f"{path} holds no video stream; pass a video file (e.g. .mp4)")
+            context = container.streams.video[0].codec_context
+            size = context.width, context.height
+    except av.FFmpegError as err:
+        raise SourceError(f"cannot read video {path}: {err}; check the file plays in a video player, or re-encode "
+                          f"it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)") from None
+    if size[0] < 1 or size[1] < 1:
+        raise SourceError(f"the video {path} has frames over {limit / 1e6:g} megapixels, or none that decode; vcam "
+                          "reads videos up to 8K (7680×4320): scale it down (e.g. ffmpeg -i IN -vf scale=1920:-2 OUT.mp4)")
+    return size
