@@ -203,3 +203,28 @@ def test_the_default_feed_port_falls_back_to_a_free_one_when_taken():
             assert daemon.feed.port != DEFAULT_FEED_PORT
         finally:
             daemon.stop()
+
+
+def test_a_layout_that_cannot_be_read_is_said_once_in_the_log_and_the_feed_status(caplog):
+    """A scrolled screen recording: the layout changes at every look. The run goes on (whole-frame search)
+    and says so, once, until the layout can be read again."""
+    import galleries as g
+
+    from vcam.daemon import LAYOUT_UNREADABLE
+    from vcam.pipeline import Analyzer
+    from vcam.pipeline.layout import LayoutFinder
+    from vcam.pipeline.track import Track
+    from vcam.types import Frame
+
+    daemon = Daemon(Config(source="demo", output="none", feed=False))
+    track, finder = Track(), LayoutFinder()
+    base = g.grid(5, 5, "meet").image
+    with Analyzer(["gaze"], stages=[track.start, finder, track]) as analyzer, caplog.at_level("INFO", "vcam"):
+        for i in range(120):  # 8 s at 15 fps, scrolled by 9 px a frame
+            daemon._on_frame(analyzer, Frame(np.roll(base, 9 * (i % 40), axis=0), i, i / 15, "file"))
+        assert daemon.note == LAYOUT_UNREADABLE and daemon.latest.layout is None
+        for i in range(120, 240):  # the scrolling stopped
+            daemon._on_frame(analyzer, Frame(base, i, i / 15, "file"))
+    assert daemon.note is None and len(daemon.latest.layout) == 25
+    said = [r.getMessage() for r in caplog.records if r.name == "vcam.daemon"]
+    assert said == [LAYOUT_UNREADABLE, "the meeting layout can be read again"]

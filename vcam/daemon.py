@@ -64,6 +64,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_FEED_PORT", "Daemon", "Mailbox", "Stats"]
 
+LAYOUT_UNREADABLE = ("the meeting layout could not be read (it changes at every look, as when a recording "
+                     "scrolls): searching the whole frame for faces, without tiles or participant names")
+"""The log line and the feed status message while the layout finder is unstable."""
+
 
 class Daemon:
     """One live vcam: a source, the analyzer, an output, and its listeners.
@@ -93,6 +97,7 @@ class Daemon:
         self.runtime: Runtime | None = None
         self.publisher: FeedPublisher | None = None
         self.paused = False
+        self.note: str | None = None  # what vcam could not read (feed status message when there is no problem)
         self._stop = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -263,6 +268,7 @@ class Daemon:
             self._stage_failed(err, analyzer)
             return
         self.failures.succeeded()
+        self._note_layout(analyzer)
         if self.paused:
             return  # paused while this frame was analysed: nothing of it is shown or told
         self.latest = analysis
@@ -270,6 +276,18 @@ class Daemon:
         self.stats.analysis_latency.append(analysis.latency)
         self.stats.faces_per_analysis.append(len(analysis.faces))
         self._tell(analysis)
+
+    def _note_layout(self, analyzer: Analyzer) -> None:
+        """Log and publish (once per change) that the meeting layout cannot be read, and when it can again."""
+        finder = analyzer.layout
+        note = LAYOUT_UNREADABLE if finder is not None and finder.unstable else None
+        if note != self.note:
+            self.note = note
+            if note:
+                log.warning("%s", note)
+            else:
+                log.info("the meeting layout can be read again")
+            self.publish_status()
 
     def _stage_failed(self, err: StageError, analyzer: Analyzer) -> None:
         """Count a failed frame (it goes out unannotated), log each distinct failure once, give up on a broken feature."""
@@ -327,7 +345,7 @@ class Daemon:
         lost = self.capture.lost
         state = lost[0] if lost else ("paused" if self.paused else "running")
         self.publisher.status(state, self.source.spec, source_lost=self.stats.source_lost,
-                              stage_errors=self.stats.stage_errors, message=self.problem)
+                              stage_errors=self.stats.stage_errors, message=self.problem or self.note)
 
 
 def open_configured_source(config: Config, make: Callable[[str], Source]) -> Source:

@@ -152,7 +152,13 @@ def test_a_corrupt_model_is_a_model_error_naming_the_file(tmp_path):
         NameReader(recognizer=corrupt)
 
 
-def test_the_stage_names_every_face_after_its_tile_and_publishes_the_tile_names(gallery):
+def readable(name: str, chars: list[str]) -> bool:
+    """Whether every letter of ``name`` is in the recogniser's alphabet. Others may be read without their
+    accent (ë, ñ) or as another letter (the demo's ç as g, Ł as t, Ø as Q): ``vcam eval names`` counts those."""
+    return all(c in chars for c in name)
+
+
+def test_the_stage_names_every_face_after_its_tile_and_publishes_the_tile_names(gallery, reader):
     image, layout, truth = gallery
     published: list[np.ndarray] = []
     stage = Names(lambda: layout, published.append)
@@ -161,8 +167,12 @@ def test_the_stage_names_every_face_after_its_tile_and_publishes_the_tile_names(
         out = settle(stage, Frame(image, 0, 0.0, 0.0), faces)
     finally:
         stage.close()
-    assert list(out.participant) == [truth[t] for t in faces.tile]
-    assert list(published[-1]) == truth
+    names = list(published[-1])
+    assert list(out.participant) == [names[t] for t in faces.tile]
+    checked = [i for i, name in enumerate(truth) if readable(name, reader._chars)]
+    assert len(checked) >= 4, f"the demo's 3x3 cast changed: only {len(checked)} names in the model's alphabet"
+    assert [names[i] for i in checked] == [truth[i] for i in checked]
+    assert all(names), "every tile's label is read as some name"
 
 
 def test_ocr_runs_only_when_a_label_changes(gallery, portrait):
@@ -192,7 +202,7 @@ def test_a_tile_that_moves_keeps_its_name_from_the_cache_without_reading_again(g
     stage = Names(lambda: layout, lambda names: None, lambda: reader)
     try:
         faces = faces_in(layout)
-        settle(stage, Frame(image, 0, 0.0, 0.0), faces)
+        read = dict(zip(faces.tile.tolist(), settle(stage, Frame(image, 0, 0.0, 0.0), faces).participant))
         calls = reader.calls
         reader.go.clear()  # a read now would hold the worker: the names below must come from the cache
         swapped = image.copy()
@@ -203,7 +213,7 @@ def test_a_tile_that_moves_keeps_its_name_from_the_cache_without_reading_again(g
         reader.go.set()
         stage.close()
     names = dict(zip(faces.tile.tolist(), out.participant))
-    assert (names[0], names[8]) == (truth[8], truth[0])
+    assert (names[0], names[8]) == (read[8], read[0]) and read[0] != read[8]
     assert reader.calls == calls
 
 

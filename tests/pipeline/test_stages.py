@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
+from vcam import pipeline
 from vcam.features import Switches
 from vcam.pipeline import Analyzer, StageError, default_stages
 from vcam.pipeline.stage import Lazy, Stage, Step
@@ -36,10 +39,13 @@ def test_every_default_stage_keeps_the_contract_in_the_documented_order():
     stages = default_stages()
     try:
         assert all(isinstance(s, Stage) for s in stages)
-        assert [s.name for s in stages] == ["tracks", "detect", "track", "landmarks", "observe", "pose", "gaze",
-                                            "identity", "emotion", "engagement"]
+        documented = re.findall(r"^    ([a-z]+)  ", pipeline.__doc__, re.MULTILINE)
+        assert [s.name for s in stages] == documented == [
+            "tracks", "layout", "detect", "track", "landmarks", "observe", "tiles", "names", "relabel", "pose",
+            "gaze", "identity", "emotion", "engagement"]
         assert {s.name: s.feature for s in stages if s.feature} == {
-            "gaze": "gaze", "identity": "identity", "emotion": "emotion", "engagement": "gaze"}
+            "names": "names", "relabel": "names", "gaze": "gaze", "identity": "identity", "emotion": "emotion",
+            "engagement": "gaze"}
     finally:
         for s in stages:
             s.close()

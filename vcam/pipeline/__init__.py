@@ -3,10 +3,15 @@
 Stage order, top to bottom, each ``(frame, faces) -> faces`` (the contract: :mod:`vcam.pipeline.stage`)::
 
     tracks      live tracks from the last frame                       (the tracker's first step)
-    detect      + fresh detections                                     (one region per frame; see Detect)
+    layout      the meeting's tiles (Analysis.layout), found again     (screen, window, file: LayoutFinder)
+                only when the probe sees a change
+    detect      + fresh detections                                     (a tile or region at a time; see Detect)
     track       one row per live track, with ids
     landmarks   478 points; faces not found are dropped
-    observe     record sightings, merge two tracks on one face         (the tracker's last step)
+    observe     record sightings, merge two tracks on one face
+    tiles       each face's tile and whether it shares it              (the layout's second step)
+    names       each tile's participant name, read on a worker thread  (feature "names")
+    relabel     a named face takes the track its name was on           (feature "names"; the tracker's last step)
     pose        yaw, pitch, roll
     gaze        iris ratios, eye openness, on_screen                   (feature "gaze")
     identity    name, distance                                         (feature "identity")
@@ -18,9 +23,14 @@ that ended (:meth:`vcam.pipeline.stage.Stage.forget` with the tracker's live ids
 
 Budget (how often each stage runs per face):
 
+- layout: a probe of ~0.1 ms per frame; a find (15-80 ms at 1080p) when it sees a change,
+  at most every 0.25 s, and every 3 s regardless.
 - detect: one region (the whole frame or one tile, in turn) per analysed frame;
   every region at once while no face is tracked or one was lost, at most every
-  ``min_interval`` (0.2 s);
+  ``min_interval`` (0.2 s). With a layout, the tiles are the regions: every tile
+  when the layout changes, then the tiles without a face, ``per_frame`` at a time.
+- names: only labels that changed are read (PP-OCRv4, ~35 ms each), on a worker
+  that uses at most half a core; a known label is a cache lookup.
 - landmarks, pose, gaze: every analysed frame, every face.
 - identity: a descriptor per new track, then one every ``recheck`` seconds,
   computed on its own worker thread (~8-16 ms each, batched); the analysis thread only
@@ -29,7 +39,8 @@ Budget (how often each stage runs per face):
   most every ``min_interval`` seconds, smoothed per track.
 
 Identity and emotion are off until switched on on purpose; their stages (and
-models) are built the first time they are needed (:class:`~vcam.pipeline.stage.Lazy`).
+models) are built the first time they are needed (:class:`~vcam.pipeline.stage.Lazy`),
+as is the names stage (on by default; it reads only when there is a layout).
 
 A stage that raises is reported as :class:`StageError` naming the stage (the
 daemon counts it, and the frame goes out unannotated); the analyzer stays usable
@@ -56,6 +67,8 @@ from vcam.pipeline.engagement import Engagement
 from vcam.pipeline.gaze import Gaze
 from vcam.pipeline.identity import Identity
 from vcam.pipeline.landmarks import Landmarks
+from vcam.pipeline.layout import LayoutFinder
+from vcam.pipeline.names import Names
 from vcam.pipeline.pose import Pose
 from vcam.pipeline.stage import Lazy, Stage, Step
 from vcam.pipeline.track import Track
@@ -94,11 +107,14 @@ def default_stages(people: People = dict, warm: Iterable[str] = ()) -> list[Stag
     """
     identity = Lazy("identity", "identity", lambda: Identity(people()))
     emotion = Lazy("emotion", "emotion", lambda: Emotion(model_path("emotion-fer")))
+    finder = LayoutFinder()
+    names = Lazy("names", "names", lambda: Names(lambda: finder.usable, finder.name_tiles))
     if "identity" in warm:
         identity.warm()
     try:
         track = Track()
-        stages = [track.start, Detect(), track, Landmarks(), track.confirm, Pose(), Gaze(), identity, emotion,
+        stages = [track.start, finder, Detect(layout=lambda: finder.usable), track, Landmarks(),
+                  track.confirm, finder.assign, names, track.relabel, Pose(), Gaze(), identity, emotion,
                   Engagement()]
     except BaseException:
         identity.close()  # a model failed to load: stop the identity worker already started
@@ -125,6 +141,7 @@ class Analyzer:
             self.close()
             raise ValueError("the analyzer's stages need a Track: it tells the other stages which tracks live")
         self.engagement = self.stage("engagement")
+        self.layout = next((s for s in self.stages if isinstance(s, LayoutFinder)), None)
 
     def stage(self, name: str) -> Stage | None:
         """The stage called ``name``, or None."""
@@ -142,7 +159,7 @@ class Analyzer:
         for stage in self.stages:
             stage.forget(live)
         return Analysis(frame.index, frame.t, frame.size, faces, frame.captured, time.monotonic(), timings, on,
-                        self._weights())
+                        self._weights(), self.layout.usable if self.layout is not None else None)
 
     @staticmethod
     def _timed(stage: Stage, timings: dict[str, float], frame: Frame, faces: Faces) -> Faces:

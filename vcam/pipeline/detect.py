@@ -5,9 +5,11 @@ MediaPipe's detector finds 3 of 12, per tile 12 of 12 (measured with mediapipe 0
 
 - **With a meeting layout** (:mod:`vcam.pipeline.layout` found the gallery's tiles), each tile is
   one region, searched at a scale that suits the detector: a tile whose long side is at most
-  :data:`SHORT_MAX` px goes to BlazeFace short-range (128 px input, 2.6 ms), a larger one to
-  full-range (192 px input, 7 ms), and a tile over 1.5 × ``tile`` is also cut into squares. Measured
-  on the 7×7 demo at 1080p: 49 of 49 faces (the square search below: 31 of 49).
+  :data:`SHORT_MAX` px goes to BlazeFace short-range (128 px input, 2.6 ms), a larger one to both
+  short-range (a face filling the tile: full-range missed a 230 px face in a 596×338 tile) and
+  full-range (192 px input, 7 ms: small faces, a room on one camera), and a tile over 1.5 × ``tile``
+  is also cut into squares. Measured on the 7×7 demo at 1080p: 49 of 49 faces (the square search
+  below: 31 of 49).
 - **Without one** (a webcam, slides, a screen with no gallery), the frame is searched whole (for
   large faces) and in overlapping square tiles of ``tile`` pixels (for small ones).
 
@@ -43,7 +45,7 @@ Region = tuple[int, int, int, int]
 SHORT_MAX = 280
 """Longest side, px, of a region searched with the short-range detector (128 px input). At 258×145
 (a 7×7 gallery tile at 1080p) it found 11 of 11 portraits with 40 px faces; at 366×206 only 8 of 11,
-where full-range found 11 (and at 621×349: 0 against 10). Larger regions use full-range."""
+where full-range found 11 (and at 621×349: 0 against 10). Larger regions use both detectors."""
 TILE_PAD = 4
 """Pixels a meeting tile is widened by on each side, so a face at its edge is whole."""
 
@@ -149,7 +151,7 @@ class Detect:
         layout = self.layout()
         if layout is not None and len(layout):
             regions = self._tile_pass(frame, faces, layout)
-            return Faces.concat([faces, self.find(frame.image, regions)]) if regions else faces
+            return Faces.concat([faces, self.find(frame.image, regions, tiles=True)]) if regions else faces
         regions = self.regions(*frame.size)
         if self.full_due(frame.t, faces):
             self._last_full = self._last_region = frame.t
@@ -191,10 +193,15 @@ class Detect:
                  and t - self._wanted_at.get(i, -np.inf) >= self.min_interval - 1e-3]
         return sorted(empty, key=lambda i: self._wanted_at.get(i, -np.inf))[:self.per_frame]
 
-    def find(self, image: np.ndarray, regions: list[Region] | None = None) -> Faces:
-        """Faces in ``regions`` (default: all) of a ``(H, W, 3)`` BGR image, as boxes with scores."""
+    def find(self, image: np.ndarray, regions: list[Region] | None = None, tiles: bool = False) -> Faces:
+        """Faces in ``regions`` (default: all) of a ``(H, W, 3)`` BGR image, as boxes with scores.
+
+        ``tiles``: the regions are meeting tiles, where a face may fill its region: those larger than
+        :data:`SHORT_MAX` are searched by both detectors (the whole-frame search keeps full-range only:
+        short-range added false faces on the group photos).
+        """
         h, w = image.shape[:2]
-        found = [self._detect(image, region) for region in (regions or self.regions(w, h))]
+        found = [self._detect(image, region, tiles) for region in (regions or self.regions(w, h))]
         if not found:
             return Faces.empty()
         boxes = np.concatenate([b for b, _ in found])
@@ -202,18 +209,22 @@ class Detect:
         keep = nms(boxes, scores)
         return Faces.from_boxes(boxes[keep], scores[keep])
 
-    def _detect(self, image: np.ndarray, region: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def _detect(self, image: np.ndarray, region: Region, tile: bool) -> tuple[np.ndarray, np.ndarray]:
         x, y, w, h = region
         if w < 16 or h < 16:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         self.passes += 1
-        detector = self._short if max(w, h) <= SHORT_MAX else self._detector
-        result = detector.process(cv2.cvtColor(image[y:y + h, x:x + w], cv2.COLOR_BGR2RGB))
+        rgb = cv2.cvtColor(image[y:y + h, x:x + w], cv2.COLOR_BGR2RGB)
+        if max(w, h) <= SHORT_MAX:
+            detectors = (self._short,)
+        else:
+            detectors = (self._short, self._detector) if tile else (self._detector,)
         boxes, scores = [], []
-        for det in result.detections or []:
-            rb = det.location_data.relative_bounding_box
-            boxes.append([x + rb.xmin * w, y + rb.ymin * h, rb.width * w, rb.height * h])
-            scores.append(det.score[0])
+        for detector in detectors:
+            for det in detector.process(rgb).detections or []:
+                rb = det.location_data.relative_bounding_box
+                boxes.append([x + rb.xmin * w, y + rb.ymin * h, rb.width * w, rb.height * h])
+                scores.append(det.score[0])
         return np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)
 
     def forget(self, track_ids: set[int]) -> None:

@@ -15,8 +15,9 @@
   than every ``min_interval`` s (``idle_interval`` without a layout, ``unstable_interval`` once the
   last finds disagreed: :attr:`LayoutFinder.unstable`). Times are frame times (``Frame.t``).
 
-Two steps like the tracker's: :attr:`LayoutFinder.find` before detection and
-:attr:`LayoutFinder.assign` after landmarks (each face's tile, participant and shared flag).
+Two steps like the tracker's: the :class:`LayoutFinder` itself before detection (stage "layout") and
+:attr:`LayoutFinder.assign` after landmarks (stage "tiles": each face's tile and shared flag; the names
+stage sets its participant).
 :func:`regions_for` gives the detector a region per tile. No I/O here.
 """
 
@@ -203,8 +204,8 @@ class LayoutFinder:
         current: the layout of the last frame, or None (no gallery, or a webcam source).
         unstable: the last finds disagreed (a scrolled recording): the layout could not be read.
         finds: how many times :func:`find_layout` ran.
-        find: the step before detection (updates ``current``; faces pass through).
-        assign: the step after landmarks (:meth:`assign_tiles`).
+        assign: the step after landmarks (:meth:`assign_tiles`); the finder itself is the step before
+            detection (it updates ``current``; faces pass through).
     """
 
     name = "layout"
@@ -227,15 +228,16 @@ class LayoutFinder:
         self._last = -np.inf
         self._probe: _Probe | None = None
         self._glance: np.ndarray | None = None
-        self.find = Step("layout", lambda frame, faces: self._step(frame, faces))
         self.assign = Step("tiles", lambda frame, faces: self.assign_tiles(faces))
 
-    def __call__(self, frame: Frame, faces: Faces) -> Faces:
-        """Both steps at once: update :attr:`current` from ``frame``, then :meth:`assign_tiles`."""
-        self.update(frame)
-        return self.assign_tiles(faces)
+    @property
+    def usable(self) -> Layout | None:
+        """:attr:`current` when it can be trusted, None while :attr:`unstable` (detection then falls back to
+        the whole-frame search, and the overlay and feed show no tiles)."""
+        return None if self.unstable else self.current
 
-    def _step(self, frame: Frame, faces: Faces) -> Faces:
+    def __call__(self, frame: Frame, faces: Faces) -> Faces:
+        """The step before detection: update :attr:`current` from ``frame``; ``faces`` pass through."""
         self.update(frame)
         return faces
 
@@ -288,17 +290,16 @@ class LayoutFinder:
         self.unstable = unstable
 
     def assign_tiles(self, faces: Faces) -> Faces:
-        """``faces`` with ``tile`` (of each box's centre), ``participant`` (that tile's) and ``shared``
-        (two or more faces in one tile) set from :attr:`current`; -1, None and False without one."""
-        n = len(faces)
-        if self.current is None or n == 0:
-            return faces.replace(tile=np.full(n, -1, np.int64), participant=np.full(n, None, object),
-                                 shared=np.zeros(n, bool))
-        tile = self.current.tile_of(faces.bbox[:, :2] + faces.bbox[:, 2:] / 2)
-        counts = np.bincount(tile[tile >= 0], minlength=len(self.current))
-        inside = tile >= 0
+        """``faces`` with ``tile`` (of each box's centre) and ``shared`` (two or more faces in one tile) set
+        from :attr:`usable`, -1 and False without one; ``participant`` None: the names stage sets it, so a
+        face has no participant name while the "names" feature is off."""
+        n, layout = len(faces), self.usable
         participant = np.full(n, None, object)
-        participant[inside] = self.current.participant[tile[inside]]
+        if layout is None or n == 0:
+            return faces.replace(tile=np.full(n, -1, np.int64), participant=participant, shared=np.zeros(n, bool))
+        tile = layout.tile_of(faces.bbox[:, :2] + faces.bbox[:, 2:] / 2)
+        counts = np.bincount(tile[tile >= 0], minlength=len(layout))
+        inside = tile >= 0
         return faces.replace(tile=tile, participant=participant, shared=inside & (counts[np.maximum(tile, 0)] >= 2))
 
     def name_tiles(self, participant: np.ndarray) -> None:
