@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
