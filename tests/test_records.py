@@ -265,7 +265,10 @@ def test_people_carry_their_tile_s_name_and_camera_off_tiles_are_counted_apart_n
     event = FeedBuilder(("gaze", "names")).on_snapshot(snapshot)[-1]
     validate(event)
     assert event["camera_off"] == ["Łukasz", None] and event["room"]["camera_off"] == 2
+    assert (event["room"]["layout"], event["room"]["tiles"]) == ("grid", 4)
     assert [p["participant"] for p in event["people"]] == ["José Álvarez", "Zoë"]
+    outside = Records().build(dataclasses.replace(gallery_analysis(("gaze", "names")), layout=None)).room
+    assert (outside.camera_off, outside.layout, outside.tiles) == (None, None, None)
 
 
 def test_with_name_reading_off_or_in_aggregate_only_mode_no_participant_name_is_published():

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from vcam.types import EMOTIONS, Analysis, Faces
+from vcam.types import EMOTIONS, Analysis, Faces, Layout
 
 MIN_GROUP = 3
 """Fewest people present for which aggregate-only mode shows the room."""
@@ -235,6 +235,8 @@ class Room:
             whose most likely class it is; None while emotion is off or nobody has one.
         camera_off: meeting tiles whose camera is off (not counted in ``people``: nobody can be seen
             looking or away); None outside a meeting gallery.
+        layout: the meeting layout's kind (``grid``, ``speaker``, ``strip``); None outside a gallery.
+        tiles: the meeting's tiles, camera-off ones included; None outside a gallery.
     """
 
     people: int
@@ -243,6 +245,8 @@ class Room:
     engagement: float | None
     emotions: dict[str, float] | None
     camera_off: int | None = None
+    layout: str | None = None
+    tiles: int | None = None
 
     @property
     def attention_pct(self) -> float | None:
@@ -252,7 +256,8 @@ class Room:
     def published(self) -> dict[str, Any]:
         """The room as the feed's ``room``, the analyze JSON's frames and ``room.csv`` name it."""
         return {"people": self.people, "attending": self.looking, "attention_pct": self.attention_pct,
-                "engagement": self.engagement, "emotions": self.emotions, "camera_off": self.camera_off}
+                "engagement": self.engagement, "emotions": self.emotions, "camera_off": self.camera_off,
+                "layout": self.layout, "tiles": self.tiles}
 
 
 @dataclass(frozen=True)
@@ -352,7 +357,7 @@ class Records:
         faces = self._hide_expression(analysis.faces, features)
         everyone = tuple(person(faces, i, features) for i in range(len(faces)) if faces.track_id[i] >= 0)
         off = camera_off(analysis, features)
-        room = room_of(faces, features, None if analysis.layout is None else len(off))
+        room = room_of(faces, features, analysis.layout)
         presence = self._presence(t, everyone)
         if self.privacy.aggregate_only:
             shown = room.people >= self.privacy.min_group
@@ -425,17 +430,19 @@ def camera_off(analysis: Analysis, features: Iterable[str]) -> tuple[str | None,
                  for i in np.flatnonzero(layout.camera_off))
 
 
-def room_of(faces: Faces, features: Iterable[str], cameras_off: int | None = None) -> Room:
-    """The room of ``faces`` (tracked rows only) for the published ``features``; ``cameras_off``: the
-    meeting's camera-off tiles (None outside a gallery)."""
+def room_of(faces: Faces, features: Iterable[str], layout: Layout | None = None) -> Room:
+    """The room of ``faces`` (tracked rows only) for the published ``features``, in the meeting ``layout``
+    (None outside a gallery)."""
     on = set(features)
     faces = faces.select(faces.track_id >= 0)
     gaze = "gaze" in on
+    meeting = {} if layout is None else {"camera_off": int(np.count_nonzero(layout.camera_off)),
+                                         "layout": layout.kind, "tiles": len(layout)}
     return Room(people=len(faces),
                 looking=int(np.count_nonzero(faces.on_screen)) if gaze else None,
                 attention=_mean(faces.attention) if gaze else None,
                 engagement=_mean(faces.engagement) if gaze else None,
-                emotions=emotion_shares(faces.emotion) if "emotion" in on else None, camera_off=cameras_off)
+                emotions=emotion_shares(faces.emotion) if "emotion" in on else None, **meeting)
 
 
 def _mean(values: np.ndarray) -> float | None:
