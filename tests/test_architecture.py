@@ -74,9 +74,10 @@ def test_the_overlay_depends_on_vcam_types_only():
     assert {k: v for k, v in outside.items() if v} == {}
 
 
-@pytest.mark.parametrize("base", ["vcam.types", "vcam.errors", "vcam.features", "vcam.limits", "vcam.records"])
+@pytest.mark.parametrize("base", ["vcam.types", "vcam.errors", "vcam.features", "vcam.limits", "vcam.records",
+                                  "vcam.room"])
 def test_the_vocabulary_depends_on_nothing_but_itself(base):
-    allowed = {"vcam", "vcam.types", "vcam.errors", "vcam.features", "vcam.limits"}
+    allowed = {"vcam", "vcam.types", "vcam.errors", "vcam.features", "vcam.limits", "vcam.room"}
     assert GRAPH[base] - allowed == set()
 
 
@@ -87,7 +88,7 @@ def test_the_pipeline_does_no_io_it_never_reaches_sources_outputs_feed_session_o
 
 
 def test_the_writers_only_format_records_they_never_run_the_pipeline():
-    writers = ("vcam.records", "vcam.feed.events", "vcam.session")
+    writers = ("vcam.records", "vcam.room", "vcam.feed.events", "vcam.session")
     assert importers_of(("vcam.pipeline", "vcam.daemon", "vcam.sources", "vcam.outputs"), writers) == {}
 
 
