@@ -194,12 +194,14 @@ def choose_runtime(runtime: str = "auto") -> str:
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-    if runtime == "onnx" or (runtime == "auto" and litert_interpreter() is None):
+    if runtime == "onnx":
         return "onnx"
-    if litert_interpreter() is None:
+    if litert_interpreter() is not None:
+        return "litert"
+    if runtime == "litert":
         raise ImportError("runtime 'litert' needs ai-edge-litert, which does not import here (it has no Windows "
                           "wheel): `pip install ai-edge-litert==1.4.0`, or use runtime='auto' or 'onnx'")
-    return "litert"
+    return "onnx"
 
 
 class LiteRTModel:
