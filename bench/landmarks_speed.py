@@ -1,7 +1,7 @@
-"""Landmarks stage speed and process memory: the batched LiteRT stage against FaceMesh, on the demo gallery.
+"""Landmarks stage speed and memory: the batched stage (LiteRT or onnxruntime) against FaceMesh, on the demo gallery.
 
     .venv/bin/python bench/landmarks_speed.py [--runs 3] [--frames 40] [--warmup 10] [--grids 7x7,3x3,1x1]
-                                              [--variants facemesh,new-t1,new-t2] [--json out.json]
+                                              [--variants facemesh,new-w1,new-w2,onnx-w2] [--json out.json]
 
 The profile loop: ``vcam.pipeline.Analyzer(["gaze"])`` (vcam's default stages, the landmarks stage
 swapped) processing ``Frame(DemoSource(rows, cols, realtime=False).render(i), i, i / 30)`` at 1920×1080,
@@ -11,11 +11,12 @@ as fast as it can, on this thread. Each (variant, grid, run) is a fresh child pr
 Variants: ``facemesh`` is vcam's former stage (one MediaPipe FaceMesh graph per track, 2 worker
 threads; ``tests/facemesh_reference.py``); ``new-wW-tT-bB`` the new stage with ``W`` workers (default 2),
 LiteRT on ``T`` threads per call (default 1) and ``B`` faces per model call (default 1; ``new-w1-b64``:
-every face in one call). Printed per variant and grid, medians over runs of each run's median over the measured
+every face in one call); ``onnx-wW-tT-bB`` the same stage on onnxruntime and the ONNX conversions
+(``Landmarks(runtime="onnx")``, what runs where LiteRT does not install: Windows). Printed per variant and grid, medians over runs of each run's median over the measured
 frames: landmarks ms per frame (wall, and the process CPU time during the stage: all threads, MediaPipe's
 own included), the whole analysis ms per frame, faces analysed per frame, and the
 resulting rate of analyses per face per second (1000 / frame ms: every face is analysed each frame),
-peak RSS MB; then the ratios facemesh / new. It prints figures; it is not a test.
+peak RSS MB; then the ratios of the first variant to each other one. It prints figures; it is not a test.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def make_stage(variant: str):
     from vcam.pipeline.landmarks import Landmarks
 
     keys = {"w": "workers", "t": "threads", "b": "batch"}
-    return Landmarks(**{keys[part[0]]: int(part[1:]) for part in variant.split("-")[1:]})
+    kind, *parts = variant.split("-")
+    runtime = {"new": "litert", "onnx": "onnx"}[kind]
+    return Landmarks(runtime=runtime, **{keys[part[0]]: int(part[1:]) for part in parts})
 
 
 class CpuTimed:

@@ -57,6 +57,18 @@ def test_a_corrupt_model_fails_the_doctor_and_prints_how_to_restore_it(monkeypat
     assert "models: face-landmarker: reinstall it with `bash installer/linux/dev.sh setup`" in report
 
 
+def test_the_landmarks_check_names_the_runtime_litert_here_and_onnxruntime_where_litert_cannot_import(monkeypatch):
+    litert = doctor.check_landmarks()
+    assert (litert.status, litert.needed) == ("ok", True)
+    assert litert.detail.startswith("LiteRT (ai-edge-litert) 1.4.0, face mesh and iris models load")
+    for module in ("ai_edge_litert", "ai_edge_litert.interpreter"):  # as on Windows: no wheel
+        monkeypatch.setitem(sys.modules, module, None)
+    onnx = doctor.check_landmarks()
+    assert onnx.status == "ok"
+    assert onnx.detail == (f"onnxruntime (ONNX conversions) {importlib.metadata.version('onnxruntime')}, face mesh "
+                           "and iris models load; ai-edge-litert does not import here, so ~2x the CPU per face")
+
+
 PINS_AND_ORIGIN = """
 import importlib.metadata, json
 from vcam import doctor

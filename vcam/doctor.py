@@ -134,6 +134,23 @@ def _model_fix(name: str) -> str:
     return found + "`vcam models list` shows every model and what is wrong"
 
 
+def check_landmarks() -> Check:
+    """Which runtime runs the landmarks stage, with its models loaded: LiteRT where ``ai_edge_litert`` imports,
+    else onnxruntime on the shipped ONNX conversions (Windows: ai-edge-litert has no Windows wheel)."""
+    from vcam.pipeline.landmarks import RUNTIME_LABELS, Landmarks
+
+    try:
+        stage = Landmarks(workers=1)
+    except VcamError as err:
+        return _result("landmarks", False, str(err), REINSTALL, needed=True)
+    stage.close()
+    dist = {"litert": "ai-edge-litert", "onnx": "onnxruntime"}[stage.runtime]
+    detail = f"{RUNTIME_LABELS[stage.runtime]} {importlib.metadata.version(dist)}, face mesh and iris models load"
+    if stage.runtime == "onnx":
+        detail += "; ai-edge-litert does not import here, so ~2x the CPU per face"
+    return _result("landmarks", True, detail, "", needed=True)
+
+
 def check_ocr() -> Check:
     """The name reader loads its two PP-OCRv4 models (rapidocr-onnxruntime, installed --no-deps) and reads a label."""
     import numpy as np
@@ -236,7 +253,7 @@ def check_config() -> Check:
 
 
 CHECKS: tuple[Callable[[], Check], ...] = (
-    check_python, check_packages, check_models, check_ocr, check_cameras, check_virtualcam, check_display, check_port,
+    check_python, check_packages, check_models, check_landmarks, check_ocr, check_cameras, check_virtualcam, check_display, check_port,
     check_config,
 )
 

@@ -1,10 +1,11 @@
 """Convert MediaPipe's face mesh and iris models (tflite) to ONNX with a dynamic batch, and check them.
 
-NOT SHIPPED: vcam runs the original .tflite files with LiteRT (``ai-edge-litert``), because under
-onnxruntime 1.32 these ONNX files ran ~2.5x slower on this 2-core machine (per face, single thread,
-interleaved in one process: mesh 5.0-6.2 ms against 1.9-2.3 ms, iris 6.6-8.1 ms against 1.8-4.5 ms
-per eye; XNNPACK's fused convolution + PReLU has no onnxruntime CPU counterpart). The script stays
-so the comparison can be repeated when onnxruntime changes: it writes to ``--out``, outside vcam.
+Shipped in ``vcam/assets/models/landmarks/`` (manifest ``face-mesh-onnx`` and ``iris-landmarks-onnx``):
+vcam runs the original .tflite files with LiteRT (``ai-edge-litert``) wherever it imports, and these
+ONNX files with onnxruntime where it does not: LiteRT has no Windows wheel. LiteRT stays first because
+under onnxruntime 1.32 these ONNX files ran slower on this 2-core machine (see ``bench/README.md``,
+``landmarks_speed.py``'s ``onnx`` variants; XNNPACK's fused convolution + PReLU has no onnxruntime
+CPU counterpart).
 
 Source: ``mediapipe==0.10.21`` (PyPI, Apache-2.0), files
 ``mediapipe/modules/face_landmark/face_landmark.tflite`` (468-point face mesh,
@@ -35,8 +36,9 @@ Run from the repository root, in a throwaway environment (never vcam's)::
         --mediapipe .venv/lib/python3.11/site-packages/mediapipe
 
 It writes ``face_landmark.onnx``, ``iris_landmark.onnx`` and ``LICENSE-mediapipe.txt`` to ``--out``
-(default ``/tmp/vcam-landmarks-onnx``) and prints the sha256 of each file (the files are reproducible
-byte for byte: face 8ef171b5…941e, iris b130fb53…63ff with these pins). CI never runs it.
+(default ``/tmp/vcam-landmarks-onnx``; ``--out vcam/assets/models/landmarks`` replaces the shipped files)
+and prints the sha256 of each file (the files are reproducible byte for byte: face 8ef171b5…941e, iris
+b130fb53…63ff with these pins, the manifest's). CI never runs it.
 """
 
 from __future__ import annotations

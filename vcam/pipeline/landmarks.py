@@ -1,8 +1,12 @@
 """landmarks: 478 points with irises per tracked face, every face on one pair of models per worker.
 
-MediaPipe's face mesh graph, rebuilt around two of its models run with LiteRT
-(``ai-edge-litert``): one instance of each per worker thread serves every face,
-instead of one FaceMesh graph per track (on a 7×7 gallery that was ~800 MB more):
+MediaPipe's face mesh graph, rebuilt around two of its models: one instance of each
+per worker thread serves every face, instead of one FaceMesh graph per track (on a
+7×7 gallery that was ~800 MB more). Two runtimes run them, the same steps around
+either (``runtime``; :class:`LiteRTModel`, :class:`OnnxModel`, one ``run(batch)`` each):
+LiteRT (``ai-edge-litert``) on the ``.tflite`` files wherever it imports, else
+onnxruntime on their ONNX conversions (``vcam/assets/models/landmarks/``): LiteRT
+has no Windows wheel.
 
 1. **Face ROI.** An upright square around each face: from the track's previous
    landmarks when it has them (the bounding box of the 468 mesh points, rotated
@@ -40,9 +44,11 @@ galleries is found.
 
 Speed (``bench/landmarks_speed.py``): the mesh model takes ~2 ms per face and the
 iris model ~1.5-1.7 ms per eye under LiteRT's XNNPACK on one thread, about the
-CPU time FaceMesh spent per face; the same graphs converted to ONNX
-(``models/convert/face_landmarks_to_onnx.py``) ran ~2.5× slower under
-onnxruntime 1.32, which is why LiteRT runs them.
+CPU time FaceMesh spent per face; the ONNX conversions
+(``models/convert/face_landmarks_to_onnx.py``) under onnxruntime 1.32 took ~2× the
+stage's CPU time per face (3×3 and 7×7 demo galleries), which is why LiteRT runs
+them where it can. Under onnxruntime the points lie within 0.33 px (0.007 of the
+inter-ocular distance) of LiteRT's on the test photos, the same faces found.
 """
 
 from __future__ import annotations
@@ -159,8 +165,47 @@ def box_of(points: np.ndarray) -> np.ndarray:
 # -- the models --------------------------------------------------------------------
 
 
-class Model:
-    """One LiteRT model run on a batch; the input is resized when the batch size changes.
+RUNTIMES = ("auto", "litert", "onnx")
+"""How :class:`Landmarks` runs its two models: ``"litert"`` the .tflite files under LiteRT (``ai-edge-litert``,
+fastest), ``"onnx"`` their ONNX conversions under onnxruntime (everywhere, Windows included: LiteRT has no
+Windows wheel), ``"auto"`` LiteRT when it imports, else onnxruntime."""
+MODEL_NAMES = {"litert": ("face-mesh", "iris-landmarks"), "onnx": ("face-mesh-onnx", "iris-landmarks-onnx")}
+"""The manifest's ``(mesh, iris)`` models of each runtime."""
+RUNTIME_LABELS = {"litert": "LiteRT (ai-edge-litert)", "onnx": "onnxruntime (ONNX conversions)"}
+ONNX_FIX = ("reinstall vcam, or rebuild the file with models/convert/face_landmarks_to_onnx.py "
+            "(see vcam/assets/models/landmarks/README.md)")
+
+
+def litert_interpreter() -> type | None:
+    """LiteRT's ``Interpreter`` class, or None when ``ai_edge_litert`` does not import (no wheel on Windows)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return None
+    return Interpreter
+
+
+def choose_runtime(runtime: str = "auto") -> str:
+    """``"litert"`` or ``"onnx"``: the runtime ``runtime`` (one of :data:`RUNTIMES`) stands for here.
+
+    Raises:
+        ValueError: ``runtime`` is not one of :data:`RUNTIMES`.
+        ImportError: ``"litert"`` was asked for and ``ai_edge_litert`` does not import.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if runtime == "onnx":
+        return "onnx"
+    if litert_interpreter() is not None:
+        return "litert"
+    if runtime == "litert":
+        raise ImportError("runtime 'litert' needs ai-edge-litert, which does not import here (it has no Windows "
+                          "wheel): `pip install ai-edge-litert==1.4.0`, or use runtime='auto' or 'onnx'")
+    return "onnx"
+
+
+class LiteRTModel:
+    """One ``.tflite`` model under LiteRT; its input is resized when the batch size changes.
 
     Args:
         path: the ``.tflite`` file (verified by :func:`vcam.models.model_path` when it comes from the manifest).
@@ -173,13 +218,11 @@ class Model:
     """
 
     def __init__(self, path: Path, name: str, size: int, threads: int) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"model {name} is missing: expected a file at {path}; {FIX}")
         try:
-            self._interp = Interpreter(model_path=str(path), num_threads=threads)
+            self._interp = litert_interpreter()(model_path=str(path), num_threads=threads)
         except (ValueError, RuntimeError) as err:
             raise ModelError(f"model {name} at {path} cannot be loaded by LiteRT ({err}); {FIX}") from err
         self._input = self._interp.get_input_details()[0]
@@ -189,12 +232,8 @@ class Model:
         self._outputs = sorted(self._interp.get_output_details(), key=lambda d: d["name"])
         self._batch = 0
 
-    def __call__(self, batch: np.ndarray, rows: int) -> list[np.ndarray]:
-        """``(N, S, S, 3) float32`` → the outputs sorted by tensor name, each ``(N, ...)``, ``rows`` rows per call."""
-        parts = [self._run(batch[k:k + rows]) for k in range(0, len(batch), max(1, rows))]
-        return [np.concatenate(p) for p in zip(*parts)]
-
-    def _run(self, batch: np.ndarray) -> list[np.ndarray]:
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """``(N, S, S, 3) float32`` → the outputs sorted by tensor name, each ``(N, K)``."""
         if len(batch) != self._batch:
             self._interp.resize_tensor_input(self._input["index"], list(batch.shape))
             self._interp.allocate_tensors()
@@ -202,6 +241,46 @@ class Model:
         self._interp.set_tensor(self._input["index"], batch)
         self._interp.invoke()
         return [self._interp.get_tensor(d["index"]).reshape(len(batch), -1) for d in self._outputs]
+
+
+class OnnxModel:
+    """The ONNX conversion of one of the models (dynamic batch) under onnxruntime, CPU.
+
+    Args and Raises: as :class:`LiteRTModel`; the input checked is ``(N, size, size, 3)``.
+    """
+
+    def __init__(self, path: Path, name: str, size: int, threads: int) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"model {name} is missing: expected a file at {path}; {ONNX_FIX}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad files
+            raise ModelError(f"model {name} at {path} cannot be loaded by onnxruntime "
+                             f"({' '.join(str(err).split())[:200]}); {ONNX_FIX}") from err
+        self._input = self._session.get_inputs()[0]
+        if list(self._input.shape[1:]) != [size, size, 3]:
+            raise ModelError(f"model {name} at {path} is not the {name} model: expected an input "
+                             f"(N, {size}, {size}, 3), got {tuple(self._input.shape)}; {ONNX_FIX}")
+        self._outputs = sorted(o.name for o in self._session.get_outputs())
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """``(N, S, S, 3) float32`` → the outputs sorted by tensor name (as LiteRT's), each ``(N, K)``."""
+        return [o.reshape(len(batch), -1) for o in self._session.run(self._outputs, {self._input.name: batch})]
+
+
+Model = LiteRTModel | OnnxModel
+BACKENDS: dict[str, type[LiteRTModel] | type[OnnxModel]] = {"litert": LiteRTModel, "onnx": OnnxModel}
+
+
+def run_batched(model: Model, batch: np.ndarray, rows: int) -> list[np.ndarray]:
+    """``model`` on ``(N, S, S, 3) float32``, ``rows`` rows per call: its outputs, each ``(N, K)``."""
+    parts = [model.run(batch[k:k + rows]) for k in range(0, len(batch), max(1, rows))]
+    return [np.concatenate(p) for p in zip(*parts)]
 
 
 def as_input(crops: list[np.ndarray]) -> np.ndarray:
@@ -222,9 +301,9 @@ class Landmarks:
         min_confidence: face-presence probability (0..1) below which a face is dropped. Higher
             drops more blurred or turned faces; lower keeps meshes fitted to non-faces.
         workers: threads fitting shares of the faces side by side, each with its own pair of
-            models (LiteRT releases the GIL while a model runs). 2 uses the second core of a
+            models (both runtimes release the GIL while a model runs). 2 uses the second core of a
             2-core laptop; 1 fits every face on the analysis thread.
-        threads: LiteRT (XNNPACK) threads per model call. 2 uses the second core of a 2-core
+        threads: LiteRT (XNNPACK) or onnxruntime (intra-op) threads per model call. 2 uses the second core of a 2-core
             laptop while the video threads leave it idle; 1 leaves it to them.
         batch: faces (eyes: twice as many) per model call. One model instance serves every face
             whatever the batch; measured here with 1 thread, the mesh model costs ~15-30 % more
@@ -235,10 +314,17 @@ class Landmarks:
             4 halos, brow), as MediaPipe's iris graph does; ``"lids"`` the 16 lid points (corners
             included), so the iris and the lids gaze measures it against come from one model;
             ``"mesh"`` none (only the 10 iris points are added).
-        mesh, iris: the model files; default: the manifest's ``face-mesh`` and ``iris-landmarks``, verified.
+        runtime: what runs the models (:data:`RUNTIMES`): ``"auto"`` LiteRT when ``ai_edge_litert``
+            imports, else onnxruntime; ``"litert"`` or ``"onnx"`` to force one (tests, benches).
+            onnxruntime gives the same points within 0.33 px (``tests/pipeline/test_landmarks.py``)
+            but took ~2x LiteRT's CPU time per face here (``bench/landmarks_speed.py``).
+        mesh, iris: the model files; default: the runtime's manifest models (``face-mesh`` and
+            ``iris-landmarks``, or ``face-mesh-onnx`` and ``iris-landmarks-onnx``), verified.
 
     Raises:
         ModelError: a model file is missing, corrupt or another model.
+        ValueError: ``eye_points`` or ``runtime`` is not one of its choices.
+        ImportError: ``runtime="litert"`` and ``ai_edge_litert`` does not import.
     """
 
     name = "landmarks"
@@ -246,14 +332,17 @@ class Landmarks:
 
     def __init__(self, scale: float = 1.5, eye_scale: float = 2.3, min_confidence: float = 0.5,
                  workers: int = 2, threads: int = 1, batch: int = 1, eye_points: str = "lids",
-                 mesh: Path | None = None, iris: Path | None = None) -> None:
+                 runtime: str = "auto", mesh: Path | None = None, iris: Path | None = None) -> None:
         self.scale, self.eye_scale, self.min_confidence = scale, eye_scale, min_confidence
         if eye_points not in REFINED:
             raise ValueError(f"eye_points must be one of {', '.join(REFINED)}, got {eye_points!r}")
         self.eye_points, self.batch, self.workers = eye_points, max(1, batch), max(1, workers)
-        mesh, iris = mesh or model_path("face-mesh"), iris or model_path("iris-landmarks")
-        self._models = [(Model(mesh, "face-mesh", MESH_SIZE, max(1, threads)),
-                         Model(iris, "iris-landmarks", EYE_SIZE, max(1, threads))) for _ in range(self.workers)]
+        self.runtime = choose_runtime(runtime)
+        names, backend = MODEL_NAMES[self.runtime], BACKENDS[self.runtime]
+        mesh, iris = mesh or model_path(names[0]), iris or model_path(names[1])
+        self._models = [(backend(mesh, names[0], MESH_SIZE, max(1, threads)),
+                         backend(iris, names[1], EYE_SIZE, max(1, threads))) for _ in range(self.workers)]
+        log.info("landmarks run on %s, %d worker(s)", RUNTIME_LABELS[self.runtime], self.workers)
         self._pool: ThreadPoolExecutor | None = None
         self._last: dict[int, np.ndarray] = {}
 
@@ -308,7 +397,7 @@ class Landmarks:
 
     def _fit_mesh(self, model: Model, image: np.ndarray, rois: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``(N, 468, 3)`` mesh points in frame pixels and ``(N,)`` face found, ``batch`` faces per call."""
-        coords, logit = model(as_input([cut(image, r, MESH_SIZE) for r in rois]), self.batch)
+        coords, logit = run_batched(model, as_input([cut(image, r, MESH_SIZE) for r in rois]), self.batch)
         found = 1 / (1 + np.exp(-logit[:, 0])) >= self.min_confidence
         points = coords.reshape(len(rois), N_MESH, 3)
         return np.stack([to_frame(p, r, MESH_SIZE) for p, r in zip(points, rois)]), found
@@ -318,7 +407,8 @@ class Landmarks:
         out = np.concatenate([mesh, np.zeros((len(mesh), N_LANDMARKS - N_MESH, 3), np.float32)], axis=1)
         jobs = [(n, eye, roi_from_corners(m[eye[0], :2], m[eye[1], :2], self.eye_scale))
                 for n, m in enumerate(mesh) for eye in EYES]
-        contour, iris = model(as_input([cut(image, roi, EYE_SIZE, eye[4]) for _, eye, roi in jobs]), 2 * self.batch)
+        contour, iris = run_batched(model, as_input([cut(image, roi, EYE_SIZE, eye[4]) for _, eye, roi in jobs]),
+                                    2 * self.batch)
         for (n, eye, roi), c, i in zip(jobs, contour.reshape(-1, 71, 3), iris.reshape(-1, 5, 3)):
             self._merge_eye(out[n], eye, to_frame(c, roi, EYE_SIZE, eye[4]), to_frame(i, roi, EYE_SIZE, eye[4]))
         return out
