@@ -26,7 +26,7 @@ from vcam.errors import ModelError
 from vcam.models import model_path
 from vcam.pipeline.detect import Detect
 from vcam.pipeline.gaze import eye_ratios
-from vcam.pipeline.landmarks import Landmarks, crop_matrix, roi_from_points, to_frame
+from vcam.pipeline.landmarks import EYE_33, EYE_263, Landmarks, crop_matrix, roi_from_points, to_frame
 from vcam.pipeline.pose import Pose
 from vcam.types import N_LANDMARKS, Faces, Frame
 
@@ -187,6 +187,32 @@ def test_one_call_per_frame_or_one_per_face_gives_the_same_points(runtime, load_
     one = run(Landmarks(batch=1, runtime=runtime), image, faces, frames=1)
     all_at_once = run(Landmarks(batch=64, runtime=runtime), image, faces, frames=1)
     assert np.abs(one.landmarks - all_at_once.landmarks).max() < 1e-2
+
+
+def test_eyes_refined_every_other_analysis_follow_the_mesh_in_between(load_image, boxes):
+    """A large gallery refines each face's eyes every other analysis (``iris_stride``); in between the last
+    refined lids and irises ride on the new mesh's eye corners. On a moving face they stay within a small
+    share of the eye-corner distance of a refinement of that frame, and half the eyes are refined."""
+    image, faces = load_image("group5.jpg"), boxes("group5.jpg")
+    every, alternate = Landmarks(), Landmarks(iris_stride=2)
+    calls: list[int] = []
+    for model in (m[1] for m in alternate._models):
+        run_once = model.run
+        model.run = lambda batch, run_once=run_once: calls.append(len(batch)) or run_once(batch)
+    eyes = np.r_[EYE_33[:16], EYE_263[:16], np.arange(468, 478)]
+    try:
+        worst = 0.0
+        for k in range(6):  # the photo slides 2 px right per frame
+            moved = np.roll(image, 2 * k, axis=1)
+            shifted = faces.replace(bbox=faces.bbox + np.float32([2 * k, 0, 0, 0]))
+            a, b = every(Frame(moved, k, k / 30), shifted), alternate(Frame(moved, k, k / 30), shifted)
+            worst = max(worst, max(share_of_iod(p, q)[eyes].max() for p, q in zip(a.landmarks, b.landmarks)))
+    finally:
+        every.close()
+        alternate.close()
+    assert worst < 0.02, f"carried eyes off by {worst:.3f} of the eye-corner distance"
+    assert len(faces) == 5
+    assert sum(calls) == 2 * (5 + 2 + 3 + 2 + 3 + 2), "first frame every face; then the even or odd track ids in turn"
 
 
 def test_a_region_maps_to_its_crop_and_back(load_image):

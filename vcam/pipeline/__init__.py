@@ -31,7 +31,8 @@ Budget (how often each stage runs per face):
   when the layout changes, then the tiles without a face, ``per_frame`` at a time.
 - names: only labels that changed are read (PP-OCRv4, ~35 ms each), on a worker
   that uses at most half a core; a known label is a cache lookup.
-- landmarks, pose, gaze: every analysed frame, every face.
+- landmarks, pose, gaze: every analysed frame, every face; above 16 faces each face's eyes are
+  refined by the iris model every other analysis, carried on the new mesh in between.
 - identity: a descriptor per new track, then one every ``recheck`` seconds,
   computed on its own worker thread (~8-16 ms each, batched); the analysis thread only
   cuts the 150×150 chip and reads back settled names.

@@ -97,6 +97,22 @@ EYE_RING = 16
 """The first 16 of each eye's 71 points are its lid contour; the iris depth is their mean (as FaceMesh)."""
 REFINED = {"mesh": 0, "lids": EYE_RING, "all": 71}
 """How many of each eye's 71 points the iris model refines, per ``eye_points`` choice."""
+IRIS_EVERY_FRAME_MAX = 16
+"""Faces up to which every face's eyes are refined at every analysis; above, each face's every other
+analysis (see ``Landmarks.iris_stride``). The iris model is ~65 % of the stage's model time per face."""
+
+
+def to_corners(points: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> np.ndarray:
+    """``(K, 2)`` frame-pixel ``points`` in the eye's own frame: origin corner ``c0``, unit ``c1 - c0``."""
+    d = c1 - c0
+    basis = np.array([[d[0], -d[1]], [d[1], d[0]]], np.float64)  # columns: along the eye, and across it
+    return np.linalg.solve(basis, (points - c0).T).T.astype(np.float32)
+
+
+def from_corners(rel: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> np.ndarray:
+    """:func:`to_corners`'s inverse: ``(K, 2)`` eye-frame points back to frame pixels for corners ``c0``, ``c1``."""
+    d = c1 - c0
+    return (c0 + rel[:, :1] * d + rel[:, 1:2] * np.array([-d[1], d[0]])).astype(np.float32)
 
 
 # -- geometry: a rotated square ROI as an affine map -----------------------------------
@@ -332,11 +348,13 @@ class Landmarks:
 
     def __init__(self, scale: float = 1.5, eye_scale: float = 2.3, min_confidence: float = 0.5,
                  workers: int = 2, threads: int = 1, batch: int = 1, eye_points: str = "lids",
-                 runtime: str = "auto", mesh: Path | None = None, iris: Path | None = None) -> None:
+                 runtime: str = "auto", iris_stride: int | None = None, mesh: Path | None = None,
+                 iris: Path | None = None) -> None:
         self.scale, self.eye_scale, self.min_confidence = scale, eye_scale, min_confidence
         if eye_points not in REFINED:
             raise ValueError(f"eye_points must be one of {', '.join(REFINED)}, got {eye_points!r}")
         self.eye_points, self.batch, self.workers = eye_points, max(1, batch), max(1, workers)
+        self.iris_stride = iris_stride
         self.runtime = choose_runtime(runtime)
         names, backend = MODEL_NAMES[self.runtime], BACKENDS[self.runtime]
         mesh, iris = mesh or model_path(names[0]), iris or model_path(names[1])
@@ -345,46 +363,67 @@ class Landmarks:
         log.info("landmarks run on %s, %d worker(s)", RUNTIME_LABELS[self.runtime], self.workers)
         self._pool: ThreadPoolExecutor | None = None
         self._last: dict[int, np.ndarray] = {}
+        self._eyes: dict[int, np.ndarray] = {}  # track id -> (2, K, 2) refined eye points in each eye's frame
+        self._calls = 0
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
         ids = [int(t) for t in faces.track_id]
         usable = np.array([np.all(np.isfinite(b)) and b[2] >= 4 and b[3] >= 4 for b in faces.bbox], bool)
         rows = np.flatnonzero(usable)
-        points, found = self.fit(frame.image, [self._roi(ids[i], faces.bbox[i]) for i in rows],
-                                 [ids[i] not in self._last for i in rows])
+        carried = self._carried([ids[i] for i in rows])
+        points, found, eyes = self.fit(frame.image, [self._roi(ids[i], faces.bbox[i]) for i in rows],
+                                       [ids[i] not in self._last for i in rows], carried)
         keep = rows[found]
         self.forget({ids[i] for i in keep})  # every live track is a row: the others were not found
-        for i, pts in zip(keep, points[found]):
-            self._last[ids[i]] = pts
+        for i, pts, eye in zip(keep, points[found], eyes[found]):
+            self._last[ids[i]], self._eyes[ids[i]] = pts, eye
         if len(keep) == 0:
             return faces.select(np.zeros(len(faces), bool))
         pts = points[found]
         return faces.select(keep).replace(landmarks=pts, bbox=np.stack([box_of(p) for p in pts]),
                                           score=np.ones(len(keep), np.float32))
 
+    def _carried(self, ids: list[int]) -> list[np.ndarray | None]:
+        """Per face, the eyes to carry over instead of refining them now (None: refine them).
+
+        With more than :data:`IRIS_EVERY_FRAME_MAX` faces (or ``iris_stride`` set), each face's eyes are
+        refined every ``stride``-th analysis, staggered across tracks so each analysis refines an even
+        share; in between its last refined lids and irises follow the new mesh's eye corners. A new
+        track is always refined.
+        """
+        self._calls += 1
+        stride = self.iris_stride or (1 if len(ids) <= IRIS_EVERY_FRAME_MAX else 2)
+        return [None if (tid + self._calls) % stride == 0 else self._eyes.get(tid) for tid in ids]
+
     def _roi(self, tid: int, box: np.ndarray) -> np.ndarray:
         last = self._last.get(tid)
         return roi_from_points(last, self.scale) if last is not None else roi_from_box(box, self.scale)
 
-    def fit(self, image: np.ndarray, rois: list[np.ndarray], fresh: list[bool]) -> tuple[np.ndarray, np.ndarray]:
-        """``(N, 478, 3)`` frame-pixel landmarks and ``(N,)`` found, for ``N`` face ROIs of a BGR ``image``.
+    def fit(self, image: np.ndarray, rois: list[np.ndarray], fresh: list[bool],
+            carried: list[np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(N, 478, 3)`` frame-pixel landmarks, ``(N,)`` found and ``(N, 2, K, 2)`` the refined eye points in
+        each eye's frame (:func:`to_corners`), for ``N`` face ROIs of a BGR ``image``.
 
         ``fresh`` faces (no previous landmarks) are fitted a second time from their first mesh.
+        ``carried``: per face, eyes to place on the new mesh instead of refining them (None: refine).
         The faces are split into one contiguous share per worker, each fitted on its own models.
         """
+        k = REFINED[self.eye_points] + 5
         if not rois:
-            return np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros(0, bool)
+            return np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros(0, bool), np.zeros((0, 2, k, 2), np.float32)
+        carried = carried if carried is not None else [None] * len(rois)
         shares = [s for s in np.array_split(np.arange(len(rois)), self.workers) if len(s)]
-        if len(shares) == 1:
-            return self._fit_share(self._models[0], image, rois, fresh)
+        jobs = [(self._models[n], image, [rois[i] for i in s], [fresh[i] for i in s], [carried[i] for i in s])
+                for n, s in enumerate(shares)]
+        if len(jobs) == 1:
+            return self._fit_share(*jobs[0])
         if self._pool is None:  # created on the analysis thread, so its threads inherit its CPU priority
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vcam-landmarks")
-        jobs = [(self._models[k], image, [rois[i] for i in s], [fresh[i] for i in s]) for k, s in enumerate(shares)]
         results = list(self._pool.map(lambda job: self._fit_share(*job), jobs))
-        return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+        return tuple(np.concatenate([r[n] for r in results]) for n in range(3))  # type: ignore[return-value]
 
     def _fit_share(self, models: tuple[Model, Model], image: np.ndarray, rois: list[np.ndarray],
-                   fresh: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+                   fresh: list[bool], carried: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`fit` of some faces on one worker's ``(mesh, iris)`` models."""
         mesh, found = self._fit_mesh(models[0], image, rois)
         again = [i for i in range(len(rois)) if fresh[i] and found[i]]
@@ -393,7 +432,8 @@ class Landmarks:
             for i in again:
                 rois[i] = roi_from_points(np.pad(mesh[i], ((0, 10), (0, 0))), self.scale)
             mesh[again], found[again] = self._fit_mesh(models[0], image, [rois[i] for i in again])
-        return self._add_eyes(models[1], image, mesh), found
+        points, eyes = self._add_eyes(models[1], image, mesh, carried)
+        return points, found, eyes
 
     def _fit_mesh(self, model: Model, image: np.ndarray, rois: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``(N, 468, 3)`` mesh points in frame pixels and ``(N,)`` face found, ``batch`` faces per call."""
@@ -402,30 +442,43 @@ class Landmarks:
         points = coords.reshape(len(rois), N_MESH, 3)
         return np.stack([to_frame(p, r, MESH_SIZE) for p, r in zip(points, rois)]), found
 
-    def _add_eyes(self, model: Model, image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-        """``(N, 478, 3)``: ``(N, 468, 3)`` mesh with both eyes of every face refined, ``2 × batch`` eyes per call."""
+    def _add_eyes(self, model: Model, image: np.ndarray, mesh: np.ndarray,
+                  carried: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, 478, 3)``: ``(N, 468, 3)`` mesh with both eyes of every face refined (``2 × batch`` eyes per
+        call) or, where ``carried`` has them, placed from a previous refinement; and ``(N, 2, K, 2)`` each
+        face's refined eye points in its eyes' frames."""
         out = np.concatenate([mesh, np.zeros((len(mesh), N_LANDMARKS - N_MESH, 3), np.float32)], axis=1)
-        jobs = [(n, eye, roi_from_corners(m[eye[0], :2], m[eye[1], :2], self.eye_scale))
-                for n, m in enumerate(mesh) for eye in EYES]
-        contour, iris = run_batched(model, as_input([cut(image, roi, EYE_SIZE, eye[4]) for _, eye, roi in jobs]),
-                                    2 * self.batch)
-        for (n, eye, roi), c, i in zip(jobs, contour.reshape(-1, 71, 3), iris.reshape(-1, 5, 3)):
-            self._merge_eye(out[n], eye, to_frame(c, roi, EYE_SIZE, eye[4]), to_frame(i, roi, EYE_SIZE, eye[4]))
-        return out
+        eyes = np.zeros((len(mesh), 2, REFINED[self.eye_points] + 5, 2), np.float32)
+        jobs = [(n, e, eye, roi_from_corners(m[eye[0], :2], m[eye[1], :2], self.eye_scale))
+                for n, m in enumerate(mesh) if carried[n] is None for e, eye in enumerate(EYES)]
+        contour, iris = run_batched(model, as_input([cut(image, roi, EYE_SIZE, eye[4]) for _, _, eye, roi in jobs]),
+                                    2 * self.batch) if jobs else (np.zeros((0, 213)), np.zeros((0, 15)))
+        for (n, e, eye, roi), c, i in zip(jobs, contour.reshape(-1, 71, 3), iris.reshape(-1, 5, 3)):
+            i = to_frame(i, roi, EYE_SIZE, eye[4])
+            refined = to_frame(c, roi, EYE_SIZE, eye[4])[:REFINED[self.eye_points], :2]
+            both = np.concatenate([refined, (i[IRIS_FLIPPED] if eye[4] else i)[:, :2]])
+            eyes[n, e] = to_corners(both, out[n, eye[0], :2], out[n, eye[1], :2])
+        for n in (n for n in range(len(mesh)) if carried[n] is not None):
+            eyes[n] = carried[n]
+        for n, e in ((n, e) for n in range(len(mesh)) for e in range(2)):
+            eye = EYES[e]
+            self._place_eye(out[n], eye, from_corners(eyes[n, e], out[n, eye[0], :2], out[n, eye[1], :2]))
+        return out, eyes
 
-    def _merge_eye(self, points: np.ndarray, eye: tuple, contour: np.ndarray, iris: np.ndarray) -> None:
-        """Write one eye's ``(71, 3)`` contour and ``(5, 3)`` iris (frame pixels) into ``(478, 3)`` ``points``."""
+    def _place_eye(self, points: np.ndarray, eye: tuple, refined: np.ndarray) -> None:
+        """Write one eye's refined ``(K, 2)`` lid and ``5`` iris points (frame pixels, FaceMesh's order) into
+        ``(478, 3)`` ``points``; the iris gets the mean depth of the eye's lids."""
         indices, first = eye[2], eye[3]
-        iris = iris[IRIS_FLIPPED] if eye[4] else iris
-        refined = indices[:REFINED[self.eye_points]]
-        points[refined, :2] = contour[:len(refined), :2]
-        points[first:first + 5, :2] = iris[:, :2]
+        lids = indices[:REFINED[self.eye_points]]
+        points[lids, :2] = refined[:len(lids)]
+        points[first:first + 5, :2] = refined[len(lids):]
         points[first:first + 5, 2] = points[indices[:EYE_RING], 2].mean()
 
     def forget(self, track_ids: set[int]) -> None:
         """Drop the last landmarks of every track not in ``track_ids``."""
         for tid in [t for t in self._last if t not in track_ids]:
             del self._last[tid]
+            self._eyes.pop(tid, None)
 
     def close(self) -> None:
         """Stop the worker threads and forget every track (the models are freed with the stage)."""
@@ -433,3 +486,4 @@ class Landmarks:
             self._pool.shutdown(wait=True)
             self._pool = None
         self._last.clear()
+        self._eyes.clear()
