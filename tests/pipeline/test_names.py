@@ -264,3 +264,38 @@ def test_the_change_key_ignores_sensor_noise_but_not_a_new_name(portrait):
     noisy = np.clip(label.astype(int) + noise, 0, 255).astype(np.uint8)
     other = render("Joe Biden", 14, "box", (480, 270), portrait).image
     assert label_key(cv2.GaussianBlur(noisy, (1, 1), 0)) == label_key(label) != label_key(other)
+
+
+def test_labels_over_moving_video_are_read_once_and_keep_their_names():
+    """The Zoom-like demo prints names in translucent boxes over moving video, so a label band never looks
+    the same twice. Each tile is still named from its first read, and not read again while its text stands
+    (before: the names never settled, and each label was re-read every second, 19 % of a core on 7x7)."""
+    from vcam.pipeline.layout import LayoutFinder
+    from vcam.sources import make_source
+
+    finder, reader = LayoutFinder(), Counting()
+    stage = Names(lambda: finder.usable, finder.name_tiles, lambda: reader)
+    try:
+        with make_source("demo:zoom:3x3@1280x720", realtime=False) as source:
+            for step in range(50):  # 10 s at 5 analyses a second
+                for _ in range(5):
+                    source.read()
+                frame = source.read()
+                finder(frame, Faces.empty())
+                stage(frame, Faces.empty())
+                while not stage.idle():
+                    time.sleep(0.01)
+            names = list(finder.current.participant)
+    finally:
+        stage.close()
+    assert all(names), names
+    assert reader.calls <= len(names) + 2, f"{reader.calls} reads for {len(names)} labels in 10 s"
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("Inés Conceicao", "Inés Conceica", True), ("Ines Conceição", "Inés Conceicao", True),
+    ("Ana Müller", "Joe Biden", False), ("Grace Hopper", None, False), (None, None, True)])
+def test_a_re_read_that_differs_by_a_letter_or_an_accent_is_the_same_name(a, b, same):
+    from vcam.pipeline.names import same_name
+
+    assert same_name(a, b) is same

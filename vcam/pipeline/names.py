@@ -12,8 +12,12 @@ Zoom, Teams, Meet and Webex print each name in the bottom-left corner of the til
 :class:`Names` is the stage. Per frame it crops each tile's label box from the layout and computes a
 cheap change key: the whole band's grey thumbnail (:func:`label_key`) until the tile's text line is
 known, then that line's alone (:func:`line_key`), so the face moving above the label does not count as
-a change. Only a key it has not read is sent to ONE worker thread (``vcam-names``, bounded queue, stale
-work dropped, at most ``max_share`` of a core). Reads are cached by key, so a tile that moves keeps its
+a change. Once a tile is named, its line's glyphs (:func:`line_thumb`, Otsu-split) are compared with a
+tolerance instead: a name in a translucent box over moving video keeps its name without a read. Only a
+key it has not read is sent to ONE worker thread (``vcam-names``, bounded queue, stale work dropped, at
+most ``max_share`` of a core); the answer is the tile's even when its band changed meanwhile. A re-read
+that gives the same name but for a letter or an accent (:func:`same_name`) keeps the name shown and
+doubles the tile's wait before the next. Reads are cached by key, so a tile that moves keeps its
 name at once. Every face gets the name of its tile (``faces.participant``), and the per-tile names go
 back to the layout through ``name_tiles``. The engine and the threshold were chosen by measurement
 against Tesseract 5.3: ``vcam eval names``; the cost is measured by ``bench/names_budget.py``.
@@ -25,8 +29,10 @@ threshold, so as None.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +41,7 @@ import numpy as np
 import onnxruntime as ort
 
 from vcam.errors import ModelError
-from vcam.pipeline.names_worker import Box, Worker, crop, label_key, line_key
+from vcam.pipeline.names_worker import LINE_TOLERANCE, Box, Worker, crop, label_key, line_key, line_thumb
 from vcam.types import Faces, Frame, Layout
 
 log = logging.getLogger(__name__)
@@ -234,6 +240,15 @@ def clean(text: str) -> str | None:
     return text if text.strip("…. ") else None
 
 
+def same_name(a: str | None, b: str | None, min_ratio: float = 0.8) -> bool:
+    """Whether ``a`` and ``b`` are one name read twice: equal but for accents and a letter or two (the
+    OCR's noise on one label over moving video: "Inés Conceicao", "Inés Conceica"). None is no name."""
+    if a is None or b is None:
+        return a is b
+    fa, fb = (unicodedata.normalize("NFKD", x.casefold()) for x in (a, b))
+    return difflib.SequenceMatcher(None, fa, fb).ratio() >= min_ratio
+
+
 def _unframe(text: str) -> str:
     """``text`` without a label box's edge read as a bracket or bar at either end (``"[Ana"`` -> ``"Ana"``)."""
     while text and text[0] in "[|]" and not (text[0] == "[" and "]" in text):
@@ -263,6 +278,11 @@ class Names:
         cache_size: reads kept by key. Larger names more returning tiles at once, for ~200 bytes each.
         retry_s: seconds of frame time before a tile's changed label is sent again. Lower follows a
             renamed participant sooner; higher reads less when video behind a bare label keeps changing.
+            Each re-read that gives the tile the same name doubles its wait, up to ``retry_max_s``; a
+            new name sets it back (a name printed over moving video, re-read every second, cost 3.5 %
+            of a core per tile on the Zoom-like demo).
+        retry_max_s: the longest wait between re-reads of a tile whose label keeps changing but whose
+            name does not: how late a rename on such a tile may be seen.
         max_share: the share of one core the worker may read for (it rests between reads). Lower bounds
             the cost when many labels change; higher names a new gallery sooner (49 labels take ~1.7 s
             of reading).
@@ -273,12 +293,17 @@ class Names:
 
     def __init__(self, layout: Callable[[], Layout | None], name_tiles: Callable[[np.ndarray], None],
                  make_reader: Callable[[], NameReader] = NameReader, *, queue_size: int = 64,
-                 cache_size: int = 1024, retry_s: float = 1.0, max_share: float = 0.5) -> None:
+                 cache_size: int = 1024, retry_s: float = 1.0, retry_max_s: float = 8.0,
+                 max_share: float = 0.5) -> None:
         if queue_size < 1 or cache_size < 1:
             raise ValueError(f"queue_size and cache_size must be >= 1, got {queue_size} and {cache_size}")
-        if not 0.0 < max_share <= 1.0 or retry_s < 0:
-            raise ValueError(f"max_share must be in (0, 1] and retry_s >= 0, got {max_share} and {retry_s}")
-        self._layout, self._name_tiles, self.retry_s = layout, name_tiles, retry_s
+        if not 0.0 < max_share <= 1.0 or not 0 <= retry_s <= retry_max_s:
+            raise ValueError(f"max_share must be in (0, 1] and 0 <= retry_s <= retry_max_s, got {max_share}, "
+                             f"{retry_s} and {retry_max_s}")
+        self._layout, self._name_tiles = layout, name_tiles
+        self.retry_s, self.retry_max_s = retry_s, retry_max_s
+        self._wait = np.zeros(0)  # per tile: seconds before its label may be sent again
+        self._asked: list[bytes | None] = []  # per tile: the key of its label sent and not answered yet
         self._worker: Worker | None = Worker(make_reader, queue_size, cache_size, max_share)
         self._last: list[tuple[str | None, Box | None]] = []
         self._next_try = np.zeros(0)
@@ -301,25 +326,46 @@ class Names:
         """``(T,) object``: each tile's name (cached, else its last one), sending unread labels to the worker."""
         if len(self._last) != len(layout):
             self._last, self._next_try = [(None, None)] * len(layout), np.full(len(layout), -np.inf)
+            self._wait = np.full(len(layout), self.retry_s)
+            self._asked = [None] * len(layout)
+            self._seen: list[np.ndarray | None] = [None] * len(layout)
         bands = [crop(frame.image, box) for box in layout.labels]
-        keys = [None if b is None else self._key(b, self._last[i][1]) for i, b in enumerate(bands)]
+        keys = [None if b is None or self._unchanged(i, b) else self._key(b, self._last[i][1])
+                for i, b in enumerate(bands)]
         worker.wanted = frozenset(k for k in keys if k is not None)
         for i, (band, key) in enumerate(zip(bands, keys)):
             if key is None:
                 continue
             found = worker.lookup(key)
-            if found is None and self._last[i][1] is not None:
+            if found is None and self._asked[i] is not None:
+                found = worker.lookup(self._asked[i])  # the answer to this tile's label as sent: video beside it
+            if found is None and self._last[i][1] is not None:  # may have changed the band's key since
                 found = worker.lookup(label_key(band))  # a label that moved here from another tile
             if found is not None:
+                self._asked[i] = None
+                if same_name(found[0], self._last[i][0]):  # a re-read that differs by a misread letter
+                    found = (self._last[i][0], found[1])  # keeps the name shown: no flicker
+                else:
+                    self._wait[i] = self.retry_s  # a new name: follow this tile closely again
                 self._last[i] = found
+                self._seen[i] = None if found[1] is None else line_thumb(band, found[1])
             elif self._may_try(i, frame.t) and worker.submit(key, band):
-                self._next_try[i] = frame.t + self.retry_s
+                self._asked[i] = key
+                if self._last[i] != (None, None):  # a re-read: wait longer next time, until a new name
+                    self._wait[i] = min(2 * self._wait[i], self.retry_max_s)
+                self._next_try[i] = frame.t + self._wait[i]
         return np.array([name for name, _ in self._last] + [None], object)[:-1]
 
+    def _unchanged(self, tile: int, band: np.ndarray) -> bool:
+        """Whether ``tile``'s text line looks as when its name was read (within :data:`LINE_TOLERANCE`)."""
+        seen, line = self._seen[tile], self._last[tile][1]
+        now = None if seen is None or line is None else line_thumb(band, line)
+        return now is not None and float(np.abs(now - seen).mean()) < LINE_TOLERANCE
+
     def _may_try(self, tile: int, t: float) -> bool:
-        """Whether ``tile`` may send a label at frame time ``t`` (``retry_s`` since its last; time that went
+        """Whether ``tile`` may send a label at frame time ``t`` (its wait since its last; time that went
         back, a new source, resets it)."""
-        return t >= self._next_try[tile] or t < self._next_try[tile] - self.retry_s
+        return t >= self._next_try[tile] or t < self._next_try[tile] - self._wait[tile]
 
     @staticmethod
     def _key(band: np.ndarray, line: Box | None) -> bytes:

@@ -27,6 +27,13 @@ LINE_KEY_SIZE = (32, 4)
 """``(w, h)`` of the grey thumbnail of a label's text line its key is made of."""
 LINE_KEY_LEVELS = 8
 """Grey levels of the line key: coarse, so video seen through a translucent label box does not change it."""
+LINE_TOLERANCE = 15.0
+"""Mean difference (0-255) of a tile's :func:`line_thumb` from when it was read, under which its name stands
+without a lookup: on the Zoom-like demo, video through the label box and noise stayed under 6 (the grey
+thumbnail drifted to 14), another name was 55 away."""
+STALE_S = 0.5
+"""Seconds a queued label no tile shows any more is still read: longer reads more stale labels after a
+re-flow; shorter may never read a label over moving video when the worker is behind."""
 
 Box = tuple[int, int, int, int]
 """``(x, y, w, h)`` in pixels."""
@@ -56,6 +63,20 @@ def line_key(band: np.ndarray, line: Box) -> bytes:
     return b"L" + np.array(line, np.int16).tobytes() + _thumb(core, LINE_KEY_SIZE, LINE_KEY_LEVELS)
 
 
+def line_thumb(band: np.ndarray, line: Box) -> np.ndarray | None:
+    """``(4, 32) float32`` thumbnail of the glyphs of the text line ``line`` of a label band (the line without
+    its margin, split into text and background by Otsu's threshold, 0 or 255, then area-averaged); None when
+    the line is not inside the band. Compared with a tolerance (:data:`LINE_TOLERANCE`), not as a
+    key: a quantised key flips on sensor noise whenever a cell sits near a level's edge."""
+    x, y, w, h = line
+    m = h // 4
+    core = band[y + m:y + h - m, x + m:x + w - m]
+    if x + w > band.shape[1] or y + h > band.shape[0] or core.size == 0:
+        return None
+    _, glyphs = cv2.threshold(cv2.cvtColor(core, cv2.COLOR_BGR2GRAY), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return cv2.resize(glyphs, LINE_KEY_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
 def _thumb(image: np.ndarray, size: tuple[int, int], levels: int) -> bytes:
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return (cv2.resize(grey, size, interpolation=cv2.INTER_AREA) // (256 // levels)).astype(np.uint8).tobytes()
@@ -76,7 +97,9 @@ class Worker:
     """One background thread reading labels: submit ``(key, band)``, look answers up by key.
 
     The queue holds at most ``queue_size`` labels; a full queue drops its oldest (stale) label, and a
-    label whose key no tile shows any more (``wanted``) is skipped. The answers are cached by the key
+    label whose key no tile shows any more (``wanted``) is skipped once it waited :data:`STALE_S`: after a
+    re-flow the old labels go unread, while a label over moving video (its key new at every frame) is
+    still read. The answers are cached by the key
     submitted and by the key of the text line found (:func:`line_key`), the last ``cache_size`` kept.
     After each read the thread rests so that reading takes at most ``max_share`` of one core.
     """
@@ -84,7 +107,7 @@ class Worker:
     def __init__(self, make_reader: Callable[[], LineReader], queue_size: int, cache_size: int,
                  max_share: float) -> None:
         self._make_reader, self._cache_size, self._max_share = make_reader, cache_size, max_share
-        self._queue: queue.Queue[tuple[bytes, np.ndarray] | None] = queue.Queue(queue_size)
+        self._queue: queue.Queue[tuple[bytes, np.ndarray, float] | None] = queue.Queue(queue_size)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._cache: OrderedDict[bytes, Read] = OrderedDict()
@@ -108,7 +131,7 @@ class Worker:
             if key in self._pending:
                 return False
             self._pending.add(key)
-        item = (key, band.copy())
+        item = (key, band.copy(), time.monotonic())
         while True:
             try:
                 self._queue.put_nowait(item)
@@ -132,8 +155,8 @@ class Worker:
             self.failure = err
             return
         while (item := self._queue.get()) is not None:
-            key, band = item
-            if key in self.wanted:
+            key, band, queued = item
+            if key in self.wanted or time.monotonic() - queued < STALE_S:
                 start = time.monotonic()
                 self._store(key, band, self._read(reader, band))
                 self._stopping.wait((time.monotonic() - start) * (1 / self._max_share - 1))
