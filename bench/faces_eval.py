@@ -38,7 +38,7 @@ from vcam.pipeline.track import Track
 from vcam.sources import make_source
 
 SPECS = ("demo:zoom:3x3@1920x1080", "demo:zoom:5x5@1920x1080", "demo:zoom:7x7@1920x1080",
-         "demo:teams:5x5@1920x1080", "demo:zoom:n=23:off=4@1920x1080", "demo:zoom:7x7@1280x720")
+         "demo:teams:5x5@1920x1080", "demo:zoom:n=23:off=4:@1920x1080", "demo:zoom:7x7@1280x720")
 STEP = 6
 """Frames between analyses: 5 analyses per second of a 30 fps source."""
 SCORED = 5
