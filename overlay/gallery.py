@@ -208,7 +208,8 @@ def _clean(name: object) -> str | None:
 def _identity(name: str | None, participant: str | None) -> str | None:
     """The enrolled ``name`` when it is worth a second mark: known, and not the ``participant`` name.
 
-    Names compare case- and space-insensitively ("ada  LOVELACE" is "Ada Lovelace").
+    Names compare case-, space- and accent-insensitively ("ada  LOVELACE" is "Ada Lovelace", and the
+    tile's "Zoe Muller" is the enrolled "Zoë Müller": the label reader often drops accents).
     """
     if not name or name == "unknown" or not participant:
         return None
@@ -216,7 +217,7 @@ def _identity(name: str | None, participant: str | None) -> str | None:
 
 
 def _norm(name: str) -> str:
-    return " ".join(name.casefold().split())
+    return " ".join(text.fold(name).casefold().split())
 
 
 def tile_state(faces: list[_Face], camera_off: bool) -> str:

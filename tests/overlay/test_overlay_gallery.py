@@ -356,3 +356,11 @@ def test_a_tile_at_the_image_corner_puts_its_name_below_the_badge(scene: type) -
     _, _, bx1, by1 = marks.badge_rect(Style().badge_text, Style(), m)
     out = draw(image, analysis)
     assert changed(out, image)[by1 + 2 : by1 + 18, 12:40].mean() > 0.3  # the name chip, just below the badge
+
+
+@pytest.mark.parametrize(("enrolled", "participant", "shown"), [
+    ("Zoë Müller", "Zoe Muller", None), ("ada  LOVELACE", "Ada Lovelace", None),
+    ("Ada Lovelace", "Grace Hopper", "Ada Lovelace"), ("unknown", "Grace Hopper", None), ("Ada Lovelace", None, None)])
+def test_an_enrolled_name_is_marked_as_different_only_when_it_is_another_name(enrolled, participant, shown) -> None:
+    """The label reader often drops accents: "Zoe Muller" read from the tile is the enrolled "Zoë Müller"."""
+    assert gallery._identity(enrolled, participant) == shown
