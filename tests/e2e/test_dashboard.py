@@ -400,11 +400,12 @@ def test_participant_names_lead_and_camera_off_participants_are_listed_apart(pag
     people[0] = dict(people[0], name=None, participant="José Álvarez")
     people[1] = dict(people[1], participant="Zoë Müller")  # enrolled as NAMES[1]: both are shown
     people[2] = dict(people[2], name=None, participant="Room 4", shared=True)
-    event = audience(1, dict(room(3, 2, 0.7, HAPPY_ROOM), camera_off=2), people)
+    people.append(dict(nine_people(0)[3], name="Zoë Müller", participant="zoe  MULLER"))  # the same, read plainly
+    event = audience(1, dict(room(4, 2, 0.7, HAPPY_ROOM), camera_off=2), people)
     event["camera_off"] = ["Łukasz Wiśniewski", None]
-    deliver(server, page, checked(event), "document.querySelectorAll('.person').length === 3")
+    deliver(server, page, checked(event), "document.querySelectorAll('.person').length === 4")
     assert page.locator(".person .name").all_inner_texts() == [
-        "José Álvarez", f"Zoë Müller ({NAMES[1]})", "Room 4 · shared camera"]
+        "José Álvarez", f"Zoë Müller ({NAMES[1]})", "Room 4 · shared camera", "zoe MULLER"]
     assert page.locator("#camera-off").is_visible()
     assert text(page, "#camera-off") == "Camera off: Łukasz Wiśniewski, 1 unnamed"
 

@@ -291,11 +291,14 @@
     return tile;
   }
 
+  // A name without case, spacing or accents: the tile reader often drops accents ("Zoe Muller" is "Zoë Müller").
+  const plain = (name) => name.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase().split(/\s+/).join(" ").trim();
+
   // The meeting's participant name (read from their tile) first; the enrolled name beside it when they differ.
   function shownName(p) {
     const main = p.participant || p.name;
     if (!main) return `#${p.track_id}`;
-    const also = p.participant && p.name && p.name !== p.participant ? ` (${p.name})` : "";
+    const also = p.participant && p.name && plain(p.name) !== plain(p.participant) ? ` (${p.name})` : "";
     return main + also + (p.shared ? " · shared camera" : "");
   }
 
