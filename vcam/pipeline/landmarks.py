@@ -105,8 +105,9 @@ analysis (see ``Landmarks.iris_stride``). The iris model is ~65 % of the stage's
 def to_corners(points: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> np.ndarray:
     """``(K, 2)`` frame-pixel ``points`` in the eye's own frame: origin corner ``c0``, unit ``c1 - c0``."""
     d = c1 - c0
-    basis = np.array([[d[0], -d[1]], [d[1], d[0]]], np.float64)  # columns: along the eye, and across it
-    return np.linalg.solve(basis, (points - c0).T).T.astype(np.float32)
+    across = np.array([-d[1], d[0]])
+    offset = points - c0
+    return (np.stack([offset @ d, offset @ across], axis=1) / max(float(d @ d), 1e-6)).astype(np.float32)
 
 
 def from_corners(rel: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> np.ndarray:

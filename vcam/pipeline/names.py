@@ -304,6 +304,7 @@ class Names:
         self.retry_s, self.retry_max_s = retry_s, retry_max_s
         self._wait = np.zeros(0)  # per tile: seconds before its label may be sent again
         self._asked: list[bytes | None] = []  # per tile: the key of its label sent and not answered yet
+        self._seen: list[np.ndarray | None] = []  # per tile: its line's glyphs (line_thumb) when it was named
         self._worker: Worker | None = Worker(make_reader, queue_size, cache_size, max_share)
         self._last: list[tuple[str | None, Box | None]] = []
         self._next_try = np.zeros(0)
@@ -328,7 +329,7 @@ class Names:
             self._last, self._next_try = [(None, None)] * len(layout), np.full(len(layout), -np.inf)
             self._wait = np.full(len(layout), self.retry_s)
             self._asked = [None] * len(layout)
-            self._seen: list[np.ndarray | None] = [None] * len(layout)
+            self._seen = [None] * len(layout)
         bands = [crop(frame.image, box) for box in layout.labels]
         keys = [None if b is None or self._unchanged(i, b) else self._key(b, self._last[i][1])
                 for i, b in enumerate(bands)]
