@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vcam.cli import main
@@ -14,12 +15,16 @@ from vcam.session import load_session
 from vcam.session.recorder import ROOM_COLUMNS, TIMELINE_COLUMNS
 
 
+OLD_ROOM_HEADER = "t,people,attending,attention_pct,engagement"
+"""room.csv's columns before 1.3 (no meeting fields)."""
+
+
 def session_folder(folder: Path, meta: str | None, rows: list[dict] | None = None) -> Path:
     folder.mkdir()
     lines = [",".join(TIMELINE_COLUMNS)] + [",".join(str(r.get(c, "")) for c in TIMELINE_COLUMNS)
                                             for r in rows or [{"t": 0, "track_id": 1, "engagement": 0.5}]]
     (folder / "timeline.csv").write_text("\n".join(lines) + "\n")
-    (folder / "room.csv").write_text(",".join(ROOM_COLUMNS) + "\n0,1,1,100,0.5\n")
+    (folder / "room.csv").write_text(OLD_ROOM_HEADER + "\n0,1,1,100,0.5\n")
     if meta is not None:
         (folder / "session.json").write_text(meta)
     return folder
@@ -69,3 +74,10 @@ def test_a_session_whose_numbers_are_nan_or_null_renders_its_report(tmp_path):
     assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert html.count("<img") == 4 and "People seen: 1" in html
+
+
+def test_a_room_csv_from_before_the_meeting_columns_reads_with_them_empty(tmp_path):
+    session = load_session(session_folder(tmp_path / "s", "{}"))
+    assert set(session.room) == set(ROOM_COLUMNS) and session.skipped == 0
+    assert session.room["people"].tolist() == [1] and session.room["attention_pct"].tolist() == [100]
+    assert np.isnan(session.room["camera_off"]).all() and session.room["layout"].tolist() == [""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -23,7 +24,7 @@ from vcam.errors import ConfigError, VcamError
 from vcam.records import Privacy, Records
 from vcam.session import (ROOM_COLUMNS, TIMELINE_COLUMNS, Recorder, SessionError, load_session, new_session_dir,
                           write_report)
-from vcam.types import EMOTIONS, Analysis, Faces
+from vcam.types import EMOTIONS, Analysis, Faces, Layout
 
 
 def make_faces(i: int, n: int = 3, *, names: tuple[str | None, ...] = ("Ada", "Ben", None)) -> Faces:
@@ -289,5 +290,38 @@ def test_aggregate_only_records_the_room_only_and_nothing_for_fewer_than_three(t
     assert read_csv(tmp_path / "s" / "timeline.csv") == []
     room = read_csv(tmp_path / "s" / "room.csv")
     assert [r["people"] for r in room] == ["", "", "3", "3"]
+    session = load_session(tmp_path / "s")
+    assert session.skipped == 0, "a hidden room's empty row is a row, not damage"
+    assert np.isnan(session.room["people"][:2]).all() and session.room["people"][2:].tolist() == [3, 3]
     write_report(tmp_path / "s", tmp_path / "r.html")
     assert "Ada" not in (tmp_path / "r.html").read_text()
+
+
+def test_a_meeting_gallery_s_camera_off_tiles_layout_and_tile_count_reach_room_csv(tmp_path):
+    layout = Layout.of("grid", [[x * 100, y * 100, 100, 100] for y in range(2) for x in range(3)])
+    layout = dataclasses.replace(layout, camera_off=np.array([False, True, False, False, True, False]))
+    records = Records()
+    with Recorder(tmp_path / "s", features=("gaze",)) as rec:
+        for second in range(3):
+            faces = make_faces(second)
+            snapshot = records.build(dataclasses.replace(analysis(second, float(second), faces, ("gaze",)),
+                                                         layout=layout if second else None))
+            rec.on_snapshot(snapshot)
+    room = read_csv(tmp_path / "s" / "room.csv")
+    assert [(r["camera_off"], r["layout"], r["tiles"]) for r in room] == [("", "", ""), ("2", "grid", "6"),
+                                                                          ("2", "grid", "6")]
+    session = load_session(tmp_path / "s")
+    assert session.skipped == 0 and session.room["layout"].tolist() == ["", "grid", "grid"]
+    assert np.isnan(session.room["camera_off"][0]) and session.room["camera_off"][1:].tolist() == [2, 2]
+    assert session.room["tiles"][1:].tolist() == [6, 6]
+    html = write_report(tmp_path / "s", tmp_path / "r.html").read_text()
+    assert "Meeting gallery: up to 6 tiles, up to 2 cameras off at once" in html
+
+
+def test_gaze_off_leaves_attending_empty_and_the_room_is_read_back_whole(tmp_path):
+    record(tmp_path / "s", 2.0, features=("emotion",))
+    room = read_csv(tmp_path / "s" / "room.csv")
+    assert {r["attending"] for r in room} == {""} and [r["people"] for r in room] == ["3", "3", "3"]
+    session = load_session(tmp_path / "s")
+    assert session.skipped == 0 and len(session.room["t"]) == 3 and np.isnan(session.room["attending"]).all()
+    assert "Meeting gallery" not in write_report(tmp_path / "s", tmp_path / "r.html").read_text(), "no gallery seen"

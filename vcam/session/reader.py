@@ -171,7 +171,7 @@ def _read_csv(path: Path, columns: tuple[str, ...], skipped: list[int]) -> dict[
     return _columns(records, columns)
 
 
-_REQUIRED = (*TIMELINE_COLUMNS[:11], *ROOM_COLUMNS)
+_REQUIRED = (*TIMELINE_COLUMNS[:11], *ROOM_COLUMNS[:5])
 """The columns every session has had since the first version."""
 
 
@@ -219,8 +219,8 @@ def _room_from(timeline: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for t in np.unique(timeline["t"]):
         at = timeline["t"] == t
         looking, attention, engagement = (timeline[c][at] for c in ("looking", "attention", "engagement"))
-        records.append([float(t), int(at.sum()), int(np.nansum(looking)), _nanmean(attention, 100.0),
-                        _nanmean(engagement)])
+        records.append([float(t), float(at.sum()), float(np.nansum(looking)), _nanmean(attention, 100.0),
+                        _nanmean(engagement), math.nan, "", math.nan])
     return _columns(records, ROOM_COLUMNS)
 
 

@@ -61,18 +61,22 @@ valence_est, arousal_est: -1..1, estimated from the emotion probabilities, not m
 since 1.2, the later fields under their own names (see :class:`~vcam.records.Person`).
 """
 
-ROOM_COLUMNS = ("t", "people", "attending", "attention_pct", "engagement")
-"""Columns of ``room.csv`` (a :class:`~vcam.records.Room`): people present, how many were looking at
-the screen at that instant, the room's attention in percent (the mean of the people's attention;
-empty with nobody present), and the mean engagement, 0..1."""
+ROOM_COLUMNS = ("t", "people", "attending", "attention_pct", "engagement", "camera_off", "layout", "tiles")
+"""Columns of ``room.csv`` (a :class:`~vcam.room.Room`): people present, how many were looking at
+the screen at that instant (empty while gaze is off), the room's attention in percent (the mean of
+the people's attention; empty with nobody present), the mean engagement, 0..1; and, since 1.3, in a
+meeting gallery, the tiles whose camera is off, the layout's kind (grid, speaker, strip) and the
+tile count (all three empty outside a gallery). A reader takes older files without the last three."""
 
 SCHEMA_VERSION = version("1.1", _PERSON_COLUMNS.values())
 """The timeline's version in ``session.json`` (absent before 1.2): the latest ``since`` of its Person fields."""
 
-FLOAT_COLUMNS = {"t", "attention_pct", "engagement"} | {c for c, key in _PERSON_COLUMNS.items()
-                                                        if SPECS[key].kind in ("number", "boolean")}
-"""Columns read back as float64 (NaN for an empty cell); the reader (:mod:`vcam.session.reader`) types by these."""
-INT_COLUMNS = {"track_id", "people", "attending"}
+FLOAT_COLUMNS = ({"t", "people", "attention_pct", "engagement", "attending", "camera_off", "tiles"}
+                 | {c for c, key in _PERSON_COLUMNS.items() if SPECS[key].kind in ("number", "boolean")})
+"""Columns read back as float64 (NaN for an empty cell); the reader (:mod:`vcam.session.reader`) types by these.
+The room's counts are among them, as they can be empty: all of a room that aggregate-only mode hides (under
+its smallest group), ``attending`` while gaze is off, the meeting's outside a gallery."""
+INT_COLUMNS = {"track_id"}
 """Columns read back as int64; every other column is read as str."""
 
 

@@ -159,12 +159,22 @@ def _summary(session: Session) -> str:
     items = [f"<li>Started: {html.escape(_when(meta.get('started')))}</li>",
              f"<li>Length: {_clock(session.duration)}</li>",
              f"<li>People seen: {people}{who}</li>",
-             f"<li>Features on: {html.escape(', '.join(session.features) or 'none recorded')}</li>"]
+             f"<li>Features on: {html.escape(', '.join(session.features) or 'none recorded')}</li>", _meeting(session)]
     warn = ""
     if session.crashed:
         warn = ('<p class="warn">The recording stopped without closing (the app was killed or crashed); '
                 "up to its last second may be missing.</p>")
     return f"<ul>{''.join(items)}</ul>{warn}"
+
+
+def _meeting(session: Session) -> str:
+    """A summary item for a session that watched a meeting gallery ('' for one that did not, or from before 1.3):
+    its most tiles, and the most cameras off at once."""
+    tiles, off = session.room["tiles"], session.room["camera_off"]
+    if not np.isfinite(tiles).any():
+        return ""
+    most_off = int(np.nanmax(off)) if np.isfinite(off).any() else 0
+    return f"<li>Meeting gallery: up to {int(np.nanmax(tiles))} tiles, up to {most_off} cameras off at once</li>"
 
 
 def _when(iso: str | None) -> str:
