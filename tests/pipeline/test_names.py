@@ -217,6 +217,28 @@ def test_a_tile_that_moves_keeps_its_name_from_the_cache_without_reading_again(g
     assert reader.calls == calls
 
 
+def test_a_tile_whose_label_now_shows_another_name_drops_the_old_name_before_it_is_read(gallery, portrait):
+    image, layout, truth = gallery
+    reader = Counting()
+    stage = Names(lambda: layout, lambda names: None, lambda: reader)
+    try:
+        faces = faces_in(layout)
+        before = settle(stage, Frame(image, 0, 0.0, 0.0), faces)
+        reader.go.clear()  # the new label cannot be read yet: a re-flow's first frames
+        renamed = image.copy()
+        x, y, w, h = layout.labels[4].astype(int)
+        renamed[y:y + h, x:x + w] = render("Kai Tanaka", 14, "box", (w, h * 5), portrait).image[:h, :w]
+        during = stage(Frame(renamed, 1, 0.1, 0.0), faces)
+    finally:
+        reader.go.set()
+        stage.close()
+    row = list(faces.tile).index(4)
+    assert isinstance(before.participant[row], str)
+    assert during.participant[row] is None, "the old name must not stand on the new person while it is read"
+    assert [p for i, p in enumerate(during.participant) if i != row] == [
+        p for i, p in enumerate(before.participant) if i != row], "the other tiles keep theirs"
+
+
 def test_the_worker_never_blocks_the_call_and_close_stops_it(gallery):
     image, layout, truth = gallery
     reader = Counting()

@@ -44,7 +44,7 @@ def test_every_default_stage_keeps_the_contract_in_the_documented_order():
             "tracks", "layout", "detect", "track", "landmarks", "observe", "tiles", "names", "relabel", "pose",
             "gaze", "identity", "emotion", "engagement"]
         assert {s.name: s.feature for s in stages if s.feature} == {
-            "names": "names", "relabel": "names", "gaze": "gaze", "identity": "identity", "emotion": "emotion",
+            "names": "names", "gaze": "gaze", "identity": "identity", "emotion": "emotion",
             "engagement": "gaze"}
     finally:
         for s in stages:

@@ -11,7 +11,8 @@ Stage order, top to bottom, each ``(frame, faces) -> faces`` (the contract: :mod
     observe     record sightings, merge two tracks on one face
     tiles       each face's tile and whether it shares it              (the layout's second step)
     names       each tile's participant name, read on a worker thread  (feature "names")
-    relabel     a named face takes the track its name was on           (feature "names"; the tracker's last step)
+    relabel     a named face takes the track its name was on, an       (the tracker's last step)
+                unnamed one the track its tile looked like
     pose        yaw, pitch, roll
     gaze        iris ratios, eye openness, on_screen                   (feature "gaze")
     identity    name, distance                                         (feature "identity")
@@ -113,7 +114,7 @@ def default_stages(people: People = dict, warm: Iterable[str] = ()) -> list[Stag
     if "identity" in warm:
         identity.warm()
     try:
-        track = Track()
+        track = Track(layout=lambda: finder.usable)
         stages = [track.start, finder, Detect(layout=lambda: finder.usable), track, Landmarks(),
                   track.confirm, finder.assign, names, track.relabel, Pose(), Gaze(), identity, emotion,
                   Engagement()]

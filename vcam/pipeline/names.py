@@ -13,7 +13,8 @@ Zoom, Teams, Meet and Webex print each name in the bottom-left corner of the til
 cheap change key: the whole band's grey thumbnail (:func:`label_key`) until the tile's text line is
 known, then that line's alone (:func:`line_key`), so the face moving above the label does not count as
 a change. Once a tile is named, its line's glyphs (:func:`line_thumb`, Otsu-split) are compared with a
-tolerance instead: a name in a translucent box over moving video keeps its name without a read. Only a
+tolerance instead: a name in a translucent box over moving video keeps its name without a read, and a
+line that now shows another name (:data:`NAME_GONE`) drops the old name until it is read. Only a
 key it has not read is sent to ONE worker thread (``vcam-names``, bounded queue, stale work dropped, at
 most ``max_share`` of a core); the answer is the tile's even when its band changed meanwhile. A re-read
 that gives the same name but for a letter or an accent (:func:`same_name`) keeps the name shown and
@@ -29,10 +30,8 @@ threshold, so as None.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,11 +40,17 @@ import numpy as np
 import onnxruntime as ort
 
 from vcam.errors import ModelError
-from vcam.pipeline.names_worker import LINE_TOLERANCE, Box, Worker, crop, label_key, line_key, line_thumb
+from vcam.pipeline.names_worker import (LINE_TOLERANCE, Box, Worker, crop, label_key, line_key, line_thumb,
+                                       same_name)
 from vcam.types import Faces, Frame, Layout
 
 log = logging.getLogger(__name__)
 
+NAME_GONE = 30.0
+"""A named tile whose text line's glyphs moved this far (mean 0-255 difference of :func:`line_thumb`) shows
+another name: its old name is dropped at once, not kept until the new one is read (which would put the
+people of a re-flowed gallery on each other's tracks). Video behind a label moved it under 6 on the
+Zoom-like demo, another name about 55."""
 DETECT_HEIGHT = 64
 """The label band is scaled to this height (px) for the detector: text 10-20 px becomes ~20-40 px."""
 RECOGNISE_HEIGHT = 48
@@ -240,15 +245,6 @@ def clean(text: str) -> str | None:
     return text if text.strip("…. ") else None
 
 
-def same_name(a: str | None, b: str | None, min_ratio: float = 0.8) -> bool:
-    """Whether ``a`` and ``b`` are one name read twice: equal but for accents and a letter or two (the
-    OCR's noise on one label over moving video: "Inés Conceicao", "Inés Conceica"). None is no name."""
-    if a is None or b is None:
-        return a is b
-    fa, fb = (unicodedata.normalize("NFKD", x.casefold()) for x in (a, b))
-    return difflib.SequenceMatcher(None, fa, fb).ratio() >= min_ratio
-
-
 def _unframe(text: str) -> str:
     """``text`` without a label box's edge read as a bracket or bar at either end (``"[Ana"`` -> ``"Ana"``)."""
     while text and text[0] in "[|]" and not (text[0] == "[" and "]" in text):
@@ -331,8 +327,11 @@ class Names:
             self._asked = [None] * len(layout)
             self._seen = [None] * len(layout)
         bands = [crop(frame.image, box) for box in layout.labels]
-        keys = [None if b is None or self._unchanged(i, b) else self._key(b, self._last[i][1])
-                for i, b in enumerate(bands)]
+        change = [None if b is None else self._glyph_change(i, b) for i, b in enumerate(bands)]
+        for i in [i for i, c in enumerate(change) if c is not None and c >= NAME_GONE]:
+            self._unname(i)  # another name is printed there now: the old one must not stand while it is read
+        keys = [None if b is None or (c is not None and c < LINE_TOLERANCE) else self._key(b, self._last[i][1])
+                for i, (b, c) in enumerate(zip(bands, change))]
         worker.wanted = frozenset(k for k in keys if k is not None)
         for i, (band, key) in enumerate(zip(bands, keys)):
             if key is None:
@@ -357,11 +356,19 @@ class Names:
                 self._next_try[i] = frame.t + self._wait[i]
         return np.array([name for name, _ in self._last] + [None], object)[:-1]
 
-    def _unchanged(self, tile: int, band: np.ndarray) -> bool:
-        """Whether ``tile``'s text line looks as when its name was read (within :data:`LINE_TOLERANCE`)."""
+    def _glyph_change(self, tile: int, band: np.ndarray) -> float | None:
+        """How far ``tile``'s text line is from when its name was read (mean 0-255 difference of
+        :func:`line_thumb`; under :data:`LINE_TOLERANCE` it is the same), None while it is not named."""
         seen, line = self._seen[tile], self._last[tile][1]
         now = None if seen is None or line is None else line_thumb(band, line)
-        return now is not None and float(np.abs(now - seen).mean()) < LINE_TOLERANCE
+        return None if now is None else float(np.abs(now - seen).mean())
+
+    def _unname(self, tile: int) -> None:
+        """Drop ``tile``'s name (a re-flow printed another there) and read its label at once."""
+        log.debug("tile %d's label shows another name than %r; reading it again", tile, self._last[tile][0])
+        self._last[tile] = (None, self._last[tile][1])
+        self._seen[tile] = None
+        self._wait[tile], self._next_try[tile] = self.retry_s, -np.inf
 
     def _may_try(self, tile: int, t: float) -> bool:
         """Whether ``tile`` may send a label at frame time ``t`` (its wait since its last; time that went

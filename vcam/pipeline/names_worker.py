@@ -6,10 +6,12 @@ label bands from a bounded queue and answers through a cache both threads reach 
 
 from __future__ import annotations
 
+import difflib
 import logging
 import queue
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
@@ -75,6 +77,15 @@ def line_thumb(band: np.ndarray, line: Box) -> np.ndarray | None:
         return None
     _, glyphs = cv2.threshold(cv2.cvtColor(core, cv2.COLOR_BGR2GRAY), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     return cv2.resize(glyphs, LINE_KEY_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def same_name(a: str | None, b: str | None, min_ratio: float = 0.8) -> bool:
+    """Whether ``a`` and ``b`` are one name read twice: equal but for accents and a letter or two (the
+    OCR's noise on one label over moving video: "Inés Conceicao", "Inés Conceica"). None is no name."""
+    if a is None or b is None:
+        return a is b
+    fa, fb = (unicodedata.normalize("NFKD", x.casefold()) for x in (a, b))
+    return difflib.SequenceMatcher(None, fa, fb).ratio() >= min_ratio
 
 
 def _thumb(image: np.ndarray, size: tuple[int, int], levels: int) -> bytes:

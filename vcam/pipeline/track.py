@@ -14,9 +14,11 @@ frame (see :func:`vcam.pipeline.default_stages`):
    two tracks that ended on one face.
 
 4. in a meeting gallery, after the names are read, :attr:`Track.relabel` (``relabel``,
-   :meth:`Track.follow_names`) gives each face labelled with a participant name the track that
-   name was on: when the meeting app re-orders its tiles (someone joins, speaks or leaves), the
-   boxes no longer follow the people, and the names do.
+   :meth:`Track.follow`) gives each face labelled with a participant name the track that
+   name was on (:meth:`Track.follow_names`), and each face without a name the track whose tile
+   looked like its own (:meth:`Track.follow_looks`, :mod:`vcam.pipeline.looks`): when the meeting
+   app re-orders its tiles (someone joins, speaks or leaves), the boxes no longer follow the people,
+   and the names and the looks do. An ended track's look is remembered for :data:`GONE_S` seconds.
 
 A face that leaves and comes back within ``max_age`` at about the same place
 keeps its id. Matching by enrolled identity is not done: a face match does not bring an old id back.
@@ -26,15 +28,25 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from vcam.pipeline import looks
+from vcam.pipeline.looks import Look
+from vcam.pipeline.names_worker import same_name
 from vcam.pipeline.stage import Step
-from vcam.types import Faces, Frame
+from vcam.types import Faces, Frame, Layout
 
 log = logging.getLogger(__name__)
+
+
+GONE_S = 30.0
+"""Seconds an ended track's look (and participant name) is remembered, so that a person whose tile
+moved, or who dropped out and came back, takes their old id again. Longer brings back people who
+rejoin later; shorter forgets sooner (the look is a few hundred numbers, kept in memory only)."""
 
 
 @dataclass
@@ -42,6 +54,13 @@ class _Live:
     box: np.ndarray  # (4,) [x, y, w, h] pixels
     last_seen: float  # frame time, seconds
     seen_now: bool = True
+
+
+@dataclass
+class _Gone:
+    look: Look | None  # the track's last look (None: it had none, e.g. in a shared tile)
+    label: str | None  # the participant name the track had
+    ended: float  # frame time, seconds
 
 
 def overlap_matrices(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +73,11 @@ def overlap_matrices(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     area_a = (a[:, 2] * a[:, 3])[:, None]
     union = area_a + b[:, 2] * b[:, 3] - inter
     return inter / np.maximum(union, 1e-9), inter / np.maximum(area_a, 1e-9)
+
+
+def _owner_like(owner: dict[str, int], name: str) -> int | None:
+    """The track of the first name in ``owner`` that is ``name`` read differently (:func:`same_name`), or None."""
+    return next((tid for label, tid in owner.items() if same_name(label, name)), None)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -71,22 +95,27 @@ class Track:
             the younger id is dropped.
         max_age: seconds a track outlives its last sighting. Longer survives longer
             occlusions; shorter frees ids sooner when people leave.
+        layout: the meeting layout of the frame being analysed, or None (no gallery: no looks are taken).
     """
 
     name = "track"
     feature = None
 
-    def __init__(self, min_iou: float = 0.3, max_age: float = 2.0, merge_iou: float = 0.5) -> None:
+    def __init__(self, min_iou: float = 0.3, max_age: float = 2.0, merge_iou: float = 0.5,
+                 layout: Callable[[], Layout | None] = lambda: None) -> None:
         self.min_iou, self.max_age, self.merge_iou = min_iou, max_age, merge_iou
+        self._layout = layout
         self._live: dict[int, _Live] = {}
         self._ids = itertools.count(1)
         self.start = Step("tracks", lambda frame, faces: self.tracks())
         """The first step of a frame: the live tracks, whatever came in."""
         self.confirm = Step("observe", lambda frame, faces: self.observe(frame.t, faces))
         """The step after landmarks: :meth:`observe` at the frame's time."""
-        self.relabel = Step("relabel", lambda frame, faces: self.follow_names(frame.t, faces), feature="names")
-        """The step after the names are read: :meth:`follow_names` at the frame's time."""
+        self.relabel = Step("relabel", self.follow)
+        """The step after the names are read: :meth:`follow`."""
         self._label: dict[int, str] = {}
+        self._look: dict[int, Look] = {}  # live tracks' looks at their last analysis
+        self._gone: dict[int, _Gone] = {}
 
     def live_ids(self) -> set[int]:
         """The ids of the live tracks: every other track's state can be forgotten."""
@@ -138,25 +167,46 @@ class Track:
     def _expire(self, t: float) -> None:
         for tid in [i for i, live in self._live.items() if t - live.last_seen > self.max_age or t < live.last_seen]:
             log.debug("track %d ended", tid)
-            del self._live[tid]
-            self._label.pop(tid, None)
+            self._end(tid, t)
+        for tid in [i for i, gone in self._gone.items() if not 0 <= t - gone.ended <= GONE_S]:
+            del self._gone[tid]
+
+    def _end(self, tid: int, t: float) -> None:
+        """End track ``tid`` at frame time ``t``, remembering its look and name for :data:`GONE_S`."""
+        self._live.pop(tid, None)
+        label, look = self._label.pop(tid, None), self._look.pop(tid, None)
+        if look is not None or label is not None:
+            self._gone[tid] = _Gone(look, label, t)
+
+    def follow(self, frame: Frame, faces: Faces) -> Faces:
+        """``faces`` on the tracks of their participant names (:meth:`follow_names`), then, in a meeting
+        gallery, of their looks (:meth:`follow_looks`)."""
+        faces = self.follow_names(frame.t, faces)
+        layout = self._layout()
+        return faces if layout is None else self.follow_looks(frame, faces, layout)
 
     def follow_names(self, t: float, faces: Faces) -> Faces:
         """``faces`` with each face that carries a participant name on the live track that name was seen on.
 
-        A track takes the first participant name seen on it. A named face on a track of another name
-        moves to the track of its own name, or to a new track when that name was never seen (a tile
-        that re-flowed onto someone else's place). Faces in a shared tile (two people, one name) and
-        faces without a name keep the ids the boxes gave them. Tracks left without a face are ended.
+        A track takes the first participant name seen on it. Names are compared as
+        :func:`~vcam.pipeline.names_worker.same_name` does (a letter or an accent read differently is the
+        same name). A named face on a track of another name
+        moves to the track of its own name (a live one, or one ended in the last :data:`GONE_S` seconds),
+        or to a new track when that name was never seen (a tile that re-flowed onto someone else's place).
+        Faces in a shared tile (two people, one name) and faces without a name keep the ids the boxes gave
+        them. Tracks left without a face are ended.
         """
         owner: dict[str, int] = {}
         for tid in sorted(self._label):
             owner.setdefault(self._label[tid], tid)
+        for tid, gone in sorted(self._gone.items(), key=lambda item: -item[1].ended):  # the latest first
+            if gone.label is not None:
+                owner.setdefault(gone.label, tid)
         ids = faces.track_id.copy()
         for j, (tid, name) in enumerate(zip(faces.track_id.tolist(), faces.participant)):
-            if not isinstance(name, str) or faces.shared[j] or self._label.get(tid) == name:
+            if not isinstance(name, str) or faces.shared[j] or same_name(self._label.get(tid), name):
                 continue
-            want = owner.get(name)
+            want = owner[name] if name in owner else _owner_like(owner, name)
             if want is None and tid not in self._label:
                 self._label[tid] = name
                 owner[name] = tid
@@ -176,15 +226,69 @@ class Track:
             seen.add(int(ids[j]))
         for old in set(faces.track_id.tolist()) - seen:
             log.debug("track %d ended: its face moved to another track", old)
-            self._live.pop(old, None)
-            self._label.pop(old, None)
+            self._end(old, t)
         for j, (old, new) in enumerate(zip(faces.track_id.tolist(), ids.tolist())):
             if old != new:
                 log.debug("track %d is now %d (%s)", old, new, faces.participant[j])
+                self._revive(new)
                 self._live[new] = _Live(faces.bbox[j].copy(), t, True)
                 if isinstance(faces.participant[j], str) and not faces.shared[j]:
                     self._label.setdefault(new, faces.participant[j])
         return ids
+
+    def _revive(self, tid: int) -> None:
+        """Bring back ended track ``tid``'s participant name, if it is one :data:`GONE_S` remembers."""
+        gone = self._gone.pop(tid, None)
+        if gone is not None and gone.label is not None:
+            self._label.setdefault(tid, gone.label)
+
+    def follow_looks(self, frame: Frame, faces: Faces, layout: Layout) -> Faces:
+        """``faces`` with each unnamed face alone in a tile of ``layout`` on the track that looked like it.
+
+        A face keeps its track while its look stays close to the track's last one (:data:`looks.CHANGED`).
+        The others (new tracks, and faces whose tile now shows someone else) are paired with the tracks
+        that may have lost their person: those of the changed faces, live tracks without a face, and tracks
+        ended in the last :data:`GONE_S` seconds (:func:`looks.pair`). A changed face that pairs with no
+        track keeps its own unless another face took it or its look is clearly another person's
+        (:data:`looks.OTHER`): then it starts a new track.
+        """
+        seen = self._looks_of(frame, faces, layout)
+        ids = faces.track_id.copy()
+        unsettled = [j for j, lk in seen.items() if not isinstance(faces.participant[j], str)
+                     and not self._same(int(ids[j]), lk)]
+        if unsettled:
+            self._pair(unsettled, seen, ids)
+        if not np.array_equal(ids, faces.track_id):
+            faces = faces.replace(track_id=self._moved(frame.t, faces, ids))
+        for j, lk in seen.items():
+            self._look[int(faces.track_id[j])] = lk
+        return faces
+
+    def _looks_of(self, frame: Frame, faces: Faces, layout: Layout) -> dict[int, Look]:
+        """The look of each face alone in a tile of ``layout``, by row."""
+        return {j: looks.look(frame.image, faces.bbox[j], layout.tiles[tile])
+                for j, tile in enumerate(faces.tile.tolist()) if 0 <= tile < len(layout) and not faces.shared[j]}
+
+    def _same(self, tid: int, look: Look) -> bool:
+        """Whether ``look`` is still track ``tid``'s person (False for a track with no look yet)."""
+        known = self._look.get(tid)
+        return known is not None and looks.distance(look, known) <= looks.CHANGED
+
+    def _pair(self, unsettled: list[int], seen: dict[int, Look], ids: np.ndarray) -> None:
+        """Set ``ids`` of the ``unsettled`` rows to the tracks they look like (-1: a new track)."""
+        held = set(ids.tolist())
+        gone = [tid for tid, g in self._gone.items() if g.look is not None]
+        candidates = list(dict.fromkeys([int(ids[j]) for j in unsettled if int(ids[j]) in self._look]
+                                        + [tid for tid in self._look if tid not in held] + gone))
+        pairs = looks.pair([seen[j] for j in unsettled],
+                           [self._look[c] if c in self._look else self._gone[c].look for c in candidates])
+        taken = {candidates[k] for k in pairs if k >= 0}
+        for j, k in zip(unsettled, pairs):
+            own = int(ids[j])
+            if k >= 0:
+                ids[j] = candidates[k]
+            elif own in taken or (own in self._look and looks.distance(seen[j], self._look[own]) > looks.OTHER):
+                ids[j] = -1
 
     def observe(self, t: float, faces: Faces) -> Faces:
         """Record the faces seen at frame time ``t`` (seconds) with their fitted boxes.
@@ -209,4 +313,5 @@ class Track:
             else:
                 log.debug("track %d duplicates another face; merged", faces.track_id[i])
                 self._live.pop(int(faces.track_id[i]), None)
+                self._look.pop(int(faces.track_id[i]), None)
         return faces.select(sorted(keep))
