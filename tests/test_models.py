@@ -270,6 +270,9 @@ def test_a_manifest_entry_missing_a_field_is_refused_naming_the_field_and_line(t
     ("colour", "blue", "unknown field"),
     ("source", "pypi", "DIST==VERSION its weights come from"),
     ("source", "committed", "DIST==VERSION its weights come from"),
+    ("source", "@vladmandic/face-api", "DIST==VERSION its weights come from"),
+    ("input_size", 0, "side of the square input in pixels"),
+    ("input_size", "112", "side of the square input in pixels"),
 ])
 def test_a_manifest_field_with_a_bad_value_is_refused_naming_its_line(
         tmp_path: Path, field: str, value: object, problem: str) -> None:
@@ -277,6 +280,23 @@ def test_a_manifest_field_with_a_bad_value_is_refused_naming_its_line(
     line = next(i + 1 for i, text in enumerate(path.read_text().splitlines()) if text.startswith(f"{field} ="))
     with pytest.raises(ModelError, match=rf"line {line}, field '{field}': .*{problem}"):
         load_manifest(path)
+
+
+def test_an_npm_package_pins_the_weights_of_a_vcam_model_but_not_a_package_model(tmp_path: Path) -> None:
+    npm = "@vladmandic/face-api==1.7.15"
+    assert load_manifest(write_manifest(tmp_path / "a.toml", entry("m", "vcam:m.onnx", "0" * 64, source=npm)))[
+        "m"].source == npm
+    with pytest.raises(ModelError, match="field 'source'"):
+        load_manifest(write_manifest(tmp_path / "b.toml", entry("m", "package:x/m.onnx", "0" * 64, source=npm)))
+
+
+def test_an_image_input_is_read_whole_and_refused_in_part_naming_the_missing_field(tmp_path: Path) -> None:
+    crop = {"input_size": 112, "input_colour": "rgb", "input_scaling": "x"}
+    info = load_manifest(write_manifest(tmp_path / "a.toml", entry("m", "vcam:m.onnx", "0" * 64, **crop)))["m"]
+    assert (info.input_size, info.input_colour, info.input_scaling) == (112, "rgb", "x")
+    partial = {k: v for k, v in crop.items() if k != "input_scaling"}
+    with pytest.raises(ModelError, match="field 'input_scaling': missing; input_size, input_colour, input_scaling go"):
+        load_manifest(write_manifest(tmp_path / "b.toml", entry("m", "vcam:m.onnx", "0" * 64, **partial)))
 
 
 def test_a_manifest_that_is_not_toml_is_refused_naming_the_line(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def default_stages(people: People = dict, warm: Iterable[str] = ()) -> list[Stag
             (loading it here delayed the first names by ~0.7 s: bench/live.py grid-all).
     """
     identity = Lazy("identity", "identity", lambda: Identity(people()))
-    emotion = Lazy("emotion", "emotion", lambda: Emotion(model_path("emotion-fer")))
+    emotion = Lazy("emotion", "emotion", lambda: Emotion.from_manifest("emotion-fer"))
     finder = LayoutFinder()
     names = Lazy("names", "names", lambda: Names(lambda: finder.usable, finder.name_tiles))
     if "identity" in warm:
