@@ -150,13 +150,15 @@ def test_the_committed_manifest_lists_the_models_the_pipeline_loads_and_not_the_
     assert {"vcam:landmarks/face_landmark.onnx", "vcam:landmarks/iris_landmark.onnx"} <= files
     assert not any("shape_predictor_68" in f for f in files)
     assert len(manifest["emotion-fer"].labels) == 7
+    assert sorted(manifest["emotion-face-api"].labels) == sorted(manifest["emotion-fer"].labels)
 
 
 def test_the_manifest_and_the_vcam_models_are_package_data_of_the_imported_vcam() -> None:
     package_data = Path(vcam.__file__).resolve().parent / "assets" / "models"
     assert manifest_path().resolve() == package_data / "manifest.toml"
     shipped = [info for info in load_manifest().values() if info.scheme == "vcam"]
-    assert {info.name for info in shipped} == {"face-descriptor", "emotion-fer", "face-mesh-onnx", "iris-landmarks-onnx"}
+    assert {info.name for info in shipped} == {"face-descriptor", "emotion-fer", "emotion-face-api", "face-mesh-onnx",
+                                               "iris-landmarks-onnx"}
     for info in shipped:
         assert models.model_path(info.name).resolve() == package_data / info.location
 
