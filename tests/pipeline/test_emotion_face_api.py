@@ -105,6 +105,16 @@ def test_a_smiling_face_reads_happy_through_the_whole_stage(stage, load_image):
     assert EMOTIONS[int(out.emotion[0].argmax())] == "happy" and out.valence[0] > 0.5
 
 
+def test_the_analyzer_runs_the_emotion_model_it_is_given_and_fer_s_by_default(load_image):
+    image = load_image("obama.jpg")
+    for name, size in (("emotion-face-api", 112), (None, 64)):
+        kwargs = {"emotion_model": name} if name else {}
+        with Analyzer(["emotion"], **kwargs) as analyzer:
+            faces = analyzer.process(Frame(image, 0, 0.0)).faces
+            assert analyzer.stage("emotion").built().spec.size == size
+        assert EMOTIONS[int(faces.emotion[0].argmax())] == "happy"
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 
