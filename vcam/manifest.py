@@ -80,6 +80,15 @@ class ModelInfo:
 
 
 
+def emotion_models(manifest: Manifest | None = None) -> list[str]:
+    """The names of the emotion models: image classifiers (``input_size`` set) whose labels are vcam's 7 emotions."""
+    from vcam.types import EMOTIONS
+
+    manifest = load_manifest() if manifest is None else manifest
+    return [info.name for info in manifest.values()
+            if info.input_size is not None and sorted(info.labels) == sorted(EMOTIONS)]
+
+
 def package_models_dir() -> Path:
     """vcam's own models folder, ``vcam/assets/models`` wherever vcam is installed.
 

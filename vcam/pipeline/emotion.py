@@ -16,7 +16,8 @@ fear, happy, sad, surprise, neutral). Two ship:
   0..255 (its normalisation is inside the graph), output in face-api's order
   (neutral, happy, sad, angry, fear, disgust, surprise).
 
-See ``vcam/assets/models/emotion/README.md``.
+The setting ``emotion_model`` (``--emotion-model NAME``, ``vcam config set emotion_model NAME``)
+chooses one; see ``vcam/assets/models/emotion/README.md``.
 
 **Preprocessing** (:func:`face_input`) is fer's ``FER.detect_emotions``, step by
 step, starting from vcam's face box instead of fer's Haar box:
