@@ -206,7 +206,8 @@ def test_models_verify_passes_in_the_venv_and_every_model_resolves_inside_its_si
     site_packages = Path(probe["site_packages"])
     assert Path(probe["manifest"]) == site_packages / "vcam" / "assets" / "models" / "manifest.toml"
     assert set(probe["models"]) == {"face-detector-full", "face-detector-short", "face-landmarker",
-                                    "face-descriptor", "emotion-fer", "emotion-face-api", "ocr-text-detector", "ocr-text-recognizer",
+                                    "face-descriptor", "emotion-fer", "emotion-face-api", "ocr-text-detector",
+                                    "ocr-text-recognizer",
                                     "face-mesh", "iris-landmarks", "face-mesh-onnx", "iris-landmarks-onnx"}
     for name, path in probe["models"].items():
         assert Path(path).is_relative_to(site_packages), (name, path)

@@ -72,8 +72,8 @@ def _feature_flags(p: argparse.ArgumentParser, names: tuple[str, ...] | None = N
                    "emotion-face-api")
 
 
-_RUN_FLAGS = ("source", "output", "fps", "loop", "frames", "seconds", "gallery", "emotion_model", "record", "feed", "port",
-              *(f.name for f in FEATURES))
+_RUN_FLAGS = ("source", "output", "fps", "loop", "frames", "seconds", "gallery", "emotion_model", "record", "feed",
+              "port", *(f.name for f in FEATURES))
 """``vcam run`` flags that name a ``Config`` field; each is None unless given (``--size`` gives width and height)."""
 
 

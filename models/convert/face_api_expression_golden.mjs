@@ -38,7 +38,7 @@ function pinned(name, version) {
   return `${name}@${version}`;
 }
 
-/** FaceExpressionNet with the package's weights, loaded the way face-api loads them (decodeWeights, loadFromWeightMap). */
+/** FaceExpressionNet with the package's weights, loaded as face-api loads them (decodeWeights, loadFromWeightMap). */
 function expressionNet(faceapi, tf, modelDir) {
   const manifest = JSON.parse(readFileSync(join(modelDir, 'face_expression_model-weights_manifest.json'), 'utf8'));
   const bytes = readFileSync(join(modelDir, manifest[0].paths[0]));
@@ -75,7 +75,8 @@ async function main() {
     tf.dispose([input, output]);
   }
   golden.labels = LABELS;
-  golden.source = `${pinned('@vladmandic/face-api', '1.7.15')} FaceExpressionNet, ${pinned('@tensorflow/tfjs', '4.22.0')} `
+  const faceApi = pinned('@vladmandic/face-api', '1.7.15');
+  golden.source = `${faceApi} FaceExpressionNet, ${pinned('@tensorflow/tfjs', '4.22.0')} `
     + `backend ${tf.getBackend()}, node ${process.version}`;
   golden.tolerance = 1e-5;
   writeFileSync(GOLDEN, `${JSON.stringify(golden, null, 1)}\n`);

@@ -213,7 +213,8 @@ def build(weights: dict[str, np.ndarray]):
     x = g.op("Add", [x, g.const("fc/bias", weights["fc/bias"])])
     g.nodes.append(helper.make_node("Softmax", [x], ["probabilities"], name="softmax", axis=-1))
     graph = helper.make_graph(
-        g.nodes, "face_api_expression", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", SIZE, SIZE, 3])],
+        g.nodes, "face_api_expression",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", SIZE, SIZE, 3])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(LABELS)])], g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vcam")
     model.ir_version = 8  # what onnxruntime >= 1.15 reads

@@ -1,4 +1,4 @@
-"""emotion with face-api's expression net: the ONNX conversion against face-api's own tfjs run, and the manifest's crop."""
+"""emotion with face-api's expression net: the ONNX model against face-api's own tfjs run, the manifest's crop."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def test_each_crop_s_top_class_is_the_one_face_api_gave(stage):
 
 
 def test_the_golden_file_came_from_face_api_on_the_pure_javascript_cpu_backend():
-    assert GOLDEN["source"].startswith("@vladmandic/face-api@1.7.15 FaceExpressionNet, @tensorflow/tfjs@4.22.0 backend cpu")
+    assert GOLDEN["source"].startswith(
+        "@vladmandic/face-api@1.7.15 FaceExpressionNet, @tensorflow/tfjs@4.22.0 backend cpu")
     assert len({e["top"] for e in GOLDEN["crops"]}) >= 3, "the crops exercise several classes"
 
 

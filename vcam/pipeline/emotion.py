@@ -210,7 +210,7 @@ def _crop_shape(spec: CropSpec) -> tuple[int, ...]:
 
 
 def scale_pixels(crop: np.ndarray, spec: CropSpec = FER) -> np.ndarray:
-    """The model input of a uint8 crop, float32: fer's ``(x / 255 − 0.5) × 2`` (-1..1) unless ``spec`` says otherwise."""
+    """The float32 model input of a uint8 crop: fer's ``(x / 255 − 0.5) × 2`` (-1..1), or what ``spec`` says."""
     return SCALINGS[spec.scaling](crop)
 
 
@@ -243,7 +243,7 @@ def smooth(previous: np.ndarray, new: np.ndarray, dt: float, window: float) -> n
 
 
 def load_session(path: Path, spec: CropSpec = FER) -> ort.InferenceSession:
-    """An onnxruntime CPU session on one thread for the model at ``path`` taking ``spec``'s input; ModelError if unusable."""
+    """An onnxruntime CPU session on one thread for the model at ``path``, taking ``spec``'s input; else ModelError."""
     path = Path(path)
     fix = ("reinstall vcam, or rebuild it with its script in models/convert/ "
            "(see vcam/assets/models/emotion/README.md)")
