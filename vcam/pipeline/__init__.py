@@ -98,7 +98,7 @@ class StageError(Exception):
         self.stage, self.feature, self.cause = stage.name, stage.feature, cause
 
 
-def default_stages(people: People = dict, warm: Iterable[str] = ()) -> list[Stage]:
+def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_model: str = "emotion-fer") -> list[Stage]:
     """vcam's stages in order (see the module docstring); a new stage is one more line here.
 
     Args:
@@ -106,9 +106,11 @@ def default_stages(people: People = dict, warm: Iterable[str] = ()) -> list[Stag
         warm: features on at the start. Identity's worker starts loading its model now, beside the
             others; emotion loads at its first frame, after identity has asked for its first looks
             (loading it here delayed the first names by ~0.7 s: bench/live.py grid-all).
+        emotion_model: the manifest's emotion model the emotion stage runs (``emotion-fer`` or
+            ``emotion-face-api``; see :mod:`vcam.pipeline.emotion`).
     """
     identity = Lazy("identity", "identity", lambda: Identity(people()))
-    emotion = Lazy("emotion", "emotion", lambda: Emotion(model_path("emotion-fer")))
+    emotion = Lazy("emotion", "emotion", lambda: Emotion.from_manifest(emotion_model))
     finder = LayoutFinder()
     names = Lazy("names", "names", lambda: Names(lambda: finder.usable, finder.name_tiles))
     if "identity" in warm:
@@ -132,12 +134,14 @@ class Analyzer:
         people: the gallery for identity (see :func:`default_stages`).
         stages: the stages in order (default :func:`default_stages`); there must be one
             :class:`~vcam.pipeline.track.Track`, whose live ids tell the stages what to forget.
+        emotion_model: the emotion model of the default stages (see :func:`default_stages`).
     """
 
     def __init__(self, features: Switches | Iterable[str] | None = None, *, people: People | None = None,
-                 stages: list[Stage] | None = None) -> None:
+                 stages: list[Stage] | None = None, emotion_model: str = "emotion-fer") -> None:
         self.features = features if isinstance(features, Switches) else Switches(features or ("gaze",))
-        self.stages = stages if stages is not None else default_stages(people or dict, self.features.on())
+        self.stages = stages if stages is not None else default_stages(people or dict, self.features.on(),
+                                                                       emotion_model)
         self.track = next((s for s in self.stages if isinstance(s, Track)), None)
         if self.track is None:
             self.close()

