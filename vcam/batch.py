@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -302,6 +303,8 @@ class _ray:
     def __enter__(self) -> int:
         import ray
 
+        if self.address:
+            _check_reachable(self.address)
         try:
             ray.init(**self._options())
         except (ConnectionError, RuntimeError, ValueError) as err:
@@ -324,6 +327,21 @@ class _ray:
         import ray
 
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Raise VcamError at once when nothing listens at a ``HOST:PORT`` address (Ray itself retries for minutes).
+
+    Other forms (``auto``, ``ray://...``) are left to Ray.
+    """
+    host, _, port = address.rpartition(":")
+    if not (host and port.isascii() and port.isdigit()) or "://" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise VcamError(f"cannot start or reach the Ray cluster at {address}: {err.strerror or err}; start one with "
+                        "`ray start --head`, or leave out --address (and RAY_ADDRESS) to run on this machine") from err
 
 
 WORKER_ENV = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
