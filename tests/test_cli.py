@@ -122,7 +122,7 @@ def test_an_unreadable_video_is_one_clear_line(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
-@pytest.mark.parametrize("sample, analysed", [("every:5", 6), ("every:1", 30)])
+@pytest.mark.parametrize("sample, analysed", [("every:5", 6), ("every:1", 30), ("10hz", 10)])
 def test_sampling_every_nth_frame_analyses_that_many_and_says_so(grid_clip, tmp_path, sample, analysed):
     out = tmp_path / "s.json"
     result = vcam("analyze", str(grid_clip), "--json", str(out), "--sample", sample, "--no-progress", timeout=300)

@@ -10,9 +10,10 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -122,14 +123,16 @@ def _mean(values: list[float]) -> float | None:
 
 def analyze(path: str | Path, *, progress: bool = True, features: Switches | None = None,
             gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all",
-            emotion_model: str = "emotion-fer") -> dict:
+            emotion_model: str = "emotion-fer", people: Mapping[str, np.ndarray] | None = None) -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
     Args:
         features: which optional stages run (default: gaze only).
         gallery: the gallery identity names people from (default: the user's).
+        people: the enrolled people already read, ``{name: (K, 128) float32 descriptors}`` (see
+            :func:`read_gallery`); when given, ``gallery`` is not opened (``vcam batch`` reads it once).
         timeline: also record the session timeline (once per second of video) into this folder.
-        sample: ``all``, ``every:N`` or ``scene`` (see :class:`Sampler`); ``frames`` then
+        sample: ``all``, ``every:N``, ``RATEhz`` or ``scene`` (see :class:`Sampler`); ``frames`` then
             lists the analysed frames only, and ``source.analysed`` counts them.
         emotion_model: the manifest's emotion model, when emotion is on.
 
@@ -140,11 +143,11 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
     started = time.monotonic()
     frames, summary, records = [], TrackSummary(), Records()
     features = features or Switches()
-    people = _gallery(gallery, features)
+    enrolled = functools.partial(dict, people) if people is not None else _gallery(gallery, features)
     sampler = Sampler(sample)
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(VideoSource(Path(path), realtime=False))
-        analyzer = stack.enter_context(Analyzer(features, people=people, emotion_model=emotion_model))
+        analyzer = stack.enter_context(Analyzer(features, people=enrolled, emotion_model=emotion_model))
         recorder = stack.enter_context(Recorder(timeline, features=features.on(), source=str(path))) if timeline else None
         for analysis in _run(source, analyzer, progress, sampler):
             snapshot = records.build(analysis)
@@ -165,12 +168,16 @@ def _gallery(gallery: str | Path | None, features: Switches) -> Callable[[], dic
     """The identity stage's gallery. With identity on it is read now, so a gallery that cannot be read is its own
     GalleryError before any frame (in a stage it would be a stage failure); with it off, never."""
     if "identity" not in features:
-        return functools.partial(_people, gallery)
-    people = _people(gallery)
+        return functools.partial(read_gallery, gallery)
+    people = read_gallery(gallery)
     return lambda: people
 
 
-def _people(gallery: str | Path | None) -> dict[str, np.ndarray]:
+def read_gallery(gallery: str | Path | None) -> dict[str, np.ndarray]:
+    """The enrolled people of ``gallery`` (default: the user's), ``{name: (K, 128) float32 descriptors}``.
+
+    Raises GalleryError when it cannot be read.
+    """
     from vcam.gallery import Gallery
 
     with Gallery(gallery) as g:
@@ -178,7 +185,13 @@ def _people(gallery: str | Path | None) -> dict[str, np.ndarray]:
 
 
 class Sampler:
-    """Which frames of a long recording to analyse: ``all``, ``every:N`` or ``scene``.
+    """Which frames of a long recording to analyse: ``all``, ``every:N``, ``RATEhz`` or ``scene``.
+
+    ``RATEhz`` (e.g. ``10hz``) analyses the first frame at or after each ``1/RATE`` s of media time,
+    so a 30 fps file at ``10hz`` analyses every third frame and a 25 fps one frames 0, 3, 5, 8, ...;
+    a rate at or above the file's frame rate analyses every frame. Tracking, attention and
+    engagement all run on media time, so a lower rate trades how quickly a look away is seen
+    for speed.
 
     ``scene`` analyses a frame when it differs from the last analysed one (mean
     absolute difference of 64×36 grey thumbnails above ``threshold`` grey levels,
@@ -189,15 +202,25 @@ class Sampler:
 
     def __init__(self, spec: str = "all", threshold: float = 6.0, max_gap: float = 2.0) -> None:
         self.spec, self.threshold, self.max_gap = spec, threshold, max_gap
-        self.every = _parse_sample(spec)
+        self.every, self.rate = parse_sample(spec)
         self._thumb: np.ndarray | None = None
         self._last_t = -np.inf
+        self._slot = 0  # with a rate: the index of the next 1/rate-second slot to analyse a frame in
 
     def wants(self, frame: Frame) -> bool:
         """Whether to analyse ``frame``."""
         if self.spec == "scene":
             return self._changed(frame)
+        if self.rate is not None:
+            return self._on_time(frame.t)
         return frame.index % self.every == 0
+
+    def _on_time(self, t: float) -> bool:
+        """The first frame at or after the next slot's start; 1 µs of slack for times like 3/30 s."""
+        if t * self.rate + 1e-6 < self._slot:
+            return False
+        self._slot = int(t * self.rate + 1e-6) + 1
+        return True
 
     def _changed(self, frame: Frame) -> bool:
         thumb = cv2.cvtColor(cv2.resize(frame.image, (64, 36), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
@@ -208,13 +231,38 @@ class Sampler:
         return False
 
 
-def _parse_sample(spec: str) -> int:
+MAX_SAMPLE_HZ = 1000.0
+"""The highest ``RATEhz`` accepted: far above any recording's frame rate (above it, every frame is analysed anyway)."""
+
+
+def parse_sample(spec: str) -> tuple[int, float | None]:
+    """``(every, rate)`` of a ``--sample`` spec: ``every`` frames for ``all``/``scene``/``every:N`` (rate None),
+    ``(1, RATE)`` in frames per second of media time for ``RATEhz``.
+
+    Raises ConfigError naming the spec and the forms allowed.
+    """
     if spec in ("all", "scene"):
-        return 1
+        return 1, None
+    if spec.lower().endswith("hz"):
+        return 1, _rate(spec)
     kind, _, n = spec.partition(":")
     if kind != "every" or not (n.isascii() and n.isdigit()) or int(n) < 1:  # isdigit alone takes "²"
-        raise ConfigError(f"bad --sample {spec!r}: expected all, scene or every:N with N >= 1, e.g. every:5")
-    return int(n)
+        raise ConfigError(f"bad --sample {spec!r}: {SAMPLE_FORMS}")
+    return int(n), None
+
+
+SAMPLE_FORMS = "expected all, scene, every:N with N >= 1 (e.g. every:5) or RATEhz with 0 < RATE <= 1000 (e.g. 10hz)"
+
+
+def _rate(spec: str) -> float:
+    text = spec[:-2]
+    try:
+        rate = float(text) if text.isascii() and text.replace(".", "", 1).isdigit() else math.nan
+    except ValueError:
+        rate = math.nan
+    if not 0 < rate <= MAX_SAMPLE_HZ:  # NaN fails both
+        raise ConfigError(f"bad --sample {spec!r}: {SAMPLE_FORMS}")
+    return rate
 
 
 def _run(source: VideoSource, analyzer: Analyzer, progress: bool, sampler: Sampler) -> Iterator[Analysis]:

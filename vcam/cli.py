@@ -4,6 +4,7 @@
 
     vcam run [--source SRC] [--output OUT] [--frames N] [--seconds S] [--mirror] ...
     vcam analyze VIDEO --json OUT.json
+    vcam batch INPUT... --out DIR [--workers N] [--address HOST:PORT]
     vcam config show | path | set KEY VALUE | unset KEY...
 
 ``vcam run`` starts from the settings in the config file (``vcam config``); flags given on the command
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub.add_parser("run", help="analyse a live source and send annotated video out"))
     _add_analyze(sub.add_parser("analyze", help="analyse a recording as fast as possible and write JSON"))
+    _add_batch(sub.add_parser("batch", help="analyse many recordings on Ray (this machine's cores, or a cluster)"))
     add_commands(sub)
     add_config_commands(sub)
     add_tray_commands(sub)
@@ -100,13 +102,33 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 def _add_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", help="the video file to analyse")
     p.add_argument("--json", required=True, metavar="OUT.json", help="where to write the results")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    p.add_argument("--sample", default="all", help="all (default), every:N (every Nth frame) or scene (only frames "
-                   "that changed, and at least every 2 s) for long recordings")
     p.add_argument("--timeline", metavar="DIR", help="also write the session timeline (CSV and JSON) to DIR")
     p.add_argument("--report", metavar="OUT.html", help="also write the session report (needs --timeline)")
+    _analysis_flags(p, sample="all")
+
+
+def _analysis_flags(p: argparse.ArgumentParser, sample: str) -> None:
+    """What ``analyze`` and ``batch`` share: --no-progress, --sample (default ``sample``), the feature switches."""
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--sample", default=sample, help=f"all, every:N (every Nth frame), RATEhz (e.g. 10hz: ten frames "
+                   f"per second of video) or scene (only frames that changed, and at least every 2 s); default {sample}")
     _feature_flags(p, _ANALYZE_SWITCHES)
     p.set_defaults(**{f.name: f.default for f in FEATURES if f.name in _ANALYZE_SWITCHES})  # no config file here
+
+
+def _add_batch(p: argparse.ArgumentParser) -> None:
+    p.description = ("Analyse every recording given (video files, or folders searched for them) on Ray: what "
+                     "`vcam analyze` writes goes to DIR/NAME/, one entry per recording to DIR/index.json. Run "
+                     "again to resume: recordings done with the same content and settings are skipped.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="a video file, or a folder to search for them")
+    p.add_argument("--out", required=True, metavar="DIR", help="the folder for the results and index.json")
+    p.add_argument("--workers", type=int, help="worker processes, one core each (default: this machine's cores, "
+                   "or the cluster's CPUs)")
+    p.add_argument("--address", metavar="HOST:PORT", help="join this running Ray cluster (`ray start --head`) "
+                   "instead of starting Ray here (default: $RAY_ADDRESS)")
+    _switch(p, "--timeline", "also write each recording's session timeline to DIR/NAME/timeline/")
+    _switch(p, "--report", "also write each recording's session report to DIR/NAME/report.html (needs --timeline)")
+    _analysis_flags(p, sample="10hz")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -172,8 +194,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from vcam.features import Switches
 
     model = validate("emotion_model", args.emotion_model or DEFAULTS["emotion_model"])
-    Config(**{name: getattr(args, name) for name in _ANALYZE_SWITCHES})  # the same checks as vcam run
-    features = Switches({name: getattr(args, name) for name in ANALYSIS})
+    features = Switches(_features(args))
     if args.report and not args.timeline:
         raise VcamError("--report needs --timeline DIR: the report is drawn from the timeline")
     document = analyze(args.video, progress=args.progress, features=features, gallery=args.gallery,
@@ -185,6 +206,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         write_report(args.timeline, args.report)
     log.info("wrote %s: %d of %d frames analysed, %d tracks", args.json, document["source"]["analysed"],
              document["source"]["frames"], len(document["tracks"]))
+    return 0
+
+
+def _features(args: argparse.Namespace) -> tuple[str, ...]:
+    """The analysis features the flags switch on, checked as ``vcam run`` checks them (emotion in EU mode...)."""
+    Config(**{name: getattr(args, name) for name in _ANALYZE_SWITCHES})
+    return tuple(name for name in ANALYSIS if getattr(args, name))
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """``vcam batch``: analyse many recordings on Ray; exit 1 with a one-line summary when any failed."""
+    from vcam.batch import run_batch
+
+    summary = run_batch(args.inputs, args.out, features=_features(args), sample=args.sample, gallery=args.gallery,
+                        timeline=bool(args.timeline), report=bool(args.report), workers=args.workers,
+                        address=args.address, progress=args.progress)
+    if summary.failed:
+        log.error("batch: %s; see %s", summary.line(), Path(args.out) / "index.json")
+        return 1
+    log.info("batch: %s; see %s", summary.line(), Path(args.out) / "index.json")
     return 0
 
 
@@ -210,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv or default_command())
     crash_log = _setup_logging(args.verbose)
     try:
-        handler = {"run": cmd_run, "analyze": cmd_analyze}.get(args.command) or args.handler
+        handler = {"run": cmd_run, "analyze": cmd_analyze, "batch": cmd_batch}.get(args.command) or args.handler
         return handler(args)
     except VcamError as err:
         log.error("error: %s", err)

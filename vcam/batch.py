@@ -1,0 +1,387 @@
+"""``vcam batch``: analyse many recordings on Ray, on this machine or on a cluster.
+
+::
+
+    inputs ──find_recordings──▶ recordings ──plan──▶ jobs (not done yet with these settings)
+                                                      │  Ray actors (vcam.batch_worker.Worker), one per core
+                                                      ▼
+                              OUT/NAME/analysis.json (+ timeline/, report.html)   ── written by the worker
+                              OUT/index.json                                      ── after every recording
+
+By default a local Ray instance with ``--workers`` CPUs (this machine's cores) is started and
+stopped; ``--address HOST:PORT`` (or ``RAY_ADDRESS``) joins a running cluster instead. Each worker is
+an actor that imports the analysis stack once and analyses recording after recording; the gallery
+is read once here and shared with them read-only through Ray's object store.
+
+**Resume.** A recording is identified by the sha256 of its content and the sha256 of the settings
+(:func:`settings_of`): run again, and every recording whose index entry is ``done`` with the same two
+hashes (and whose analysis file is there) is skipped.
+
+**Faults.** A worker process that dies is restarted by Ray and its recording retried
+(``max_restarts``, ``max_task_retries``); a recording vcam cannot read is ``failed`` with vcam's own
+message and the others go on. The index is replaced atomically after each recording.
+
+Ray is imported only in :func:`run_batch`'s helpers, so ``vcam run`` never pays for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import vcam
+from vcam.analyze import read_gallery
+from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome, Worker
+from vcam.errors import ConfigError, VcamError
+from vcam.files import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv"})
+"""What a folder given as input is searched for (case-insensitive); a file given by name is taken whatever its suffix."""
+INDEX_FILE = "index.json"
+INDEX_VERSION = "1.0"
+"""The version of ``index.json``'s shape; fields are added, never renamed."""
+HASH_CHUNK = 1 << 20
+"""Bytes read at a time when hashing a recording (1 MiB): memory stays flat for any size."""
+RETRIES = 2
+"""How often Ray restarts a dead worker and retries its recording before it counts as failed."""
+
+
+# -- what to analyse ------------------------------------------------------------------------------------------------
+def find_recordings(inputs: Sequence[str | Path]) -> list[Path]:
+    """The recordings of ``inputs``, absolute, in order and each once: a file as given, a folder searched
+    (recursively, sorted) for files with a :data:`VIDEO_SUFFIXES` suffix.
+
+    Raises ConfigError for an input that does not exist, or when none of them holds a video.
+    """
+    found: dict[Path, None] = {}
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found.update(dict.fromkeys(sorted(p.resolve() for p in item.rglob("*")
+                                              if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())))
+        elif item.is_file():
+            found[item.resolve()] = None
+        else:
+            raise ConfigError(f"batch input not found: {item}; give video files or folders that hold them")
+    if not found:
+        raise ConfigError(f"no video files in {', '.join(map(str, inputs))}: looked for "
+                          f"{', '.join(sorted(VIDEO_SUFFIXES))}")
+    return list(found)
+
+
+def folder_names(paths: Sequence[Path]) -> dict[Path, str]:
+    """Each recording's folder name under ``--out``: its file name without the suffix, or, when two share
+    that, the name plus 8 hex digits of its path's hash (the same name for the same path in every run)."""
+    stems = [p.stem or p.name for p in paths]
+    return {p: stem if stems.count(stem) == 1 else f"{stem}-{hashlib.sha256(str(p).encode()).hexdigest()[:8]}"
+            for p, stem in zip(paths, stems)}
+
+
+def content_hash(path: Path) -> str:
+    """The sha256 of the file at ``path`` as hex, read :data:`HASH_CHUNK` bytes at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def people_hash(people: Mapping[str, np.ndarray] | None) -> str | None:
+    """The sha256 of the enrolled people (names and descriptors, in name order), None without identity."""
+    if people is None:
+        return None
+    digest = hashlib.sha256()
+    for name in sorted(people):
+        digest.update(name.encode("utf-8") + b"\0" + np.ascontiguousarray(people[name], np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def settings_of(features: Iterable[str], sample: str, *, timeline: bool, report: bool,
+                people: Mapping[str, np.ndarray] | None) -> dict:
+    """The settings a result depends on, as stored in the index: the features on, the sampling, the
+    outputs asked for, the gallery's hash (with identity) and vcam's version (a new one may analyse differently)."""
+    return {"features": sorted(features), "sample": sample, "timeline": timeline, "report": report,
+            "gallery": people_hash(people), "vcam": vcam.__version__}
+
+
+def settings_hash(settings: Mapping) -> str:
+    """The sha256 of ``settings`` written as canonical JSON."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# -- the index ------------------------------------------------------------------------------------------------------
+@dataclass
+class Index:
+    """``OUT/index.json``: one entry per recording folder under ``OUT``, by name.
+
+    Each entry: ``name``, ``path``, ``size`` (bytes), ``sha256``, ``settings``, ``settings_hash``,
+    ``status`` (``done`` / ``failed``), ``error``, ``frames``, ``analysed``, ``duration_s``, ``people``,
+    ``tracks``, ``attention``, ``engagement``, ``wall_s``, ``worker`` and ``outputs`` (paths relative to OUT).
+    """
+
+    out: Path
+    entries: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, out: Path) -> Index:
+        """The index in ``out``, or an empty one when there is none. A damaged index is set aside, not trusted."""
+        path = out / INDEX_FILE
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            return cls(out, {e["name"]: e for e in document["recordings"]})
+        except FileNotFoundError:
+            return cls(out)
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("%s cannot be read (%s): every recording is analysed again", path, err)
+            return cls(out)
+
+    def is_done(self, name: str, sha256: str, settings_digest: str) -> bool:
+        """Whether ``name`` was analysed from this content with these settings, and its analysis is still there."""
+        entry = self.entries.get(name)
+        return (entry is not None and entry["status"] == "done" and entry["sha256"] == sha256
+                and entry["settings_hash"] == settings_digest and (self.out / name / ANALYSIS_FILE).is_file())
+
+    def record(self, entry: dict) -> None:
+        """Add or replace ``entry`` and write the index (atomically)."""
+        self.entries[entry["name"]] = entry
+        document = {"version": INDEX_VERSION, "generator": f"vcam {vcam.__version__}",
+                    "recordings": [self.entries[name] for name in sorted(self.entries)]}
+        write_text_atomic(self.out / INDEX_FILE, json.dumps(document, indent=1, ensure_ascii=False),
+                          advice="choose another folder with --out")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One input file: where it is, its folder name, size in bytes and content hash."""
+
+    path: Path
+    name: str
+    size: int
+    sha256: str
+
+    def entry(self, settings: Mapping, outcome: Outcome) -> dict:
+        """The index entry of this recording analysed with ``settings`` into ``outcome``."""
+        outputs = {"analysis": f"{self.name}/{ANALYSIS_FILE}"}
+        if settings["timeline"]:
+            outputs["timeline"] = f"{self.name}/{TIMELINE_FOLDER}"
+        if settings["report"]:
+            outputs["report"] = f"{self.name}/{REPORT_FILE}"
+        return {"name": self.name, "path": str(self.path), "size": self.size, "sha256": self.sha256,
+                "settings": dict(settings), "settings_hash": settings_hash(settings), **outcome.as_dict(),
+                "outputs": outputs if outcome.status == "done" else {}}
+
+
+def recordings_of(inputs: Sequence[str | Path]) -> list[Recording]:
+    """Every input recording with its folder name, size and content hash (see :func:`find_recordings`)."""
+    paths = find_recordings(inputs)
+    names = folder_names(paths)
+    return [Recording(p, names[p], p.stat().st_size, content_hash(p)) for p in paths]
+
+
+# -- the run --------------------------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    """What a batch did: names done now, skipped (done before), and failed with their errors."""
+
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """One line for the user, e.g. ``3 recordings: 1 done, 1 skipped (done before), 1 failed (x: why)``."""
+        total = len(self.done) + len(self.skipped) + len(self.failed)
+        text = f"{total} recordings: {len(self.done)} done, {len(self.skipped)} skipped (done before)"
+        if self.failed:
+            first, why = next(iter(self.failed.items()))
+            more = f" and {len(self.failed) - 1} more" if len(self.failed) > 1 else ""
+            text += f", {len(self.failed)} failed ({first}: {why}{more})"
+        return text
+
+
+def run_batch(inputs: Sequence[str | Path], out: str | Path, *, features: Iterable[str], sample: str = "10hz",
+              gallery: str | Path | None = None, timeline: bool = False, report: bool = False,
+              workers: int | None = None, address: str | None = None, progress: bool = True) -> Summary:
+    """Analyse every recording of ``inputs`` into ``out`` on Ray; return what was done (see the module docstring).
+
+    Args:
+        features: the analysis features on (names of :data:`vcam.features.ANALYSIS`).
+        sample: the ``--sample`` spec for every recording.
+        gallery: the gallery for identity (default: the user's); read once, only with identity on.
+        timeline, report: also write each recording's timeline folder and report.
+        workers: how many worker actors (one CPU each); default: this machine's cores, or the cluster's CPUs.
+        address: a running Ray cluster's ``HOST:PORT`` (default ``RAY_ADDRESS``; unset: a local instance).
+
+    Raises ConfigError for bad inputs or settings, VcamError when Ray cannot start or be reached.
+    """
+    from vcam.analyze import parse_sample
+
+    parse_sample(sample)
+    if report and not timeline:
+        raise ConfigError("--report needs --timeline: each recording's report is drawn from its timeline")
+    features = tuple(features)
+    out = _out_folder(Path(out))
+    people = read_gallery(gallery) if "identity" in features else None
+    settings = settings_of(features, sample, timeline=timeline, report=report, people=people)
+    index, summary = Index.load(out), Summary()
+    todo = _plan(recordings_of(inputs), index, settings, summary)
+    if todo:
+        jobs = {r.name: Job(str(r.path), r.name, str(out), features, sample, timeline, report) for r in todo}
+        _run(todo, jobs, index, settings, summary, people=people, workers=workers, address=address,
+             progress=progress)
+    return summary
+
+
+def _out_folder(out: Path) -> Path:
+    """``out`` made (0700) and cleared of the staging folders an interrupted batch left."""
+    try:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        raise VcamError(f"cannot make the --out folder {out}: {err.strerror}; choose another folder") from err
+    for stale in [*out.glob(".*.partial-*"), *out.glob(".*.old-*")]:
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    return out.resolve()
+
+
+def _plan(recordings: list[Recording], index: Index, settings: Mapping, summary: Summary) -> list[Recording]:
+    """The recordings not done yet with ``settings``; the others are counted as skipped."""
+    digest = settings_hash(settings)
+    todo = []
+    for r in recordings:
+        if index.is_done(r.name, r.sha256, digest):
+            summary.skipped.append(r.name)
+        else:
+            todo.append(r)
+    log.info("batch: %d recordings, %d to analyse, %d done before", len(recordings), len(todo), len(summary.skipped))
+    return todo
+
+
+def _run(todo: list[Recording], jobs: Mapping[str, Job], index: Index, settings: Mapping, summary: Summary, *,
+         people: Mapping[str, np.ndarray] | None, workers: int | None, address: str | None, progress: bool) -> None:
+    """Start (or join) Ray, analyse ``jobs`` on its actors and record each outcome as it comes."""
+    by_name = {r.name: r for r in todo}
+    with _ray(workers, address) as cpus, tqdm(total=len(todo), unit="recording", desc="batch",
+                                              disable=not progress) as bar:
+        actors = _actors(min(cpus, len(todo)), people)
+        for outcome in dispatch(actors, [jobs[r.name] for r in todo]):
+            index.record(by_name[outcome.name].entry(settings, outcome))
+            _count(outcome, summary)
+            bar.update(1)
+            bar.set_postfix(done=len(summary.done), failed=len(summary.failed))
+
+
+def _count(outcome: Outcome, summary: Summary) -> None:
+    if outcome.status == "done":
+        summary.done.append(outcome.name)
+        log.info("batch: %s done: %d frames, %d people, in %.1f s on %s", outcome.name, outcome.frames,
+                 outcome.people, outcome.wall_s, outcome.worker)
+    else:
+        summary.failed[outcome.name] = outcome.error or "unknown error"
+        log.warning("batch: %s failed: %s", outcome.name, outcome.error)
+
+
+class _ray:
+    """Ray for one batch, as a context manager yielding the CPUs the workers may use."""
+
+    def __init__(self, workers: int | None, address: str | None) -> None:
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers must be 1 or more, got {workers}")
+        self.workers, self.address = workers, address or os.environ.get("RAY_ADDRESS") or None
+
+    def __enter__(self) -> int:
+        import ray
+
+        if self.address:
+            _check_reachable(self.address)
+        try:
+            ray.init(**self._options())
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+            raise VcamError(f"cannot start or reach {where}: {err}; start one with `ray start --head`, or leave "
+                            "out --address (and RAY_ADDRESS) to run on this machine") from err
+        cpus = self.workers or int(ray.cluster_resources().get("CPU", 1))
+        log.info("batch: Ray %s with %d workers", f"cluster at {self.address}" if self.address else "on this machine",
+                 cpus)
+        return cpus
+
+    def _options(self) -> dict:
+        options = {"log_to_driver": False, "logging_level": logging.WARNING,
+                   "runtime_env": {"env_vars": WORKER_ENV}}
+        if self.address:
+            return {**options, "address": self.address}
+        return {**options, "num_cpus": self.workers or os.cpu_count() or 1, "include_dashboard": False}
+
+    def __exit__(self, *exc: object) -> None:
+        import ray
+
+        ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Raise VcamError at once when nothing listens at a ``HOST:PORT`` address (Ray itself retries for minutes).
+
+    Other forms (``auto``, ``ray://...``) are left to Ray.
+    """
+    host, _, port = address.rpartition(":")
+    if not (host and port.isascii() and port.isdigit()) or "://" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise VcamError(f"cannot start or reach the Ray cluster at {address}: {err.strerror or err}; start one with "
+                        "`ray start --head`, or leave out --address (and RAY_ADDRESS) to run on this machine") from err
+
+
+WORKER_ENV = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
+"""The workers' environment: MediaPipe/TFLite's C++ logging quiet, as in the CLI; one OpenMP thread per worker
+(a worker has one CPU)."""
+
+
+def _actors(count: int, people: Mapping[str, np.ndarray] | None) -> list:
+    """``count`` worker actors, each with one CPU, sharing one copy of ``people`` through the object store."""
+    import ray
+
+    remote = ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)(Worker)
+    shared = ray.put(dict(people)) if people is not None else None
+    return [remote.remote(shared) for _ in range(max(count, 1))]
+
+
+def dispatch(actors: list, jobs: Sequence[Job]) -> Iterator[Outcome]:
+    """Run ``jobs`` on ``actors``, one at a time each, and yield each Outcome as it finishes.
+
+    A job whose worker raised, or died more often than Ray retries, is a ``failed`` Outcome naming why.
+    """
+    import ray
+
+    idle, waiting, running = list(actors), deque(jobs), {}
+    while waiting or running:
+        while idle and waiting:
+            actor, job = idle.pop(), waiting.popleft()
+            running[actor.analyse.remote(job)] = (job, actor)
+        [ref], _ = ray.wait(list(running), num_returns=1)
+        job, actor = running.pop(ref)
+        idle.append(actor)
+        yield _outcome(ref, job)
+
+
+def _outcome(ref, job: Job) -> Outcome:
+    import ray
+    from ray.exceptions import RayError
+
+    try:
+        return ray.get(ref)
+    except RayError as err:
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        return Outcome(job.name, "failed", f"the worker failed: {reason}")

@@ -1,0 +1,194 @@
+"""One worker of ``vcam batch``: analyses whole recordings, one at a time, and writes their folders.
+
+``vcam.batch`` makes :class:`Worker` a Ray actor (``ray.remote``): one process that imports the
+analysis stack (MediaPipe, LiteRT, onnxruntime: ~3.4 s here) once and then analyses job after job.
+Each recording gets a fresh :class:`~vcam.pipeline.Analyzer` (~0.14 s), so its tracks and ids are
+exactly those ``vcam analyze`` gives the same file.
+
+A recording's outputs are written into a staging folder beside its final one
+(``OUT/.NAME.partial-XXXX``) and moved into place whole (:func:`publish`): an interrupted batch
+leaves the previous complete folder or the new complete one, never half of one. The worker
+writes only there, so on a cluster ``--out`` (like the recordings) must be on storage every
+node sees.
+
+This module imports no Ray: it runs the same in a test without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vcam.analyze import analyze, write_json
+from vcam.errors import UnsafePathError, VcamError
+from vcam.features import Switches
+from vcam.files import describe
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_FILE = "analysis.json"
+"""The analyze JSON of one recording, inside its folder (what ``vcam analyze --json`` writes)."""
+TIMELINE_FOLDER = "timeline"
+"""The session timeline of one recording, inside its folder (``vcam analyze --timeline``)."""
+REPORT_FILE = "report.html"
+"""The session report of one recording, inside its folder (``vcam analyze --report``)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One recording to analyse.
+
+    Attributes:
+        path: the recording (absolute; on a cluster, a path every node sees).
+        name: its folder's name under ``out``.
+        out: the batch's ``--out`` folder.
+        features: the analysis features on, e.g. ``("gaze", "names")``.
+        sample: the ``--sample`` spec (``10hz``, ``every:3``, ...).
+        timeline: also record the session timeline into ``NAME/timeline/``.
+        report: also write ``NAME/report.html`` (needs ``timeline``).
+    """
+
+    path: str
+    name: str
+    out: str
+    features: tuple[str, ...]
+    sample: str
+    timeline: bool = False
+    report: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one :class:`Job`: the index entry's results.
+
+    Attributes:
+        name: the job's name.
+        status: ``done`` or ``failed``.
+        error: vcam's one-line error when failed, else None.
+        frames: frames the file holds (decoded); ``analysed``: how many of them were analysed.
+        duration_s: the recording's length in seconds (frames / fps).
+        people: the most faces seen in one analysed frame.
+        tracks: the tracks the analysis followed.
+        attention, engagement: the mean over every analysed face, 0..1; None with none (or gaze off).
+        wall_s: seconds the worker spent on it, start-up of the analyzer included.
+        worker: ``host:pid`` of the worker process.
+    """
+
+    name: str
+    status: str
+    error: str | None = None
+    frames: int = 0
+    analysed: int = 0
+    duration_s: float = 0.0
+    people: int = 0
+    tracks: int = 0
+    attention: float | None = None
+    engagement: float | None = None
+    wall_s: float = 0.0
+    worker: str = ""
+
+    def as_dict(self) -> dict:
+        """The fields as a JSON-ready dict."""
+        return asdict(self)
+
+
+def whoami() -> str:
+    """``host:pid`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """Analyses one recording per :meth:`analyse` call (a Ray actor in ``vcam batch``).
+
+    Args:
+        people: the enrolled people for identity, ``{name: (K, 128) float32}``, read once by the
+            driver from ``--gallery`` and shared read-only through Ray's object store; None when
+            identity is off.
+    """
+
+    def __init__(self, people: Mapping[str, np.ndarray] | None = None) -> None:
+        self.people = people
+        log.info("batch worker %s ready", whoami())
+
+    def analyse(self, job: Job) -> Outcome:
+        """Analyse ``job`` and publish its folder. A recording vcam cannot read is a ``failed`` Outcome with
+        vcam's own message; anything else (a bug) raises, and the driver reports it."""
+        started = time.monotonic()
+        try:
+            document = analyse_into(job, self.people)
+        except VcamError as err:
+            log.info("batch: %s failed: %s", job.name, err)
+            return Outcome(job.name, "failed", str(err), wall_s=round(time.monotonic() - started, 3),
+                           worker=whoami())
+        return summarise(job.name, document, time.monotonic() - started)
+
+    def ping(self) -> str:
+        """``host:pid`` of the worker (tests find and kill it by this)."""
+        return whoami()
+
+
+def analyse_into(job: Job, people: Mapping[str, np.ndarray] | None) -> dict:
+    """Analyse ``job.path`` into a staging folder, then :func:`publish` it as ``out/name``; return the document.
+
+    Raises what :func:`vcam.analyze.analyze` raises; the staging folder is removed on any failure.
+    """
+    from vcam.session import write_report
+
+    out = Path(job.out)
+    stage = out / f".{job.name}.partial-{secrets.token_hex(4)}"
+    stage.mkdir(mode=0o700)
+    try:
+        timeline = stage / TIMELINE_FOLDER if job.timeline else None
+        document = analyze(job.path, progress=False, features=Switches(job.features), timeline=timeline,
+                           sample=job.sample, people=people)
+        write_json(document, stage / ANALYSIS_FILE)
+        if job.report:
+            write_report(timeline, stage / REPORT_FILE)
+        publish(stage, out / job.name)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return document
+
+
+def publish(stage: Path, final: Path) -> None:
+    """Put the complete folder ``stage`` at ``final``, replacing a previous result whole.
+
+    Two renames in one folder: the old result moves aside, the new one takes its name, and the old
+    one is removed. ``final`` must be missing or a folder (a link or a file is refused with
+    UnsafePathError).
+    """
+    found = describe(final)
+    if found not in ("nothing", "a folder"):
+        raise UnsafePathError(f"refusing to replace {final}: it is {found}, and vcam batch replaces only its own "
+                              "result folders; move it away and run again")
+    old = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
+    if found == "a folder":
+        os.replace(final, old)
+    os.replace(stage, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def summarise(name: str, document: dict, wall_s: float) -> Outcome:
+    """The ``done`` Outcome of an analyze ``document`` (see :class:`Outcome` for each number)."""
+    source, frames = document["source"], document["frames"]
+    faces = [face for frame in frames for face in frame["faces"]]
+    return Outcome(name, "done", None, source["frames"], source["analysed"],
+                   round(source["frames"] / source["fps"], 3) if source["fps"] else 0.0,
+                   max((len(frame["faces"]) for frame in frames), default=0), len(document["tracks"]),
+                   _mean(face.get("attention") for face in faces), _mean(face.get("engagement") for face in faces),
+                   round(wall_s, 3), whoami())
+
+
+def _mean(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), 3) if known else None
