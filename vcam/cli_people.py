@@ -26,7 +26,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_enroll(sub.add_parser("enroll", help="add a person to the gallery from photos or a live source"))
     _add_gallery(sub.add_parser("gallery", help="list, remove or export enrolled people"))
     _add_models(sub.add_parser("models", help="list, verify or install models"))
-    _add_eval(sub.add_parser("eval", help="measure identity matching on folders of photos, or name reading"))
+    _add_eval(sub.add_parser("eval", help="measure identity matching, name reading or the emotion models"))
     _add_report(sub.add_parser("report", help="draw a recorded session's report as one HTML file"))
     sub.add_parser("dashboard", help="open the running vcam's live dashboard in your browser").set_defaults(
         handler=cmd_dashboard)
@@ -88,6 +88,13 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
                        help="comma-separated: rapidocr (vcam's reader), tesseract, tesseract-line (if installed)")
     names.add_argument("--runs", type=int, default=3, help="reads of each label; its median time is reported")
     names.add_argument("--json", metavar="OUT.json", help="also write the whole report, with every mistake")
+    emotion = sub.add_parser("emotion", help="accuracy, macro recall, confusion and ms per face of each emotion model")
+    emotion.add_argument("--labels", required=True, metavar="DIR",
+                         help="one sub-folder of photos per class, named angry, disgust, fear, happy, sad, surprise, "
+                              "neutral (e.g. tests/data/expressions)")
+    emotion.add_argument("--models", help="comma-separated emotion models (default: every one in vcam models list)")
+    emotion.add_argument("--runs", type=int, default=3, help="classifications of each face; its median time is reported")
+    emotion.add_argument("--json", metavar="OUT.json", help="also write the whole report, with every face's answers")
     p.set_defaults(handler=cmd_eval)
 
 
@@ -101,6 +108,23 @@ def _eval_names(args: argparse.Namespace) -> int:
         raise VcamError(f"--engines must name some of {', '.join(ENGINES)} and --runs be >= 1; "
                         f"got {args.engines!r} and {args.runs}")
     report = evaluate_names(engines, runs=args.runs)
+    sys.stdout.write(format_report(report) + "\n")
+    if args.json:
+        write_json(report, args.json)
+    return 0
+
+
+def _eval_emotion(args: argparse.Namespace) -> int:
+    from vcam.analyze import write_json
+    from vcam.evaluate_emotion import evaluate_emotion, format_report
+    from vcam.manifest import emotion_models
+
+    known = emotion_models()
+    models = [m.strip() for m in (args.models or ",".join(known)).split(",") if m.strip()]
+    if not models or any(m not in known for m in models) or args.runs < 1:
+        raise VcamError(f"--models must name some of {', '.join(known)} and --runs be >= 1; "
+                        f"got {args.models!r} and {args.runs}")
+    report = evaluate_emotion(args.labels, models, runs=args.runs)
     sys.stdout.write(format_report(report) + "\n")
     if args.json:
         write_json(report, args.json)
@@ -216,11 +240,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """``vcam eval identity``: write the JSON report and print the headline figures; ``vcam eval names``: print them."""
+    """``vcam eval identity``: write the JSON report and print the headline figures; ``names``, ``emotion``: print them."""
     from vcam.analyze import write_json
 
     if args.what == "names":
         return _eval_names(args)
+    if args.what == "emotion":
+        return _eval_emotion(args)
     from vcam.evaluate import evaluate_identity
 
     report = evaluate_identity(args.gallery, args.probes, args.impostors)

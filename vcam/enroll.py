@@ -28,29 +28,32 @@ from vcam.types import Faces, Frame
 log = logging.getLogger(__name__)
 
 
-def still_faces(image: np.ndarray, detect=None) -> Faces:
+def still_faces(image: np.ndarray, detect=None, landmarks=None) -> Faces:
     """Every face in a still ``(H, W, 3) uint8`` BGR image, with 478 landmarks each (frame pixels).
 
-    Runs vcam's own detect stage (every region) and a fresh landmarks stage, so
-    no tracking state carries over between photos. Pass a ``Detect`` to reuse it.
+    Runs vcam's own detect stage (every region) and a landmarks stage with no tracking state carried
+    over between photos: a fresh one, or ``landmarks`` made to forget every track first. Pass a
+    ``Detect`` and a ``Landmarks`` to reuse them over many photos.
     """
     from vcam.pipeline.detect import Detect
     from vcam.pipeline.landmarks import Landmarks
 
-    own = detect is None
+    own_detect, own_landmarks = detect is None, landmarks is None
     detect = detect or Detect()
     try:
         boxes = detect.find(image)
     finally:
-        if own:
+        if own_detect:
             detect.close()
     if len(boxes) == 0:
         return boxes
-    landmarks = Landmarks(workers=1)
+    landmarks = landmarks or Landmarks(workers=1)
+    landmarks.forget(set())
     try:
         return landmarks(Frame(image, 0, 0.0), boxes.replace(track_id=np.arange(1, len(boxes) + 1)))
     finally:
-        landmarks.close()
+        if own_landmarks:
+            landmarks.close()
 
 
 AUGMENTATIONS = ("flip", "light", "rotate", "blur", "scale")
