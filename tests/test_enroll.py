@@ -65,3 +65,20 @@ def test_enrolling_from_frames_skips_frames_without_exactly_one_face(load_image,
     assert found.shape == (2, 128) and sources == ["test frame 2", "test frame 3"]
     with pytest.raises(GalleryError, match=r"got 2 of 3 frames .*1 had no face, 1 had several"):
         enroll_from_frames(frames, 3, descriptor, find_faces, every=1)
+
+
+def test_still_faces_reusing_a_landmarks_stage_carries_nothing_from_one_photo_to_the_next():
+    from vcam.pipeline.landmarks import Landmarks
+
+    photos = [cv2.imread(str(DATA / name)) for name in ("obama.jpg", "grace_hopper.jpg", "biden.jpg")]
+    detect, landmarks = Detect(), Landmarks(workers=1)
+    try:
+        fresh = [still_faces(image, detect) for image in photos]
+        reused = [still_faces(image, detect, landmarks) for image in photos]
+    finally:
+        detect.close()
+        landmarks.close()
+    for a, b in zip(fresh, reused):
+        assert len(a) == len(b) == 1
+        np.testing.assert_allclose(b.bbox, a.bbox, atol=1e-3)
+        np.testing.assert_allclose(b.landmarks, a.landmarks, atol=1e-3)
