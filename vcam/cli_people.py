@@ -93,7 +93,8 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
                          help="one sub-folder of photos per class, named angry, disgust, fear, happy, sad, surprise, "
                               "neutral (e.g. tests/data/expressions)")
     emotion.add_argument("--models", help="comma-separated emotion models (default: every one in vcam models list)")
-    emotion.add_argument("--runs", type=int, default=3, help="classifications of each face; its median time is reported")
+    emotion.add_argument("--runs", type=int, default=3,
+                         help="classifications of each face; its median time is reported")
     emotion.add_argument("--json", metavar="OUT.json", help="also write the whole report, with every face's answers")
     p.set_defaults(handler=cmd_eval)
 
@@ -240,7 +241,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """``vcam eval identity``: write the JSON report and print the headline figures; ``names``, ``emotion``: print them."""
+    """``vcam eval identity``: write the JSON report and log the best figures; ``names``, ``emotion``: print them."""
     from vcam.analyze import write_json
 
     if args.what == "names":

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,10 +26,14 @@ from vcam.gallery import DESCRIPTOR_SIZE
 from vcam.limits import MAX_PIXELS, check_pixels
 from vcam.types import Faces, Frame
 
+if TYPE_CHECKING:
+    from vcam.pipeline.detect import Detect
+    from vcam.pipeline.landmarks import Landmarks
+
 log = logging.getLogger(__name__)
 
 
-def still_faces(image: np.ndarray, detect=None, landmarks=None) -> Faces:
+def still_faces(image: np.ndarray, detect: Detect | None = None, landmarks: Landmarks | None = None) -> Faces:
     """Every face in a still ``(H, W, 3) uint8`` BGR image, with 478 landmarks each (frame pixels).
 
     Runs vcam's own detect stage (every region) and a landmarks stage with no tracking state carried

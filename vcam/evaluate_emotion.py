@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,11 @@ from vcam.enroll import read_image, still_faces
 from vcam.errors import ConfigError, GalleryError
 from vcam.evaluate import IMAGE_SUFFIXES
 from vcam.types import EMOTIONS
+
+if TYPE_CHECKING:
+    from vcam.pipeline.detect import Detect
+    from vcam.pipeline.emotion import Emotion
+    from vcam.pipeline.landmarks import Landmarks
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +68,8 @@ def labelled_photos(root: str | Path) -> list[tuple[Path, str]]:
             if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
-def find_faces(photos: Sequence[tuple[Path, str]], detect=None,
-               landmarks=None) -> tuple[list[LabelledFace], list[dict]]:
+def find_faces(photos: Sequence[tuple[Path, str]], detect: Detect | None = None,
+               landmarks: Landmarks | None = None) -> tuple[list[LabelledFace], list[dict]]:
     """Each photo's largest face, and ``{"image", "reason"}`` for each photo skipped (unreadable, no face).
 
     ``detect`` and ``landmarks`` (stages to reuse) default to fresh ones per photo (:func:`still_faces`).
@@ -84,8 +90,8 @@ def find_faces(photos: Sequence[tuple[Path, str]], detect=None,
     return faces, skipped
 
 
-def classify(stage, faces: Sequence[LabelledFace], runs: int) -> tuple[np.ndarray, float]:
-    """``(N, 7)`` probabilities in EMOTIONS order from ``stage`` (an :class:`Emotion`), and its ms per face."""
+def classify(stage: Emotion, faces: Sequence[LabelledFace], runs: int) -> tuple[np.ndarray, float]:
+    """``(N, 7)`` probabilities in EMOTIONS order from ``stage``, and its ms per face (see the module docstring)."""
     probs, ms = [], []
     for face in faces:
         times = []
