@@ -176,6 +176,19 @@ def test_forget_drops_the_tracks_not_named(load_image, boxes):
     assert set(stage._last) == {1}
 
 
+def test_faces_the_tracker_relabelled_are_fitted_on_their_own_face_next_frame(load_image, boxes):
+    image, faces = load_image("group3.jpg"), boxes("group3.jpg")
+    stage = Landmarks()
+    run(stage, image, faces, frames=1)
+    stage.rename({1: 2, 2: 1})  # the tracker swapped the first two faces' ids
+    swapped = faces.replace(track_id=np.array([2, 1, 3]))
+    out = stage(Frame(image, 1, 1 / 30), swapped)
+    for tid in (1, 2, 3):
+        x, y, w, h = swapped.bbox[list(swapped.track_id).index(tid)]
+        centre = out.landmarks[list(out.track_id).index(tid), :, :2].mean(axis=0)
+        assert x < centre[0] < x + w and y < centre[1] < y + h, f"track {tid} fitted on another face"
+
+
 def test_no_faces_in_gives_no_faces_out(load_image):
     out = Landmarks()(Frame(load_image("obama.jpg"), 0, 0.0), Faces.empty())
     assert len(out) == 0 and out.landmarks.shape == (0, N_LANDMARKS, 3)

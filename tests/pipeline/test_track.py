@@ -143,8 +143,10 @@ def look_step(track: Track, t: float, people: list[int]) -> list[int]:
     return track.follow(Frame(image, 0, t), faces).track_id.tolist()
 
 
-def looks_track() -> Track:
-    return Track(layout=lambda: Layout.of("grid", np.array(WIDE, np.float32)))
+def looks_track(moves: list[dict[int, int]] | None = None) -> Track:
+    """A tracker in a 3-tile gallery (:data:`WIDE`); what it tells ``on_move`` is appended to ``moves``."""
+    return Track(layout=lambda: Layout.of("grid", np.array(WIDE, np.float32)),
+                 on_move=(moves if moves is not None else []).append)
 
 
 def test_the_same_person_in_a_larger_tile_looks_alike_and_two_people_do_not():
@@ -166,11 +168,13 @@ def test_cells_outside_the_face_s_tile_are_not_part_of_its_look():
 
 
 def test_unnamed_people_whose_tiles_swap_keep_their_tracks_by_their_looks():
-    track = looks_track()
+    moves: list[dict[int, int]] = []
+    track = looks_track(moves)
     first = look_step(track, 0.0, [0, 1, 2])
     assert look_step(track, 0.2, [0, 1, 2]) == first
     swapped = look_step(track, 0.4, [2, 1, 0])  # the app moved the third person to the front
     assert swapped == [first[2], first[1], first[0]]
+    assert moves == [{first[0]: first[2], first[2]: first[0]}], "the landmarks are told, to move their state"
     assert look_step(track, 0.6, [2, 1, 0]) == swapped, "and the boxes follow them from then on"
 
 

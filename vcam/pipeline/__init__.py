@@ -116,8 +116,9 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
     if "identity" in warm:
         identity.warm()
     try:
-        track = Track(layout=lambda: finder.usable)
-        stages = [track.start, finder, Detect(layout=lambda: finder.usable), track, Landmarks(),
+        landmarks = Landmarks()
+        track = Track(layout=lambda: finder.usable, on_move=landmarks.rename)
+        stages = [track.start, finder, Detect(layout=lambda: finder.usable), track, landmarks,
                   track.confirm, finder.assign, names, track.relabel, Pose(), Gaze(), identity, emotion,
                   Engagement()]
     except BaseException:

@@ -32,7 +32,8 @@ has no Windows wheel.
    uses and the rest of the mesh agrees better.
 
 The only per-track state is the last landmarks (for the next ROI), dropped
-when the face is not found or the track ends (:meth:`Landmarks.forget`).
+when the face is not found or the track ends (:meth:`Landmarks.forget`), and moved
+with its face when the tracker relabels it (:meth:`Landmarks.rename`).
 
 The faces are split between ``workers`` threads, each with its own models.
 
@@ -474,6 +475,15 @@ class Landmarks:
         points[lids, :2] = refined[:len(lids)]
         points[first:first + 5, :2] = refined[len(lids):]
         points[first:first + 5, 2] = points[indices[:EYE_RING], 2].mean()
+
+    def rename(self, moves: dict[int, int]) -> None:
+        """Keep each moved face's last landmarks under its new track id (``moves``: old id -> new id), so
+        the next frame's ROI of a track is its own face's; the tracker calls this when it relabels faces."""
+        for state in (self._last, self._eyes):
+            moved = {moves[tid]: value for tid, value in state.items() if tid in moves}
+            for tid in moves:
+                state.pop(tid, None)
+            state.update(moved)
 
     def forget(self, track_ids: set[int]) -> None:
         """Drop the last landmarks of every track not in ``track_ids``."""

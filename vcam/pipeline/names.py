@@ -367,7 +367,7 @@ class Names:
         """Drop ``tile``'s name (a re-flow printed another there) and read its label at once."""
         log.debug("tile %d's label shows another name than %r; reading it again", tile, self._last[tile][0])
         self._last[tile] = (None, self._last[tile][1])
-        self._seen[tile] = None
+        self._seen[tile], self._asked[tile] = None, None  # nor may an answer to its old label name it
         self._wait[tile], self._next_try[tile] = self.retry_s, -np.inf
 
     def _may_try(self, tile: int, t: float) -> bool:

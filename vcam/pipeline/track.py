@@ -96,15 +96,19 @@ class Track:
         max_age: seconds a track outlives its last sighting. Longer survives longer
             occlusions; shorter frees ids sooner when people leave.
         layout: the meeting layout of the frame being analysed, or None (no gallery: no looks are taken).
+        on_move: told ``{old id: new id}`` of the faces :meth:`follow` put on other tracks, for stages that
+            ran before it in the frame and keep state per track (the landmarks' last points: the next
+            frame's search region of a track must be its own face's).
     """
 
     name = "track"
     feature = None
 
     def __init__(self, min_iou: float = 0.3, max_age: float = 2.0, merge_iou: float = 0.5,
-                 layout: Callable[[], Layout | None] = lambda: None) -> None:
+                 layout: Callable[[], Layout | None] = lambda: None,
+                 on_move: Callable[[dict[int, int]], None] = lambda moves: None) -> None:
         self.min_iou, self.max_age, self.merge_iou = min_iou, max_age, merge_iou
-        self._layout = layout
+        self._layout, self._on_move = layout, on_move
         self._live: dict[int, _Live] = {}
         self._ids = itertools.count(1)
         self.start = Step("tracks", lambda frame, faces: self.tracks())
@@ -227,13 +231,16 @@ class Track:
         for old in set(faces.track_id.tolist()) - seen:
             log.debug("track %d ended: its face moved to another track", old)
             self._end(old, t)
+        moves = {}
         for j, (old, new) in enumerate(zip(faces.track_id.tolist(), ids.tolist())):
             if old != new:
                 log.debug("track %d is now %d (%s)", old, new, faces.participant[j])
+                moves[old] = new
                 self._revive(new)
                 self._live[new] = _Live(faces.bbox[j].copy(), t, True)
                 if isinstance(faces.participant[j], str) and not faces.shared[j]:
                     self._label.setdefault(new, faces.participant[j])
+        self._on_move(moves)
         return ids
 
     def _revive(self, tid: int) -> None:
