@@ -227,4 +227,36 @@ def test_a_layout_that_cannot_be_read_is_said_once_in_the_log_and_the_feed_statu
             daemon._on_frame(analyzer, Frame(base, i, i / 15, "file"))
     assert daemon.note is None and len(daemon.latest.layout) == 25
     said = [r.getMessage() for r in caplog.records if r.name == "vcam.daemon"]
-    assert said == [LAYOUT_UNREADABLE, "the meeting layout can be read again"]
+    assert said == [LAYOUT_UNREADABLE, "the meeting layout and its names can be read again"]
+
+
+def test_name_labels_in_a_script_the_reader_cannot_read_are_said_once_in_the_log_and_the_feed_status(caplog):
+    """Two tiles whose labels are Cyrillic and Hebrew: those people get no name, the others theirs; the feed's
+    status says how many labels could not be read, and the log says it once."""
+    from vcam.daemon import NAMES_UNREAD
+    from vcam.name_labels import render
+    from vcam.pipeline import Analyzer
+    from vcam.sources.demo import DemoSource, load_portraits
+    from vcam.types import Frame
+
+    with DemoSource(3, 3, 1920, 1080, realtime=False) as source:
+        image = source.render(0)
+    daemon = Daemon(Config(source="demo", output="none", feed=False))
+    portrait = load_portraits()[2][1]
+    with Analyzer(["gaze", "names"]) as analyzer, caplog.at_level("INFO", "vcam"):
+        daemon._on_frame(analyzer, Frame(image, 0, 0.0, "file"))  # the layout is found at the first frame
+        layout = analyzer.layout.current
+        image = image.copy()  # a new frame, as every source gives
+        for tile, name in ((1, "Дмитрий Иванов"), (7, "דוד כהן")):
+            x, y, w, h = layout.labels[tile].astype(int)
+            image[y:y + h, x:x + w] = render(name, 16, "box", (w, h * 5), portrait, script="other").image[:h, :w]
+        for i in range(1, 60):
+            daemon._on_frame(analyzer, Frame(image, i, i / 15, "file"))
+            if daemon.note == NAMES_UNREAD.format(n=2):
+                break
+            time.sleep(0.05)  # the labels are read on the names worker
+        published = analyzer.layout.current.participant
+    assert daemon.note == NAMES_UNREAD.format(n=2), (daemon.note, list(published))
+    assert published[1] is None and published[7] is None and sum(isinstance(p, str) for p in published) == 7
+    said = [r.getMessage() for r in caplog.records if r.name == "vcam.daemon"]
+    assert said == [NAMES_UNREAD.format(n="some")], "once, however many labels are read one by one"

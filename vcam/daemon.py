@@ -67,6 +67,9 @@ __all__ = ["DEFAULT_FEED_PORT", "Daemon", "Mailbox", "Stats"]
 LAYOUT_UNREADABLE = ("the meeting layout could not be read (it changes at every look, as when a recording "
                      "scrolls): searching the whole frame for faces, without tiles or participant names")
 """The log line and the feed status message while the layout finder is unstable."""
+NAMES_UNREAD = ("{n} of the meeting's name labels could not be read (letters or a script the name reader does "
+                "not know, or a label too small or covered): those people are shown without a participant name")
+"""The log line and the feed status message while some tiles' labels gave no name (``{n}``: how many)."""
 
 
 class Daemon:
@@ -98,6 +101,7 @@ class Daemon:
         self.publisher: FeedPublisher | None = None
         self.paused = False
         self.note: str | None = None  # what vcam could not read (feed status message when there is no problem)
+        self._said: str | None = None  # what the log last said of it
         self._stop = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -278,15 +282,21 @@ class Daemon:
         self._tell(analysis)
 
     def _note_layout(self, analyzer: Analyzer) -> None:
-        """Log and publish (once per change) that the meeting layout cannot be read, and when it can again."""
+        """Log and publish (once per change) what of the meeting cannot be read (its layout, some names),
+        and when all of it can again."""
         finder = analyzer.layout
-        note = LAYOUT_UNREADABLE if finder is not None and finder.unstable else None
+        unread = 0 if finder is not None and finder.unstable else _unread_names(analyzer)
+        said = LAYOUT_UNREADABLE if finder is not None and finder.unstable else (
+            NAMES_UNREAD.format(n="some") if unread else None)  # the log's line: once, not per label read
+        note = NAMES_UNREAD.format(n=unread) if unread else said
+        if said != self._said:
+            self._said = said
+            if said:
+                log.warning("%s", said)
+            else:
+                log.info("the meeting layout and its names can be read again")
         if note != self.note:
             self.note = note
-            if note:
-                log.warning("%s", note)
-            else:
-                log.info("the meeting layout can be read again")
             self.publish_status()
 
     def _stage_failed(self, err: StageError, analyzer: Analyzer) -> None:
@@ -372,3 +382,9 @@ def open_configured_output(config: Config, fps: float) -> Output:
             log.warning("%s", err)
             log.warning("falling back to the next output")
     raise AssertionError("unreachable")
+
+
+def _unread_names(analyzer: Analyzer) -> int:
+    """Tiles whose name label gave no name, while name reading is on (0 when it is off or not started)."""
+    built = getattr(analyzer.stage("names"), "stage", None)  # the Lazy's Names stage, once built
+    return getattr(built, "unread", 0) if "names" in analyzer.features.on() else 0

@@ -299,8 +299,9 @@ class Names:
         self._layout, self._name_tiles = layout, name_tiles
         self.retry_s, self.retry_max_s = retry_s, retry_max_s
         self._wait = np.zeros(0)  # per tile: seconds before its label may be sent again
-        self._asked: list[bytes | None] = []  # per tile: the key of its label sent and not answered yet
+        self._asked: list[tuple[bytes, np.ndarray] | None] = []  # per tile: its label sent, not answered yet: key, band
         self._seen: list[np.ndarray | None] = []  # per tile: its line's glyphs (line_thumb) when it was named
+        self._unread: list[bool] = []  # per tile: its label was read and gave no name
         self._worker: Worker | None = Worker(make_reader, queue_size, cache_size, max_share)
         self._last: list[tuple[str | None, Box | None]] = []
         self._next_try = np.zeros(0)
@@ -326,6 +327,7 @@ class Names:
             self._wait = np.full(len(layout), self.retry_s)
             self._asked = [None] * len(layout)
             self._seen = [None] * len(layout)
+            self._unread = [False] * len(layout)
         bands = [crop(frame.image, box) for box in layout.labels]
         change = [None if b is None else self._glyph_change(i, b) for i, b in enumerate(bands)]
         for i in [i for i, c in enumerate(change) if c is not None and c >= NAME_GONE]:
@@ -336,11 +338,7 @@ class Names:
         for i, (band, key) in enumerate(zip(bands, keys)):
             if key is None:
                 continue
-            found = worker.lookup(key)
-            if found is None and self._asked[i] is not None:
-                found = worker.lookup(self._asked[i])  # the answer to this tile's label as sent: video beside it
-            if found is None and self._last[i][1] is not None:  # may have changed the band's key since
-                found = worker.lookup(label_key(band))  # a label that moved here from another tile
+            found, read = self._answer(i, key, band, worker)
             if found is not None:
                 self._asked[i] = None
                 if same_name(found[0], self._last[i][0]):  # a re-read that differs by a misread letter
@@ -348,13 +346,29 @@ class Names:
                 else:
                     self._wait[i] = self.retry_s  # a new name: follow this tile closely again
                 self._last[i] = found
-                self._seen[i] = None if found[1] is None else line_thumb(band, found[1])
-            elif self._may_try(i, frame.t) and worker.submit(key, band):
-                self._asked[i] = key
+                self._seen[i] = None if found[1] is None else line_thumb(read, found[1])
+                self._unread[i] = found[0] is None
+            elif self._may_try(i, frame.t) and worker.submit(key, band := band.copy()):  # the worker reads it
+                self._asked[i] = (key, band)  # later: a copy, whatever the source does with its frame
                 if self._last[i] != (None, None):  # a re-read: wait longer next time, until a new name
                     self._wait[i] = min(2 * self._wait[i], self.retry_max_s)
                 self._next_try[i] = frame.t + self._wait[i]
         return np.array([name for name, _ in self._last] + [None], object)[:-1]
+
+    def _answer(self, tile: int, key: bytes, band: np.ndarray,
+                worker: Worker) -> tuple[tuple[str | None, Box | None] | None, np.ndarray]:
+        """A cached read for ``tile`` showing ``band`` (None while there is none), and the band it was read from:
+        ``band``'s own; else the answer to the label this tile sent (video beside the label changed its key
+        meanwhile); else, once its line is known, the band's whole key (a label that moved here)."""
+        found = worker.lookup(key)
+        if found is None and self._asked[tile] is not None:
+            sent_key, sent_band = self._asked[tile]
+            found = worker.lookup(sent_key)
+            if found is not None:
+                return found, sent_band  # its glyphs are the ones read: a label changed since is seen as changed
+        if found is None and self._last[tile][1] is not None:
+            found = worker.lookup(label_key(band))
+        return found, band
 
     def _glyph_change(self, tile: int, band: np.ndarray) -> float | None:
         """How far ``tile``'s text line is from when its name was read (mean 0-255 difference of
@@ -387,6 +401,12 @@ class Names:
             err = self._worker.failure
             raise err if isinstance(err, ModelError) else ModelError(f"the name reader could not start: {err}")
         return self._worker
+
+    @property
+    def unread(self) -> int:
+        """Tiles whose label was read and gave no name: letters or a script the reader does not know, a
+        label too small or hidden, or no label at all."""
+        return sum(self._unread)
 
     def idle(self) -> bool:
         """Whether every label sent to the worker has been read."""
