@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from vcam.pipeline.names import NameReader, Names
+from vcam.pipeline.name_reader import NameReader
+from vcam.pipeline.names import Names
 from vcam.sources.demo import DemoSource
 from vcam.types import Faces, Frame, Layout
 

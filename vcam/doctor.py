@@ -155,7 +155,7 @@ def check_ocr() -> Check:
     """The name reader loads its two PP-OCRv4 models (rapidocr-onnxruntime, installed --no-deps) and reads a label."""
     import numpy as np
 
-    from vcam.pipeline.names import NameReader
+    from vcam.pipeline.name_reader import NameReader
 
     try:
         reader = NameReader()

@@ -14,7 +14,7 @@ Each engine reads every label; per size bucket and overall it reports:
 - **none**: the share read as None;
 - **ms**: milliseconds per label, the median over ``runs`` reads of each label, one thread.
 
-Engines (:data:`ENGINES`): ``rapidocr`` (vcam's :class:`~vcam.pipeline.names.NameReader`: PP-OCRv4 from the
+Engines (:data:`ENGINES`): ``rapidocr`` (vcam's :class:`~vcam.pipeline.name_reader.NameReader`: PP-OCRv4 from the
 rapidocr-onnxruntime wheel); ``tesseract`` (Debian's ``tesseract-ocr`` 5.3 through its command line, on the whole
 band) and ``tesseract-line`` (Tesseract on the line PP-OCRv4's detector found), only where Tesseract is installed:
 it is not a dependency of vcam.
@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from vcam.name_labels import Label, labelled_set
-from vcam.pipeline.names import NameReader, clean
+from vcam.pipeline.name_reader import NameReader, clean
 
 log = logging.getLogger(__name__)
 

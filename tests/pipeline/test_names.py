@@ -12,7 +12,8 @@ import pytest
 from vcam.errors import ModelError
 from vcam.evaluate_names import fold
 from vcam.name_labels import ELLIPSIS, render
-from vcam.pipeline.names import NameReader, Names, clean, label_key
+from vcam.pipeline.name_reader import NameReader, clean
+from vcam.pipeline.names import Names, label_key
 from vcam.sources.demo import DemoSource, load_portraits
 from vcam.types import Faces, Frame, Layout
 

@@ -42,7 +42,7 @@ Box = tuple[int, int, int, int]
 
 
 class LineReader(Protocol):
-    """What the worker needs of a reader (:class:`vcam.pipeline.names.NameReader`)."""
+    """What the worker needs of a reader (:class:`vcam.pipeline.name_reader.NameReader`)."""
 
     def read_line(self, label_bgr: np.ndarray) -> tuple[str | None, Box | None]: ...
 
