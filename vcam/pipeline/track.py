@@ -261,8 +261,9 @@ class Track:
         """
         seen = self._looks_of(frame, faces, layout)
         ids = faces.track_id.copy()
-        unsettled = [j for j, lk in seen.items() if not isinstance(faces.participant[j], str)
-                     and not self._same(int(ids[j]), lk)]
+        unnamed = [j for j in seen if not isinstance(faces.participant[j], str)]
+        unsettled = [j for j, same in zip(unnamed, self._same([int(ids[j]) for j in unnamed],
+                                                              [seen[j] for j in unnamed])) if not same]
         if unsettled:
             self._pair(unsettled, seen, ids)
         if not np.array_equal(ids, faces.track_id):
@@ -273,13 +274,24 @@ class Track:
 
     def _looks_of(self, frame: Frame, faces: Faces, layout: Layout) -> dict[int, Look]:
         """The look of each face alone in a tile of ``layout``, by row."""
-        return {j: looks.look(frame.image, faces.bbox[j], layout.tiles[tile])
-                for j, tile in enumerate(faces.tile.tolist()) if 0 <= tile < len(layout) and not faces.shared[j]}
+        rows = [j for j, tile in enumerate(faces.tile.tolist()) if 0 <= tile < len(layout) and not faces.shared[j]]
+        if not rows:
+            return {}
+        colours, valid = looks.looks_of(frame.image, faces.bbox[rows], layout.tiles[faces.tile[rows]])
+        return {j: (colours[k], valid[k]) for k, j in enumerate(rows)}
 
-    def _same(self, tid: int, look: Look) -> bool:
-        """Whether ``look`` is still track ``tid``'s person (False for a track with no look yet)."""
-        known = self._look.get(tid)
-        return known is not None and looks.distance(look, known) <= looks.CHANGED
+    def _same(self, tids: list[int], seen: list[Look]) -> list[bool]:
+        """Per face, whether its look ``seen`` is still its track ``tids``'s person (False for a track with
+        no look yet)."""
+        known = [k for k, tid in enumerate(tids) if tid in self._look]
+        same = [False] * len(tids)
+        if known:
+            d = looks.row_distances(np.stack([seen[k][0] for k in known]), np.stack([seen[k][1] for k in known]),
+                                    np.stack([self._look[tids[k]][0] for k in known]),
+                                    np.stack([self._look[tids[k]][1] for k in known]))
+            for k, dist in zip(known, d.tolist()):
+                same[k] = dist <= looks.CHANGED
+        return same
 
     def _pair(self, unsettled: list[int], seen: dict[int, Look], ids: np.ndarray) -> None:
         """Set ``ids`` of the ``unsettled`` rows to the tracks they look like (-1: a new track)."""
