@@ -26,7 +26,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_enroll(sub.add_parser("enroll", help="add a person to the gallery from photos or a live source"))
     _add_gallery(sub.add_parser("gallery", help="list, remove or export enrolled people"))
     _add_models(sub.add_parser("models", help="list, verify or install models"))
-    _add_eval(sub.add_parser("eval", help="measure identity matching, name reading or the emotion models"))
+    _add_eval(sub.add_parser("eval", help="measure identity matching, name reading, the emotion models or gaze"))
     _add_report(sub.add_parser("report", help="draw a recorded session's report as one HTML file"))
     sub.add_parser("dashboard", help="open the running vcam's live dashboard in your browser").set_defaults(
         handler=cmd_dashboard)
@@ -96,6 +96,10 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     emotion.add_argument("--runs", type=int, default=3,
                          help="classifications of each face; its median time is reported")
     emotion.add_argument("--json", metavar="OUT.json", help="also write the whole report, with every face's answers")
+    gaze = sub.add_parser("gaze", help="accuracy and confusion of looking at the screen on labelled photos and clips")
+    gaze.add_argument("--labels", required=True, metavar="FILE",
+                      help="JSON or CSV of labelled faces: looking, away, eyes-closed (see vcam.evaluate_gaze)")
+    gaze.add_argument("--json", metavar="OUT.json", help="also write the whole report, with every frame's judgement")
     p.set_defaults(handler=cmd_eval)
 
 
@@ -126,6 +130,17 @@ def _eval_emotion(args: argparse.Namespace) -> int:
         raise VcamError(f"--models must name some of {', '.join(known)} and --runs be >= 1; "
                         f"got {args.models!r} and {args.runs}")
     report = evaluate_emotion(args.labels, models, runs=args.runs)
+    sys.stdout.write(format_report(report) + "\n")
+    if args.json:
+        write_json(report, args.json)
+    return 0
+
+
+def _eval_gaze(args: argparse.Namespace) -> int:
+    from vcam.analyze import write_json
+    from vcam.evaluate_gaze import evaluate_gaze, format_report
+
+    report = evaluate_gaze(args.labels)
     sys.stdout.write(format_report(report) + "\n")
     if args.json:
         write_json(report, args.json)
@@ -241,13 +256,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """``vcam eval identity``: write the JSON report and log the best figures; ``names``, ``emotion``: print them."""
+    """``vcam eval identity``: write the JSON report and log the best figures; ``names``, ``emotion``, ``gaze``: print them."""
     from vcam.analyze import write_json
 
     if args.what == "names":
         return _eval_names(args)
     if args.what == "emotion":
         return _eval_emotion(args)
+    if args.what == "gaze":
+        return _eval_gaze(args)
     from vcam.evaluate import evaluate_identity
 
     report = evaluate_identity(args.gallery, args.probes, args.impostors)

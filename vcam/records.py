@@ -114,6 +114,11 @@ def _participant(faces: Faces, i: int) -> str | None:
     return name if isinstance(name, str) and name.strip() else None
 
 
+def _away_reason(faces: Faces, i: int) -> str | None:
+    reason = faces.away_reason[i]
+    return reason if isinstance(reason, str) and not faces.on_screen[i] else None
+
+
 def _tile(faces: Faces, i: int) -> int | None:
     return int(faces.tile[i]) if faces.tile[i] >= 0 else None
 
@@ -192,8 +197,24 @@ class Person:
                                  column("gaze", 0), feature="gaze", since="1.2")
     v_ratio: float | None = spec("iris between the lids, 0 = upper, 1 = lower", column("gaze", 1), feature="gaze",
                                  since="1.2")
-    eye_openness: float | None = spec("lid gap / eye width, both eyes averaged: about 0.3 open, under 0.09 closed",
+    eye_openness: float | None = spec("lid gap / eye width, both eyes averaged: about 0.3 open, under 0.14 shut",
                                       column("eye_openness"), feature="gaze", low=0, since="1.2")
+    eye_openness_right: float | None = spec("the person's right eye's lid gap / width (the image's left eye "
+                                            "unmirrored)", column("eye_open", 0), feature="gaze", low=0,
+                                            since="1.4")
+    eye_openness_left: float | None = spec("the person's left eye's lid gap / width", column("eye_open", 1),
+                                           feature="gaze", low=0, since="1.4")
+    eyes_closed: bool | None = spec("both eyes shut for longer than a blink (0.4 s)", column("eyes_closed"),
+                                    feature="gaze", kind="boolean", since="1.4")
+    gaze_yaw: float | None = spec("gaze direction yaw in degrees, as head yaw: > 0 towards the image's right, 0 "
+                                  "into the lens; null with eyes shut", column("gaze_angles", 0), feature="gaze",
+                                  digits=1, since="1.4")
+    gaze_pitch: float | None = spec("gaze direction pitch in degrees, as head pitch: > 0 up, 0 into the lens; "
+                                    "null with eyes shut", column("gaze_angles", 1), feature="gaze", digits=1,
+                                    since="1.4")
+    away_reason: str | None = spec("why not looking: eyes closed, looking up, looking down, looking aside, head "
+                                   "turned (or no gaze); null when looking", _away_reason, feature="gaze",
+                                   kind="string", since="1.4")
     bbox: tuple[float | None, ...] | None = spec("[x, y, w, h] of the face in frame pixels", _bbox,
                                                  published=False)
     emotion_probs: tuple[float, ...] | None = spec("the 7 class probabilities in EMOTIONS order", _probs,

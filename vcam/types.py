@@ -85,8 +85,12 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "pose": ((3,), np.float32, np.nan),
     "gaze": ((2,), np.float32, np.nan),
     "eye_openness": ((), np.float32, np.nan),
+    "eye_open": ((2,), np.float32, np.nan),
+    "gaze_angles": ((2,), np.float32, np.nan),
+    "eyes_closed": ((), np.bool_, False),
     "on_screen": ((), np.bool_, False),
     "on_screen_conf": ((), np.float32, np.nan),
+    "away_reason": ((), np.object_, None),
     "name": ((), np.object_, None),
     "identity_distance": ((), np.float32, np.nan),
     "emotion": ((len(EMOTIONS),), np.float32, np.nan),
@@ -116,10 +120,16 @@ class Faces:
         gaze: ``(N, 2) float32`` ``[h_ratio, v_ratio]``: the iris centre inside the
             eye, 0 = outer-left/top, 0.5 = centre, 1 = right/bottom, averaged over
             both eyes, in image directions.
-        eye_openness: ``(N,) float32``: lid gap / eye width, averaged over both eyes (about
-            0.25-0.35 open, under 0.09 closed: see :data:`vcam.pipeline.gaze.CLOSED_EYE`).
+        eye_openness: ``(N,) float32``: lid gap / eye width, the mean of ``eye_open`` (about
+            0.25-0.4 open, under 0.12 shut: see :data:`vcam.pipeline.gaze_geometry.CLOSED_EYE`).
+        eye_open: ``(N, 2) float32``: each eye's lid gap / width, ``[right eye, left eye]`` (the person's).
+        gaze_angles: ``(N, 2) float32`` ``[yaw, pitch]`` degrees of the gaze ray, head pose's sign
+            convention (0, 0 into the lens); NaN with both eyes shut or no pose.
+        eyes_closed: ``(N,) bool``: both eyes shut for longer than a blink.
         on_screen: ``(N,) bool``: the person is looking at their screen.
         on_screen_conf: ``(N,) float32``: confidence of ``on_screen``, 0..1.
+        away_reason: ``(N,) object``: why not on screen (str: ``eyes closed``, ``looking up``,
+            ``looking down``, ``looking aside``, ``head turned``), or None.
         name: ``(N,) object``: the enrolled person's name (str), or None when
             unknown or identity is off.
         identity_distance: ``(N,) float32``: descriptor distance to the matched
@@ -149,8 +159,12 @@ class Faces:
     pose: np.ndarray
     gaze: np.ndarray
     eye_openness: np.ndarray
+    eye_open: np.ndarray
+    gaze_angles: np.ndarray
+    eyes_closed: np.ndarray
     on_screen: np.ndarray
     on_screen_conf: np.ndarray
+    away_reason: np.ndarray
     name: np.ndarray
     identity_distance: np.ndarray
     emotion: np.ndarray

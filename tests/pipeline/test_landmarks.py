@@ -121,7 +121,7 @@ def test_each_iris_sits_inside_its_own_eye_in_facemesh_order(name, both):
     _, new = both(name)
     for points in new.landmarks:
         for eye in ((33, 133, 159, 145, 468), (362, 263, 386, 374, 473)):
-            h, v, _ = eye_ratios(points, eye)
+            h, v = eye_ratios(points, eye)
             assert 0.2 < h < 0.8 and 0.0 < v < 1.0
         centre_right, centre_left = points[469:473, :2].mean(0), points[474:478, :2].mean(0)
         assert np.linalg.norm(centre_right - points[468, :2]) < np.linalg.norm(centre_right - points[473, :2])

@@ -14,7 +14,7 @@ Stage order, top to bottom, each ``(frame, faces) -> faces`` (the contract: :mod
     relabel     a named face takes the track its name was on, an       (the tracker's last step)
                 unnamed one the track its tile looked like
     pose        yaw, pitch, roll
-    gaze        iris ratios, eye openness, on_screen                   (feature "gaze")
+    gaze        eye openness, gaze angles, on_screen and why not       (feature "gaze")
     identity    name, distance                                         (feature "identity")
     emotion     class probabilities, valence, arousal                  (feature "emotion")
     engagement  attention, expression, engagement                      (feature "gaze")

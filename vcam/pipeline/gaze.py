@@ -1,72 +1,78 @@
-"""gaze: is this person looking at their screen?
+"""gaze: is this person looking at their screen, and if not, why?
 
-Two measurements per face:
+Per face, from the landmarks and the head pose (:mod:`vcam.pipeline.gaze_geometry`):
 
-- **iris ratios** (``Faces.gaze``): where each iris centre sits inside its eye,
-  averaged over both eyes. ``h_ratio`` runs along the eye-corner axis from the
-  person's right corner (0; the image's left when unmirrored) to their left
-  corner (1); ``v_ratio`` runs from the upper lid (0) to the lower lid (1).
-  0.5, 0.5 is an iris in the middle.
-- **head pose** from :mod:`vcam.pipeline.pose`.
+- **each eye's openness** (``Faces.eye_open``; their mean is ``eye_openness``);
+- **the gaze direction** ``[yaw, pitch]`` in degrees (``Faces.gaze_angles``), head pose's sign
+  convention: an eyeball-centre model per eye, the eyes combined by their weight;
+- **iris ratios** (``Faces.gaze``): where each iris centre sits between its eye's corners (0 the
+  person's right corner, 1 their left) and lids (0 upper, 1 lower), both eyes averaged.
 
-They combine into a gaze direction in degrees::
+The decision, per track:
 
-    gaze_yaw   = yaw   + EYE_YAW_DEG   × (h_ratio − 0.5)
-    gaze_pitch = pitch − EYE_PITCH_DEG × (v_ratio − 0.5)
+1. **Eyes closed**: both eyes' mean openness under ``CLOSED_EYE`` for ``blink_s`` (0.4 s) or longer is "not
+   looking (eyes closed)". A shorter closure is a blink: the last decision holds.
+2. **The screen** is a region of gaze directions: an ellipse of ``tol`` half-axes around
+   ``prior`` (the screen sits below and around the camera: a laptop's camera is above its screen; a
+   meeting tile's camera is unknown). A face whose gaze falls inside is looking.
+3. **A bounded calibration** moves that ellipse per person, towards the median of their own gaze,
+   but only from frames with both eyes open, a steady gaze and the gaze already inside the ellipse
+   widened by ``max_shift``, and never more than ``max_shift`` (10°) per axis. So someone whose
+   camera sits beside their screen is followed, and someone who never looks at the screen is
+   reported away however long they keep it up: their gaze never teaches the ellipse.
 
-Every camera sits somewhere else relative to its screen, so "looking at the
-screen" is not "looking into the camera". In a meeting people mostly look at
-their screen, so each track learns its own baseline on the fly: the median gaze
-direction over its last ``window`` seconds (pulled towards straight-ahead
-while there are few samples, and clamped to ``max_offset`` degrees, since a
-camera sits near its screen). A face is on screen when its gaze lies inside an
-ellipse of ``yaw_tol`` × ``pitch_tol`` degrees around its baseline and its eyes
-are open.
+``Faces.away_reason`` says why a face is not looking: ``eyes closed``, ``head turned`` (the head
+alone is outside the ellipse's yaw), else ``looking up``, ``looking down`` or ``looking aside`` by the
+axis that is furthest out.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from vcam.pipeline.gaze_geometry import CLOSED_EYE, OPEN_EYE, gaze
 from vcam.types import Faces, Frame
-
-#: Degrees of eye rotation for the iris moving from the eye's centre to its corner (ratio 0.5).
-EYE_YAW_DEG = 90.0
-EYE_PITCH_DEG = 60.0
 
 # (corner on the person's right, corner on their left, upper lid, lower lid, iris centre)
 _RIGHT_EYE = (33, 133, 159, 145, 468)
 _LEFT_EYE = (362, 263, 386, 374, 473)
 
-#: Eye opening (lid gap / eye width) below which an eye counts as closed.
-CLOSED_EYE = 0.09
+PRIOR = (0.0, -10.0)
+"""``(yaw, pitch)`` degrees of the screen's centre before calibration: straight ahead, a little below the lens."""
+TOL = (22.0, 12.0)
+"""``(yaw, pitch)`` half-axes in degrees of the screen's ellipse: -22° to +2° of pitch around PRIOR covers a
+laptop's screen at arm's length below its camera, and the lens; ±22° of yaw a wide screen."""
 
 
-def eye_ratios(points: np.ndarray, eye: tuple[int, int, int, int, int]) -> tuple[float, float, float]:
-    """``(h_ratio, v_ratio, openness)`` of one eye from ``(478, 3)`` landmarks.
-
-    Measured in the eye's own frame, so head roll does not bias them.
-    """
+def eye_ratios(points: np.ndarray, eye: tuple[int, int, int, int, int]) -> tuple[float, float]:
+    """``(h_ratio, v_ratio)`` of one eye from ``(478, 3)`` landmarks, in the eye's own frame (roll does not bias them)."""
     a, b, up, low, iris = (points[i, :2] for i in eye)
     axis = b - a
     width2 = float(axis @ axis)
     if width2 < 1e-6:
-        return np.nan, np.nan, np.nan
+        return math.nan, math.nan
     normal = np.array([-axis[1], axis[0]]) / np.sqrt(width2)  # points down the face when upright
-    h = float((iris - a) @ axis) / width2
     top, bottom = float((up - a) @ normal), float((low - a) @ normal)
     gap = bottom - top
-    v = (float((iris - a) @ normal) - top) / gap if abs(gap) > 1e-6 else np.nan
-    return h, v, gap / np.sqrt(width2)
+    v = (float((iris - a) @ normal) - top) / gap if abs(gap) > 1e-6 else math.nan
+    return float((iris - a) @ axis) / width2, v
 
 
-def iris_ratios(points: np.ndarray) -> tuple[float, float, float]:
-    """``(h_ratio, v_ratio, openness)`` averaged over both eyes (one eye if the other is unmeasurable)."""
+def iris_ratios(points: np.ndarray) -> tuple[float, float]:
+    """``(h_ratio, v_ratio)`` averaged over both eyes (one eye if the other is unmeasurable)."""
     r, l = eye_ratios(points, _RIGHT_EYE), eye_ratios(points, _LEFT_EYE)
-    return tuple(_mean_finite(x, y) for x, y in zip(r, l))
+    return _mean_finite(r[0], l[0]), _mean_finite(r[1], l[1])
+
+
+def _mean_eyes(opened: np.ndarray) -> np.ndarray:
+    """``(N,)`` mean of ``(N, 2)`` per-eye values over the finite ones; NaN where neither is."""
+    finite = np.isfinite(opened)
+    total = np.where(finite, opened, 0.0).sum(axis=1)
+    return np.where(finite.any(axis=1), total / np.maximum(finite.sum(axis=1), 1), np.nan).astype(np.float32)
 
 
 def _mean_finite(x: float, y: float) -> float:
@@ -74,94 +80,135 @@ def _mean_finite(x: float, y: float) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def gaze_direction(pose: np.ndarray, h: float, v: float) -> np.ndarray:
-    """``[gaze_yaw, gaze_pitch]`` degrees from ``pose`` ``[yaw, pitch, roll]`` and iris ratios."""
-    return np.array([pose[0] + EYE_YAW_DEG * (h - 0.5), pose[1] - EYE_PITCH_DEG * (v - 0.5)], np.float32)
-
-
-class Baseline:
-    """One person's learnt "looking at the screen" direction.
+@dataclass
+class Calibration:
+    """One person's shift of the screen's ellipse, learnt from their open-eyed, steady gaze.
 
     Args:
-        window: seconds of history. Longer is steadier, slower to follow a moved camera.
-        warmup: samples (at 10 Hz) before the learnt median counts fully; until then it is
-            blended with straight-ahead.
-        max_offset: ``(yaw, pitch)`` degrees the baseline may sit from straight-ahead.
+        max_shift: degrees per axis the ellipse may move from the prior. Larger follows a camera
+            further from its screen; it also lets a steady look just outside the screen count.
+        window: seconds of samples kept (10 Hz). Longer is steadier and slower to follow.
+        steady: degrees the gaze may move between two samples and still be steady.
     """
 
-    #: Seconds between kept samples: 10 Hz bounds the cost of the median.
+    max_shift: float = 10.0
+    window: float = 30.0
+    steady: float = 4.0
+    _samples: deque = field(default_factory=deque)
+    _last: tuple[float, np.ndarray] | None = None
+    shift: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+
     every = 0.1
+    """Seconds between kept samples: 10 Hz bounds the cost of the median."""
 
-    def __init__(self, window: float = 30.0, warmup: int = 20, max_offset: tuple[float, float] = (25.0, 20.0)) -> None:
-        self.window, self.warmup, self.max_offset = window, warmup, np.array(max_offset, np.float32)
-        self._samples: deque[tuple[float, np.ndarray]] = deque()
-        self._value = np.zeros(2, np.float32)
-
-    def add(self, t: float, direction: np.ndarray) -> None:
-        """Record a ``[yaw, pitch]`` gaze direction at time ``t`` (seconds), at most every ``every`` s."""
-        if self._samples and 0 <= t - self._samples[-1][0] < self.every:
+    def add(self, t: float, direction: np.ndarray, inside: bool) -> None:
+        """Offer a ``[yaw, pitch]`` sample of open eyes at ``t`` s, degrees from the prior; kept when steady
+        and ``inside`` the prior's ellipse."""
+        last, self._last = self._last, (t, direction)
+        if last is None or not 0 <= t - last[0] <= 0.5 or np.abs(direction - last[1]).max() > self.steady:
+            return
+        if not inside or (self._samples and t - self._samples[-1][0] < self.every):
             return
         self._samples.append((t, direction))
-        while self._samples and t - self._samples[0][0] > self.window:
+        while t - self._samples[0][0] > self.window:
             self._samples.popleft()
-        median = np.median(np.stack([d for _, d in self._samples]), axis=0)
-        self._value = np.clip(median * self.weight, -self.max_offset, self.max_offset)
+        learnt = np.median(np.stack([d for _, d in self._samples]), axis=0) * min(1.0, len(self._samples) / 20)
+        self.shift = np.clip(learnt, -self.max_shift, self.max_shift).astype(np.float32)
 
-    @property
-    def weight(self) -> float:
-        """How far the baseline is learnt, 0..1."""
-        return min(1.0, len(self._samples) / self.warmup)
 
-    def value(self) -> np.ndarray:
-        """``[yaw, pitch]`` degrees of the learnt baseline (recomputed when a sample is kept)."""
-        return self._value
+@dataclass
+class _Track:
+    calibration: Calibration
+    closed_since: float | None = None
+    looking: bool = False
+    reason: str | None = "no gaze yet"
 
 
 class Gaze:
-    """The gaze stage: iris ratios and eye openness, then ``on_screen`` against each person's baseline.
+    """The gaze stage: eye openness, gaze angles, iris ratios, then ``on_screen`` and ``away_reason``.
 
     Args:
-        yaw_tol, pitch_tol: half-axes in degrees of the "on screen" ellipse around
-            the baseline. Wider calls more glances "looking"; narrower flags more
-            look-aways, and more noise as look-aways.
-        window: seconds of gaze history per person (see :class:`Baseline`).
+        prior: ``(yaw, pitch)`` degrees of the screen's centre (see the module docstring).
+        tol: ``(yaw, pitch)`` half-axes of the screen's ellipse. Wider calls more glances looking;
+            narrower calls more of the screen's edges away.
+        max_shift: degrees per axis a person's calibration may move the ellipse (see :class:`Calibration`).
+        blink_s: seconds both eyes must stay shut to count as closed; shorter ones are blinks, which
+            keep the last decision. Shorter flags blinks as look-aways; longer misses short naps.
     """
 
     name = "gaze"
     feature = "gaze"
 
-    def __init__(self, yaw_tol: float = 15.0, pitch_tol: float = 12.0, window: float = 30.0) -> None:
-        self.tol = np.array([yaw_tol, pitch_tol], np.float32)
-        self.window = window
-        self._baselines: dict[int, Baseline] = {}
+    def __init__(self, prior: tuple[float, float] = PRIOR, tol: tuple[float, float] = TOL,
+                 max_shift: float = 10.0, blink_s: float = 0.4) -> None:
+        self.prior, self.tol = np.array(prior, np.float32), np.array(tol, np.float32)
+        self.max_shift, self.blink_s = max_shift, blink_s
+        self._tracks: dict[int, _Track] = {}
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
         if len(faces) == 0:
             return faces
         rows = [self._judge(frame.t, int(tid), pts, pose)
                 for tid, pts, pose in zip(faces.track_id, faces.landmarks, faces.pose)]
-        ratios, openness, on, conf = zip(*rows)
-        return faces.replace(gaze=np.array(ratios, np.float32), eye_openness=np.array(openness, np.float32),
-                             on_screen=np.array(on), on_screen_conf=np.array(conf, np.float32))
+        ratios, opened, angles, closed, on, conf, reason = zip(*rows)
+        opened = np.array(opened, np.float32)
+        return faces.replace(gaze=np.array(ratios, np.float32), eye_open=opened, eye_openness=_mean_eyes(opened),
+                             gaze_angles=np.array(angles, np.float32), eyes_closed=np.array(closed),
+                             on_screen=np.array(on), on_screen_conf=np.array(conf, np.float32),
+                             away_reason=np.array(reason, object))
 
-    def _judge(self, t: float, tid: int, points: np.ndarray,
-               pose: np.ndarray) -> tuple[tuple[float, float], float, bool, float]:
-        h, v, openness = iris_ratios(points)
-        if not np.isfinite([h, v, *pose[:2]]).all():
-            return (h, v), openness, False, np.nan
-        direction = gaze_direction(pose, h, v)
-        baseline = self._baselines.setdefault(tid, Baseline(self.window))
-        d = float(np.linalg.norm((direction - baseline.value()) / self.tol))  # 1.0 = on the ellipse
-        if openness >= CLOSED_EYE:
-            baseline.add(t, direction)
-        looking = d < 1.0 and openness >= CLOSED_EYE
-        confidence = min(1.0, abs(1.0 - d) * 2.0) * (0.5 + 0.5 * baseline.weight)
-        return (h, v), openness, looking, confidence
+    def _judge(self, t: float, tid: int, points: np.ndarray, pose: np.ndarray) -> tuple:
+        opened, direction, confidence = gaze(points, pose)
+        track = self._tracks.setdefault(tid, _Track(Calibration(self.max_shift)))
+        shut = bool(_mean_eyes(opened[None])[0] < CLOSED_EYE)
+        closed = self._closed(track, t, shut)
+        if closed:
+            track.looking, track.reason, confidence = False, "eyes closed", 1.0
+        elif not shut and np.isfinite(direction).all():
+            track.looking, track.reason, d = self.decide(track, t, direction, pose, opened)
+            confidence *= min(1.0, 2.0 * abs(1.0 - d))
+        elif not shut:
+            track.looking, track.reason, confidence = False, "no gaze", 0.0
+        return (iris_ratios(points), opened, direction, closed, track.looking,
+                confidence, None if track.looking else track.reason)
+
+    def _closed(self, track: _Track, t: float, shut: bool) -> bool:
+        """Both eyes shut for ``blink_s`` or longer (a shorter closure is a blink)."""
+        if not shut:
+            track.closed_since = None
+            return False
+        if track.closed_since is None or t < track.closed_since:
+            track.closed_since = t
+        return t - track.closed_since >= self.blink_s - 1e-9
+
+    def decide(self, track: _Track, t: float, direction: np.ndarray, pose: np.ndarray,
+               opened: np.ndarray) -> tuple[bool, str | None, float]:
+        """``(looking, reason, d)`` for an open-eyed gaze ``direction`` ``[yaw, pitch]`` degrees; calibrates.
+
+        ``d`` is the gaze's distance from the ellipse's centre in half-axes (1 on its edge).
+        """
+        centre = self.prior + track.calibration.shift
+        off = (direction - centre) / self.tol
+        prior = (direction - self.prior) / self.tol
+        if bool(np.nanmin(opened) >= OPEN_EYE):
+            track.calibration.add(t, direction - self.prior, float(prior @ prior) < 1.0)
+        d = math.sqrt(float(off @ off))
+        if d < 1.0:
+            return True, None, d
+        return False, self.reason(off, float(pose[0]) - float(centre[0])), d
+
+    def reason(self, off: np.ndarray, head_yaw: float) -> str:
+        """Why a gaze ``off`` the ellipse (in half-axes from its centre) is away; ``head_yaw`` from its centre."""
+        if abs(head_yaw) > self.tol[0]:
+            return "head turned"
+        if abs(off[1]) > abs(off[0]):
+            return "looking up" if off[1] > 0 else "looking down"
+        return "looking aside"
 
     def forget(self, track_ids: set[int]) -> None:
-        """Drop the baselines of tracks not in ``track_ids``."""
-        for tid in [t for t in self._baselines if t not in track_ids]:
-            del self._baselines[tid]
+        """Drop the state of tracks not in ``track_ids``."""
+        for tid in [t for t in self._tracks if t not in track_ids]:
+            del self._tracks[tid]
 
     def close(self) -> None:
         """Nothing to free."""
