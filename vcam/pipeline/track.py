@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,7 +37,6 @@ from scipy.optimize import linear_sum_assignment
 
 from vcam.pipeline import looks
 from vcam.pipeline.looks import Look
-from vcam.pipeline.names_worker import same_name
 from vcam.pipeline.stage import Step
 from vcam.types import Faces, Frame, Layout
 
@@ -75,9 +75,13 @@ def overlap_matrices(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return inter / np.maximum(union, 1e-9), inter / np.maximum(area_a, 1e-9)
 
 
-def _owner_like(owner: dict[str, int], name: str) -> int | None:
-    """The track of the first name in ``owner`` that is ``name`` read differently (:func:`same_name`), or None."""
-    return next((tid for label, tid in owner.items() if same_name(label, name)), None)
+def fold(name: str | None) -> str | None:
+    """``name`` as tracks compare it: without accents, case and repeated spaces ("Zoë  Müller" -> "zoe muller").
+    Not fuzzier: a meeting may hold "José Alvarez" and "Josefina Alvarez", or "François" and "Françoise"."""
+    if name is None:
+        return None
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -192,9 +196,8 @@ class Track:
     def follow_names(self, t: float, faces: Faces) -> Faces:
         """``faces`` with each face that carries a participant name on the live track that name was seen on.
 
-        A track takes the first participant name seen on it. Names are compared as
-        :func:`~vcam.pipeline.names_worker.same_name` does (a letter or an accent read differently is the
-        same name). A named face on a track of another name
+        A track takes the first participant name seen on it. Names are compared :func:`fold`-ed (an accent
+        or a capital read differently is the same name). A named face on a track of another name
         moves to the track of its own name (a live one, or one ended in the last :data:`GONE_S` seconds),
         or to a new track when that name was never seen (a tile that re-flowed onto someone else's place).
         Faces in a shared tile (two people, one name) and faces without a name keep the ids the boxes gave
@@ -202,18 +205,18 @@ class Track:
         """
         owner: dict[str, int] = {}
         for tid in sorted(self._label):
-            owner.setdefault(self._label[tid], tid)
+            owner.setdefault(fold(self._label[tid]), tid)
         for tid, gone in sorted(self._gone.items(), key=lambda item: -item[1].ended):  # the latest first
             if gone.label is not None:
-                owner.setdefault(gone.label, tid)
+                owner.setdefault(fold(gone.label), tid)
         ids = faces.track_id.copy()
         for j, (tid, name) in enumerate(zip(faces.track_id.tolist(), faces.participant)):
-            if not isinstance(name, str) or faces.shared[j] or same_name(self._label.get(tid), name):
+            if not isinstance(name, str) or faces.shared[j] or fold(self._label.get(tid)) == fold(name):
                 continue
-            want = owner[name] if name in owner else _owner_like(owner, name)
+            want = owner.get(fold(name))
             if want is None and tid not in self._label:
                 self._label[tid] = name
-                owner[name] = tid
+                owner[fold(name)] = tid
                 continue
             ids[j] = want if want is not None else -1
         if np.array_equal(ids, faces.track_id):
