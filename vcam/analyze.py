@@ -28,8 +28,9 @@ from vcam.features import Switches
 from vcam.pipeline import Analyzer
 from vcam.records import Person, Records, Snapshot, number, published
 from vcam.session import Recorder
+from vcam.threads import prefetched
 from vcam.sources.video import VideoSource
-from vcam.types import EMOTIONS, Analysis, Frame
+from vcam.types import EMOTIONS, Frame
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ def _mean(values: list[float]) -> float | None:
 
 def analyze(path: str | Path, *, progress: bool = True, features: Switches | None = None,
             gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all",
-            emotion_model: str = "emotion-fer", people: Mapping[str, np.ndarray] | None = None) -> dict:
+            emotion_model: str = "emotion-fer", people: Mapping[str, np.ndarray] | None = None,
+            cores: int = 2) -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
     Args:
@@ -135,6 +137,9 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
         sample: ``all``, ``every:N``, ``RATEhz`` or ``scene`` (see :class:`Sampler`); ``frames`` then
             lists the analysed frames only, and ``source.analysed`` counts them.
         emotion_model: the manifest's emotion model, when emotion is on.
+        cores: the cores to use side by side. 2 (a laptop): the next frames decode on a thread of their own
+            while one is analysed, and landmarks fit on two threads. 1 (a ``vcam batch`` worker, which has
+            one core): everything on this thread, decoding with one FFmpeg thread.
 
     Raises:
         SourceError: the file is missing or unreadable, or its frames are over :data:`vcam.limits.MAX_PIXELS`.
@@ -146,10 +151,14 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
     enrolled = functools.partial(dict, people) if people is not None else _gallery(gallery, features)
     sampler = Sampler(sample)
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(VideoSource(Path(path), realtime=False))
-        analyzer = stack.enter_context(Analyzer(features, people=enrolled, emotion_model=emotion_model))
+        source = stack.enter_context(VideoSource(Path(path), realtime=False, threads=None if cores > 1 else 1))
+        analyzer = stack.enter_context(Analyzer(features, people=enrolled, emotion_model=emotion_model, cores=cores))
         recorder = stack.enter_context(Recorder(timeline, features=features.on(), source=str(path))) if timeline else None
-        for analysis in _run(source, analyzer, progress, sampler):
+        bar = stack.enter_context(tqdm(total=source.frame_count or None, unit="frame", desc="analyzing",
+                                       disable=not progress, leave=False))
+        frames_of = sampled(source, sampler, bar.update)
+        frames_of = stack.enter_context(contextlib.closing(prefetched(frames_of) if cores > 1 else frames_of))
+        for analysis in map(analyzer.process, frames_of):
             snapshot = records.build(analysis)
             if recorder is not None:
                 recorder.on_snapshot(snapshot)
@@ -207,13 +216,22 @@ class Sampler:
         self._last_t = -np.inf
         self._slot = 0  # with a rate: the index of the next 1/rate-second slot to analyse a frame in
 
+    @property
+    def blind(self) -> bool:
+        """Whether the choice needs only a frame's index and time (all but ``scene``): then :meth:`wants_at`
+        decides before the frame is converted, and a frame not wanted is skipped (:meth:`VideoSource.skip`)."""
+        return self.spec != "scene"
+
     def wants(self, frame: Frame) -> bool:
         """Whether to analyse ``frame``."""
-        if self.spec == "scene":
-            return self._changed(frame)
+        return self._changed(frame) if self.spec == "scene" else self.wants_at(frame.index, frame.t)
+
+    def wants_at(self, index: int, t: float) -> bool:
+        """Whether to analyse the frame ``index`` at media time ``t`` (seconds); only for a :attr:`blind` spec.
+        Ask once per frame, in order: a rate remembers its last slot."""
         if self.rate is not None:
-            return self._on_time(frame.t)
-        return frame.index % self.every == 0
+            return self._on_time(t)
+        return index % self.every == 0
 
     def _on_time(self, t: float) -> bool:
         """The first frame at or after the next slot's start; 1 µs of slack for times like 3/30 s."""
@@ -265,13 +283,22 @@ def _rate(spec: str) -> float:
     return rate
 
 
-def _run(source: VideoSource, analyzer: Analyzer, progress: bool, sampler: Sampler) -> Iterator[Analysis]:
-    total = source.frame_count or None
-    with tqdm(total=total, unit="frame", desc="analyzing", disable=not progress, leave=False) as bar:
-        for frame in source:
-            if sampler.wants(frame):
-                yield analyzer.process(frame)
-            bar.update(1)
+def sampled(source: VideoSource, sampler: Sampler, passed: Callable[[int], object] = lambda n: None) -> Iterator[Frame]:
+    """The frames of ``source`` that ``sampler`` wants, in order. With a :attr:`Sampler.blind` spec the others are
+    skipped before they are converted (:meth:`VideoSource.skip`). ``passed(1)`` is called for every frame of
+    the file, analysed or not (a progress bar's ``update``)."""
+    while True:
+        if sampler.blind and not sampler.wants_at(*source.upcoming()):
+            if not source.skip():
+                return
+            passed(1)
+            continue
+        frame = source.read()
+        if frame is None:
+            return
+        passed(1)
+        if sampler.blind or sampler.wants(frame):
+            yield frame
 
 
 def write_json(document: dict, path: str | Path) -> None:

@@ -98,7 +98,8 @@ class StageError(Exception):
         self.stage, self.feature, self.cause = stage.name, stage.feature, cause
 
 
-def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_model: str = "emotion-fer") -> list[Stage]:
+def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_model: str = "emotion-fer",
+                   cores: int = 2) -> list[Stage]:
     """vcam's stages in order (see the module docstring); a new stage is one more line here.
 
     Args:
@@ -108,6 +109,8 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
             (loading it here delayed the first names by ~0.7 s: bench/live.py grid-all).
         emotion_model: the manifest's emotion model the emotion stage runs (``emotion-fer`` or
             ``emotion-face-api``; see :mod:`vcam.pipeline.emotion`).
+        cores: the cores the landmarks stage may fit faces on side by side (its ``workers``): 2 for a
+            laptop's analysis, 1 in a ``vcam batch`` worker, which has one core.
     """
     identity = Lazy("identity", "identity", lambda: Identity(people()))
     emotion = Lazy("emotion", "emotion", lambda: Emotion.from_manifest(emotion_model))
@@ -117,7 +120,7 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
         identity.warm()
     try:
         track = Track(layout=lambda: finder.usable)
-        stages = [track.start, finder, Detect(layout=lambda: finder.usable), track, Landmarks(),
+        stages = [track.start, finder, Detect(layout=lambda: finder.usable), track, Landmarks(workers=cores),
                   track.confirm, finder.assign, names, track.relabel, Pose(), Gaze(), identity, emotion,
                   Engagement()]
     except BaseException:
@@ -135,13 +138,14 @@ class Analyzer:
         stages: the stages in order (default :func:`default_stages`); there must be one
             :class:`~vcam.pipeline.track.Track`, whose live ids tell the stages what to forget.
         emotion_model: the emotion model of the default stages (see :func:`default_stages`).
+        cores: the cores the default stages may use side by side (see :func:`default_stages`).
     """
 
     def __init__(self, features: Switches | Iterable[str] | None = None, *, people: People | None = None,
-                 stages: list[Stage] | None = None, emotion_model: str = "emotion-fer") -> None:
+                 stages: list[Stage] | None = None, emotion_model: str = "emotion-fer", cores: int = 2) -> None:
         self.features = features if isinstance(features, Switches) else Switches(features or ("gaze",))
         self.stages = stages if stages is not None else default_stages(people or dict, self.features.on(),
-                                                                       emotion_model)
+                                                                       emotion_model, cores)
         self.track = next((s for s in self.stages if isinstance(s, Track)), None)
         if self.track is None:
             self.close()
