@@ -21,7 +21,7 @@ hashes (and whose analysis file is there) is skipped.
 (``max_restarts``, ``max_task_retries``); a recording vcam cannot read is ``failed`` with vcam's own
 message and the others go on. The index is replaced atomically after each recording.
 
-Ray is imported only in :func:`run_batch`'s helpers, so ``vcam run`` never pays for it.
+Ray is imported only in :mod:`vcam.batch_ray`'s functions, so ``vcam run`` never pays for it.
 """
 
 from __future__ import annotations
@@ -29,20 +29,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import socket
-from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 import vcam
 from vcam.analyze import read_gallery
-from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome, Worker
+from vcam.batch_progress import Progress, WorkerRate
+from vcam.batch_ray import RaySession, dispatch, make_actors
+from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome
 from vcam.errors import ConfigError, VcamError
 from vcam.files import write_text_atomic
 
@@ -55,8 +53,6 @@ INDEX_VERSION = "1.0"
 """The version of ``index.json``'s shape; fields are added, never renamed."""
 HASH_CHUNK = 1 << 20
 """Bytes read at a time when hashing a recording (1 MiB): memory stays flat for any size."""
-RETRIES = 2
-"""How often Ray restarts a dead worker and retries its recording before it counts as failed."""
 
 
 # -- what to analyse ------------------------------------------------------------------------------------------------
@@ -164,12 +160,14 @@ class Index:
 
 @dataclass(frozen=True)
 class Recording:
-    """One input file: where it is, its folder name, size in bytes and content hash."""
+    """One input file: where it is, its folder name, size in bytes, content hash and the frames its header
+    states (0: unknown, or not a video)."""
 
     path: Path
     name: str
     size: int
     sha256: str
+    frames: int = 0
 
     def entry(self, settings: Mapping, outcome: Outcome) -> dict:
         """The index entry of this recording analysed with ``settings`` into ``outcome``."""
@@ -187,17 +185,32 @@ def recordings_of(inputs: Sequence[str | Path]) -> list[Recording]:
     """Every input recording with its folder name, size and content hash (see :func:`find_recordings`)."""
     paths = find_recordings(inputs)
     names = folder_names(paths)
-    return [Recording(p, names[p], p.stat().st_size, content_hash(p)) for p in paths]
+    return [Recording(p, names[p], p.stat().st_size, content_hash(p), frames_known(p)) for p in paths]
+
+
+def frames_known(path: Path) -> int:
+    """The frames the first video stream of ``path`` holds by its header, without decoding; 0 when it does not
+    say or the file is no video (the worker reports why)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return int(container.streams.video[0].frames) if container.streams.video else 0
+    except (av.FFmpegError, OSError, ValueError):
+        return 0
 
 
 # -- the run --------------------------------------------------------------------------------------------------------
 @dataclass
 class Summary:
-    """What a batch did: names done now, skipped (done before), and failed with their errors."""
+    """What a batch did: names done now, skipped (done before), and failed with their errors; each worker's
+    rate, and the seconds from Ray's start to the last recording (``seconds``; 0 when nothing ran)."""
 
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    workers: list[WorkerRate] = field(default_factory=list)
+    seconds: float = 0.0
 
     def line(self) -> str:
         """One line for the user, e.g. ``3 recordings: 1 done, 1 skipped (done before), 1 failed (x: why)``."""
@@ -272,14 +285,17 @@ def _run(todo: list[Recording], jobs: Mapping[str, Job], index: Index, settings:
          people: Mapping[str, np.ndarray] | None, workers: int | None, address: str | None, progress: bool) -> None:
     """Start (or join) Ray, analyse ``jobs`` on its actors and record each outcome as it comes."""
     by_name = {r.name: r for r in todo}
-    with _ray(workers, address) as cpus, tqdm(total=len(todo), unit="recording", desc="batch",
-                                              disable=not progress) as bar:
-        actors = _actors(min(cpus, len(todo)), people)
-        for outcome in dispatch(actors, [jobs[r.name] for r in todo]):
-            index.record(by_name[outcome.name].entry(settings, outcome))
-            _count(outcome, summary)
-            bar.update(1)
-            bar.set_postfix(done=len(summary.done), failed=len(summary.failed))
+    with RaySession(workers, address) as cpus:
+        bar = Progress(sum(r.frames for r in todo), len(todo), progress)
+        try:
+            actors = make_actors(min(cpus, len(todo)), people)
+            for outcome in dispatch(actors, [jobs[r.name] for r in todo]):
+                index.record(by_name[outcome.name].entry(settings, outcome))
+                _count(outcome, summary)
+                bar.add(outcome, by_name[outcome.name].frames)
+        finally:
+            summary.seconds = bar.close()
+            summary.workers = list(bar.workers.values())
 
 
 def _count(outcome: Outcome, summary: Summary) -> None:
@@ -290,98 +306,3 @@ def _count(outcome: Outcome, summary: Summary) -> None:
     else:
         summary.failed[outcome.name] = outcome.error or "unknown error"
         log.warning("batch: %s failed: %s", outcome.name, outcome.error)
-
-
-class _ray:
-    """Ray for one batch, as a context manager yielding the CPUs the workers may use."""
-
-    def __init__(self, workers: int | None, address: str | None) -> None:
-        if workers is not None and workers < 1:
-            raise ConfigError(f"--workers must be 1 or more, got {workers}")
-        self.workers, self.address = workers, address or os.environ.get("RAY_ADDRESS") or None
-
-    def __enter__(self) -> int:
-        import ray
-
-        if self.address:
-            _check_reachable(self.address)
-        try:
-            ray.init(**self._options())
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-            raise VcamError(f"cannot start or reach {where}: {err}; start one with `ray start --head`, or leave "
-                            "out --address (and RAY_ADDRESS) to run on this machine") from err
-        cpus = self.workers or int(ray.cluster_resources().get("CPU", 1))
-        log.info("batch: Ray %s with %d workers", f"cluster at {self.address}" if self.address else "on this machine",
-                 cpus)
-        return cpus
-
-    def _options(self) -> dict:
-        options = {"log_to_driver": False, "logging_level": logging.WARNING,
-                   "runtime_env": {"env_vars": WORKER_ENV}}
-        if self.address:
-            return {**options, "address": self.address}
-        return {**options, "num_cpus": self.workers or os.cpu_count() or 1, "include_dashboard": False}
-
-    def __exit__(self, *exc: object) -> None:
-        import ray
-
-        ray.shutdown()
-
-
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Raise VcamError at once when nothing listens at a ``HOST:PORT`` address (Ray itself retries for minutes).
-
-    Other forms (``auto``, ``ray://...``) are left to Ray.
-    """
-    host, _, port = address.rpartition(":")
-    if not (host and port.isascii() and port.isdigit()) or "://" in address:
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as err:
-        raise VcamError(f"cannot start or reach the Ray cluster at {address}: {err.strerror or err}; start one with "
-                        "`ray start --head`, or leave out --address (and RAY_ADDRESS) to run on this machine") from err
-
-
-WORKER_ENV = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
-"""The workers' environment: MediaPipe/TFLite's C++ logging quiet, as in the CLI; one OpenMP thread per worker
-(a worker has one CPU)."""
-
-
-def _actors(count: int, people: Mapping[str, np.ndarray] | None) -> list:
-    """``count`` worker actors, each with one CPU, sharing one copy of ``people`` through the object store."""
-    import ray
-
-    remote = ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)(Worker)
-    shared = ray.put(dict(people)) if people is not None else None
-    return [remote.remote(shared) for _ in range(max(count, 1))]
-
-
-def dispatch(actors: list, jobs: Sequence[Job]) -> Iterator[Outcome]:
-    """Run ``jobs`` on ``actors``, one at a time each, and yield each Outcome as it finishes.
-
-    A job whose worker raised, or died more often than Ray retries, is a ``failed`` Outcome naming why.
-    """
-    import ray
-
-    idle, waiting, running = list(actors), deque(jobs), {}
-    while waiting or running:
-        while idle and waiting:
-            actor, job = idle.pop(), waiting.popleft()
-            running[actor.analyse.remote(job)] = (job, actor)
-        [ref], _ = ray.wait(list(running), num_returns=1)
-        job, actor = running.pop(ref)
-        idle.append(actor)
-        yield _outcome(ref, job)
-
-
-def _outcome(ref, job: Job) -> Outcome:
-    import ray
-    from ray.exceptions import RayError
-
-    try:
-        return ray.get(ref)
-    except RayError as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        return Outcome(job.name, "failed", f"the worker failed: {reason}")

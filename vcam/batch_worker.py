@@ -2,6 +2,10 @@
 
 ``vcam.batch`` makes :class:`Worker` a Ray actor (``ray.remote``): one process that imports the
 analysis stack (MediaPipe, LiteRT, onnxruntime: ~3.4 s here) once and then analyses job after job.
+A worker has one CPU and keeps to one core: OpenCV with one thread, FFmpeg decoding with one, the
+landmarks on the analysis thread (``analyze(cores=1)``), onnxruntime and LiteRT at one thread each
+(their settings in the stages), OpenMP at one (``OMP_NUM_THREADS`` in ``vcam.batch.WORKER_ENV``).
+So N workers on N cores go N times as fast as one.
 Each recording gets a fresh :class:`~vcam.pipeline.Analyzer` (~0.14 s), so its tracks and ids are
 exactly those ``vcam analyze`` gives the same file.
 
@@ -116,6 +120,9 @@ class Worker:
     """
 
     def __init__(self, people: Mapping[str, np.ndarray] | None = None) -> None:
+        import cv2
+
+        cv2.setNumThreads(1)  # this process has one core (see the module docstring)
         self.people = people
         log.info("batch worker %s ready", whoami())
 
@@ -149,7 +156,7 @@ def analyse_into(job: Job, people: Mapping[str, np.ndarray] | None) -> dict:
     try:
         timeline = stage / TIMELINE_FOLDER if job.timeline else None
         document = analyze(job.path, progress=False, features=Switches(job.features), timeline=timeline,
-                           sample=job.sample, people=people)
+                           sample=job.sample, people=people, cores=1)
         write_json(document, stage / ANALYSIS_FILE)
         if job.report:
             write_report(timeline, stage / REPORT_FILE)
