@@ -151,9 +151,45 @@ def test_a_batch_result_is_what_vcam_analyze_gives_the_same_file(first_run, clip
 
 def test_outputs_are_private_and_no_staging_folder_is_left(first_run):
     out, _ = first_run
-    assert sorted(p.name for p in out.iterdir()) == ["hopper", "index.json", "obama"]
+    assert sorted(p.name for p in out.iterdir()) == ["hopper", "index.html", "index.json", "obama"]
     assert (out / "index.json").stat().st_mode & 0o777 == 0o600
     assert (out / "obama" / "analysis.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_batch_page_compares_every_recording_and_marks_the_failed_one(first_run):
+    out, _ = first_run
+    page = (out / "index.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and (out / "index.html").stat().st_mode & 0o777 == 0o600
+    rows = {name: _row_of(page, name) for name in ("obama", "hopper", "broken")}
+    assert "<td>done" in rows["obama"] and "<td>done" in rows["hopper"]
+    assert 'class="failed"' in rows["broken"] and "cannot read video" in rows["broken"]
+    assert page.count("<h3>") == 2 and page.count('src="data:image/png;base64,') == 2  # a plot per done recording
+    assert 'href="obama/analysis.json"' in page and "http" not in page.replace("http-equiv", "")
+
+
+def _row_of(page: str, name: str) -> str:
+    start = page.index(f"<th>{name}</th>")
+    return page[page.rindex("<tr", 0, start):page.index("</tr>", start)]
+
+
+def test_the_batch_page_escapes_names_and_errors_and_lists_people_across_recordings(first_run, tmp_path):
+    import shutil
+
+    from vcam.batch_page import write_page
+
+    out, _ = first_run
+    entries = json.loads((out / "index.json").read_text())["recordings"]
+    done = next(e for e in entries if e["name"] == "obama")
+    shutil.copytree(out / "obama", tmp_path / "<b>obama</b>")
+    document = json.loads((tmp_path / "<b>obama</b>" / "analysis.json").read_text())
+    document["tracks"][0]["participant"] = "Ann <i>&</i> $x$"
+    (tmp_path / "<b>obama</b>" / "analysis.json").write_text(json.dumps(document))
+    evil = {**done, "name": "<b>obama</b>", "outputs": {"analysis": "<b>obama</b>/analysis.json"}}
+    failed = {"name": "<script>alert(1)</script>", "status": "failed", "error": "cannot read <video> & more"}
+    page = write_page(tmp_path, {e["name"]: e for e in (evil, failed)}).read_text()
+    assert "<script>" not in page and "<b>obama" not in page and "<i>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "cannot read &lt;video&gt; &amp; more" in page
+    assert "<th>Ann &lt;i&gt;&amp;&lt;/i&gt; $x$</th><td>1</td><td>" in page
 
 
 def test_running_again_skips_what_is_done_and_new_settings_analyse_again(clips, head, ray_env, tmp_path):

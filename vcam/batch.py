@@ -7,6 +7,7 @@
                                                       ▼
                               OUT/NAME/analysis.json (+ timeline/, report.html)   ── written by the worker
                               OUT/index.json                                      ── after every recording
+                              OUT/index.html  (vcam.batch_page: the recordings compared) ── at the end
 
 By default a local Ray instance with ``--workers`` CPUs (this machine's cores) is started and
 stopped; ``--address HOST:PORT`` (or ``RAY_ADDRESS``) joins a running cluster instead. Each worker is
@@ -38,6 +39,7 @@ import numpy as np
 
 import vcam
 from vcam.analyze import read_gallery
+from vcam.batch_page import write_page
 from vcam.batch_progress import Progress, WorkerRate
 from vcam.batch_ray import RaySession, dispatch, make_actors
 from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome
@@ -253,6 +255,7 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, features: Iterab
         jobs = {r.name: Job(str(r.path), r.name, str(out), features, sample, timeline, report) for r in todo}
         _run(todo, jobs, index, settings, summary, people=people, workers=workers, address=address,
              progress=progress)
+    write_page(out, index.entries)
     return summary
 
 
