@@ -204,6 +204,45 @@ def test_running_again_skips_what_is_done_and_new_settings_analyse_again(clips, 
     assert index_of(tmp_path)["obama"]["analysed"] == 3 and index_of(tmp_path)["hopper"]["analysed"] == 15
 
 
+def make_pair_clip(path: Path, frames: int, fps: int = 10) -> Path:
+    """Obama and Grace Hopper side by side at 640×480, drifting 2 px a frame, as an MP4 at ``fps``."""
+    pair = np.hstack([cv2.resize(cv2.imread(str(DATA / name)), (320, 480)) for name in ("obama.jpg",
+                                                                                       "grace_hopper.jpg")])
+    with make_output(f"file:{path}", width=640, height=480, fps=fps) as out:
+        for i in range(frames):
+            out.send(np.roll(pair, 2 * (i % 20) - 20, axis=1))
+    return path
+
+
+def test_a_segmented_recording_joins_into_what_vcam_analyze_gives_the_whole_file(head, ray_env, tmp_path):
+    from vcam.analyze import analyze
+    from vcam.features import Switches
+
+    clip = make_pair_clip(tmp_path / "pair.mp4", frames=45)
+    result = batch(str(clip), "--out", str(tmp_path / "out"), "--address", head[0], "--workers", "2",
+                   "--segment", "1", env=ray_env)
+    assert result.returncode == 0, result.stderr
+    entry = index_of(tmp_path / "out")["pair"]
+    assert entry["settings"]["segment"] == 1 and len(entry["worker"].split(",")) == 2  # 4 segments, on both workers
+    joined = json.loads((tmp_path / "out" / "pair" / "analysis.json").read_text())
+    alone = analyze(clip, progress=False, sample="10hz", features=Switches(("gaze", "names")))
+    assert [(f["index"], len(f["faces"])) for f in joined["frames"]] == \
+        [(f["index"], len(f["faces"])) for f in alone["frames"]]
+    assert [f["index"] for f in joined["frames"]] == list(range(45)) and joined["source"] == alone["source"]
+    long_tracks = [[t for t in d["tracks"] if t["frames"] >= 10] for d in (joined, alone)]
+    assert len(long_tracks[0]) == len(long_tracks[1]) == 2
+    assert sorted(t["frames"] for t in joined["tracks"]) == sorted(t["frames"] for t in alone["tracks"])
+
+
+def test_segments_cover_a_recording_once_with_an_overlap_before_each():
+    from vcam.segments import Segment, plan
+
+    assert plan(45, 10.0, 1.0, 0.5) == [Segment(0, 0, 10), Segment(5, 10, 20), Segment(15, 20, 30),
+                                        Segment(25, 30, 45)]
+    assert plan(15, 10.0, 1.0, 0.5) == [Segment(0, 0, 15)]  # up to 1.5 segments: whole
+    assert plan(9000, 30.0, 0, 2.0) == [Segment(0, 0, 9000)] and plan(0, 30.0, 300) == [Segment(0, 0, 0)]
+
+
 def test_a_killed_worker_is_restarted_by_ray_and_its_recording_finishes(head, ray_env, tmp_path):
     clip = make_clip(tmp_path / "long.mp4", "obama.jpg", frames=120)
     out = tmp_path / "out"

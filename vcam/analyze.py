@@ -79,29 +79,29 @@ def frame_record(snapshot: Snapshot) -> dict:
 
 class TrackSummary:
     """Accumulates per-track totals: first/last time seen, frames, share of frames on screen, mean attention
-    and engagement, the name and the participant name most often given, and the share of classified frames in each emotion."""
+    and engagement, the name and the participant name most often given, and the share of classified frames in
+    each emotion. It reads the frame records (:func:`frame_record`), so a document joined from parts (``vcam
+    batch``'s segments) is summed up exactly as one run is."""
 
     def __init__(self) -> None:
         self._tracks: dict[int, dict] = {}
 
-    def add(self, snapshot: Snapshot) -> None:
-        """Count every person in one analysed frame."""
-        for p in snapshot.people:
-            track = self._tracks.setdefault(p.track_id, {"track_id": p.track_id, "first_t": snapshot.media_t,
-                                                         "frames": 0, "on": 0, "names": Counter(), "participants": Counter(),
-                                                         "emotions": Counter(), "attention": [], "engagement": []})
-            track["last_t"] = snapshot.media_t
+    def add(self, record: dict) -> None:
+        """Count every face of one analysed frame's record."""
+        for face in record["faces"]:
+            track = self._tracks.setdefault(face["track_id"], {
+                "track_id": face["track_id"], "first_t": record["t"], "frames": 0, "on": 0, "names": Counter(),
+                "participants": Counter(), "emotions": Counter(), "attention": [], "engagement": []})
+            track["last_t"] = record["t"]
             track["frames"] += 1
-            track["on"] += bool(p.looking)
+            track["on"] += bool(face["gaze"]["on_screen"])
             for key in ("attention", "engagement"):
-                if p.value(key) is not None:
-                    track[key].append(p.value(key))
-            if p.name is not None:
-                track["names"][p.name] += 1
-            if p.participant is not None:
-                track["participants"][p.participant] += 1
-            if p.emotion is not None:
-                track["emotions"][p.emotion] += 1
+                if face.get(key) is not None:
+                    track[key].append(face[key])
+            for key, value in (("names", (face["identity"] or {}).get("name")), ("participants", face.get("participant")),
+                               ("emotions", (face["emotion"] or {}).get("label"))):
+                if value is not None:
+                    track[key][value] += 1
 
     def records(self) -> list[dict]:
         """One JSON-ready dict per track, by id."""
@@ -125,7 +125,7 @@ def _mean(values: list[float]) -> float | None:
 def analyze(path: str | Path, *, progress: bool = True, features: Switches | None = None,
             gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all",
             emotion_model: str = "emotion-fer", people: Mapping[str, np.ndarray] | None = None,
-            cores: int = 2) -> dict:
+            cores: int = 2, start: int = 0, stop: int | None = None) -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
     Args:
@@ -140,6 +140,10 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
         cores: the cores to use side by side. 2 (a laptop): the next frames decode on a thread of their own
             while one is analysed, and landmarks fit on two threads. 1 (a ``vcam batch`` worker, which has
             one core): everything on this thread, decoding with one FFmpeg thread.
+        start, stop: analyse only frames ``start`` (0-based) to ``stop`` (excluded; None: the end), each with its
+            own index and media time, sampled as in a run over the whole file (``vcam batch``'s segments);
+            ``source.frames`` is then the index after the last frame read. Not with ``scene``, which needs
+            the frames before.
 
     Raises:
         SourceError: the file is missing or unreadable, or its frames are over :data:`vcam.limits.MAX_PIXELS`.
@@ -156,14 +160,16 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
         recorder = stack.enter_context(Recorder(timeline, features=features.on(), source=str(path))) if timeline else None
         bar = stack.enter_context(tqdm(total=source.frame_count or None, unit="frame", desc="analyzing",
                                        disable=not progress, leave=False))
-        frames_of = sampled(source, sampler, bar.update)
+        source.seek(start)
+        sampler.resume(start, source.fps)
+        frames_of = sampled(source, sampler, bar.update, stop)
         frames_of = stack.enter_context(contextlib.closing(prefetched(frames_of) if cores > 1 else frames_of))
         for analysis in map(analyzer.process, frames_of):
             snapshot = records.build(analysis)
             if recorder is not None:
                 recorder.on_snapshot(snapshot)
             frames.append(frame_record(snapshot))
-            summary.add(snapshot)
+            summary.add(frames[-1])
         info = {"path": str(path), "fps": round(source.fps, 3), "width": source.size[0], "height": source.size[1],
                 "frames": source.frames_read, "analysed": len(frames), "sample": sample}
     elapsed = time.monotonic() - started
@@ -221,6 +227,16 @@ class Sampler:
         """Whether the choice needs only a frame's index and time (all but ``scene``): then :meth:`wants_at`
         decides before the frame is converted, and a frame not wanted is skipped (:meth:`VideoSource.skip`)."""
         return self.spec != "scene"
+
+    def resume(self, index: int, fps: float) -> None:
+        """Start at frame ``index`` of a ``fps`` file as a run from frame 0 would be there (a rate remembers its
+        slot: the slot of frame ``index - 1`` is taken). Raises ConfigError for ``scene`` past frame 0."""
+        if index > 0 and not self.blind:
+            raise ConfigError("--sample scene cannot start in the middle of a recording: it compares each frame with "
+                              "the last analysed one; analyse it whole (no --segment)")
+        if index > 0 and self.rate is not None:
+            self._slot = 0
+            self._on_time((index - 1) / fps)
 
     def wants(self, frame: Frame) -> bool:
         """Whether to analyse ``frame``."""
@@ -283,11 +299,12 @@ def _rate(spec: str) -> float:
     return rate
 
 
-def sampled(source: VideoSource, sampler: Sampler, passed: Callable[[int], object] = lambda n: None) -> Iterator[Frame]:
-    """The frames of ``source`` that ``sampler`` wants, in order. With a :attr:`Sampler.blind` spec the others are
-    skipped before they are converted (:meth:`VideoSource.skip`). ``passed(1)`` is called for every frame of
-    the file, analysed or not (a progress bar's ``update``)."""
-    while True:
+def sampled(source: VideoSource, sampler: Sampler, passed: Callable[[int], object] = lambda n: None,
+            stop: int | None = None) -> Iterator[Frame]:
+    """The frames of ``source`` that ``sampler`` wants, in order, up to frame ``stop`` (excluded; None: the end).
+    With a :attr:`Sampler.blind` spec the others are skipped before they are converted (:meth:`VideoSource.skip`).
+    ``passed(1)`` is called for every frame of the file, analysed or not (a progress bar's ``update``)."""
+    while stop is None or source.upcoming()[0] < stop:
         if sampler.blind and not sampler.wants_at(*source.upcoming()):
             if not source.skip():
                 return

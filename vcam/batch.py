@@ -31,20 +31,22 @@ import hashlib
 import json
 import logging
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 import vcam
-from vcam.analyze import read_gallery
+from vcam.analyze import read_gallery, write_json
 from vcam.batch_page import write_page
 from vcam.batch_progress import Progress, WorkerRate
 from vcam.batch_ray import RaySession, dispatch, make_actors
-from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome
+from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome, staged, summarise
 from vcam.errors import ConfigError, VcamError
 from vcam.files import write_text_atomic
+from vcam.segments import Segment, join, plan
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,11 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m
 INDEX_FILE = "index.json"
 INDEX_VERSION = "1.0"
 """The version of ``index.json``'s shape; fields are added, never renamed."""
+SEGMENT_S = 300.0
+"""``--segment``'s default: a recording over 1.5 × this many seconds is cut into segments this long, analysed in
+parallel. Shorter spreads one recording over more workers, and adds :data:`OVERLAP_S` of work per segment."""
+OVERLAP_S = 2.0
+"""Seconds each segment also analyses before its start, to match its tracks with the segment before's."""
 HASH_CHUNK = 1 << 20
 """Bytes read at a time when hashing a recording (1 MiB): memory stays flat for any size."""
 
@@ -107,11 +114,12 @@ def people_hash(people: Mapping[str, np.ndarray] | None) -> str | None:
 
 
 def settings_of(features: Iterable[str], sample: str, *, timeline: bool, report: bool,
-                people: Mapping[str, np.ndarray] | None) -> dict:
+                people: Mapping[str, np.ndarray] | None, segment: float = 0.0) -> dict:
     """The settings a result depends on, as stored in the index: the features on, the sampling, the
-    outputs asked for, the gallery's hash (with identity) and vcam's version (a new one may analyse differently)."""
+    outputs asked for, the segment length, the gallery's hash (with identity) and vcam's version (a new one
+    may analyse differently)."""
     return {"features": sorted(features), "sample": sample, "timeline": timeline, "report": report,
-            "gallery": people_hash(people), "vcam": vcam.__version__}
+            "segment": segment, "gallery": people_hash(people), "vcam": vcam.__version__}
 
 
 def settings_hash(settings: Mapping) -> str:
@@ -162,14 +170,15 @@ class Index:
 
 @dataclass(frozen=True)
 class Recording:
-    """One input file: where it is, its folder name, size in bytes, content hash and the frames its header
-    states (0: unknown, or not a video)."""
+    """One input file: where it is, its folder name, size in bytes, content hash, and the frames and frame rate
+    its header states (0 frames: unknown, or not a video)."""
 
     path: Path
     name: str
     size: int
     sha256: str
     frames: int = 0
+    fps: float = 30.0
 
     def entry(self, settings: Mapping, outcome: Outcome) -> dict:
         """The index entry of this recording analysed with ``settings`` into ``outcome``."""
@@ -187,19 +196,20 @@ def recordings_of(inputs: Sequence[str | Path]) -> list[Recording]:
     """Every input recording with its folder name, size and content hash (see :func:`find_recordings`)."""
     paths = find_recordings(inputs)
     names = folder_names(paths)
-    return [Recording(p, names[p], p.stat().st_size, content_hash(p), frames_known(p)) for p in paths]
+    return [Recording(p, names[p], p.stat().st_size, content_hash(p), *frames_known(p)) for p in paths]
 
 
-def frames_known(path: Path) -> int:
-    """The frames the first video stream of ``path`` holds by its header, without decoding; 0 when it does not
-    say or the file is no video (the worker reports why)."""
+def frames_known(path: Path) -> tuple[int, float]:
+    """``(frames, fps)`` of the first video stream of ``path`` by its header, without decoding; ``(0, 30.0)``
+    when it does not say or the file is no video (the worker reports why)."""
     import av
 
     try:
         with av.open(str(path)) as container:
-            return int(container.streams.video[0].frames) if container.streams.video else 0
-    except (av.FFmpegError, OSError, ValueError):
-        return 0
+            stream = container.streams.video[0]
+            return int(stream.frames), float(stream.average_rate or 30.0)
+    except (av.FFmpegError, OSError, ValueError, IndexError):
+        return 0, 30.0
 
 
 # -- the run --------------------------------------------------------------------------------------------------------
@@ -227,7 +237,8 @@ class Summary:
 
 def run_batch(inputs: Sequence[str | Path], out: str | Path, *, features: Iterable[str], sample: str = "10hz",
               gallery: str | Path | None = None, timeline: bool = False, report: bool = False,
-              workers: int | None = None, address: str | None = None, progress: bool = True) -> Summary:
+              workers: int | None = None, address: str | None = None, progress: bool = True,
+              segment: float = SEGMENT_S) -> Summary:
     """Analyse every recording of ``inputs`` into ``out`` on Ray; return what was done (see the module docstring).
 
     Args:
@@ -237,6 +248,7 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, features: Iterab
         timeline, report: also write each recording's timeline folder and report.
         workers: how many worker actors (one CPU each); default: this machine's cores, or the cluster's CPUs.
         address: a running Ray cluster's ``HOST:PORT`` (default ``RAY_ADDRESS``; unset: a local instance).
+        segment: seconds per segment of a long recording (see :func:`jobs_of`); 0: every recording whole.
 
     Raises ConfigError for bad inputs or settings, VcamError when Ray cannot start or be reached.
     """
@@ -245,14 +257,18 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, features: Iterab
     parse_sample(sample)
     if report and not timeline:
         raise ConfigError("--report needs --timeline: each recording's report is drawn from its timeline")
+    if segment < 0:
+        raise ConfigError(f"--segment must be 0 (never split) or more seconds, got {segment}")
     features = tuple(features)
     out = _out_folder(Path(out))
     people = read_gallery(gallery) if "identity" in features else None
-    settings = settings_of(features, sample, timeline=timeline, report=report, people=people)
+    segment = 0.0 if timeline or sample == "scene" else float(segment)
+    settings = settings_of(features, sample, timeline=timeline, report=report, people=people, segment=segment)
     index, summary = Index.load(out), Summary()
     todo = _plan(recordings_of(inputs), index, settings, summary)
     if todo:
-        jobs = {r.name: Job(str(r.path), r.name, str(out), features, sample, timeline, report) for r in todo}
+        jobs = [j for r in todo for j in jobs_of(r, Job(str(r.path), r.name, str(out), features, sample, timeline,
+                                                           report), segment)]
         _run(todo, jobs, index, settings, summary, people=people, workers=workers, address=address,
              progress=progress)
     write_page(out, index.entries)
@@ -284,21 +300,81 @@ def _plan(recordings: list[Recording], index: Index, settings: Mapping, summary:
     return todo
 
 
-def _run(todo: list[Recording], jobs: Mapping[str, Job], index: Index, settings: Mapping, summary: Summary, *,
+def jobs_of(recording: Recording, whole: Job, segment: float) -> list[Job]:
+    """The jobs of ``recording``: ``whole``, or when it is longer than 1.5 × ``segment`` seconds, one per
+    :class:`vcam.segments.Segment` (:data:`OVERLAP_S` of overlap, at most half a segment), run in parallel
+    and joined by the driver.
+
+    Not with ``--timeline`` (a session timeline is recorded in one run) or ``--sample scene`` (it compares each
+    frame with the last analysed one): ``run_batch`` passes ``segment`` 0 then.
+    """
+    parts = plan(recording.frames, recording.fps, segment, min(OVERLAP_S, segment / 2)) if segment else []
+    if len(parts) < 2:
+        return [whole]
+    return [replace(whole, segment=(p.start, p.keep, p.stop)) for p in parts]
+
+
+def _run(todo: list[Recording], jobs: list[Job], index: Index, settings: Mapping, summary: Summary, *,
          people: Mapping[str, np.ndarray] | None, workers: int | None, address: str | None, progress: bool) -> None:
-    """Start (or join) Ray, analyse ``jobs`` on its actors and record each outcome as it comes."""
+    """Start (or join) Ray, analyse ``jobs`` on its actors and record each recording's outcome as it comes."""
     by_name = {r.name: r for r in todo}
+    parts = Parts(jobs)
     with RaySession(workers, address) as cpus:
         bar = Progress(sum(r.frames for r in todo), len(todo), progress)
         try:
-            actors = make_actors(min(cpus, len(todo)), people)
-            for outcome in dispatch(actors, [jobs[r.name] for r in todo]):
-                index.record(by_name[outcome.name].entry(settings, outcome))
-                _count(outcome, summary)
-                bar.add(outcome, by_name[outcome.name].frames)
+            for job, outcome in dispatch(make_actors(min(cpus, len(jobs)), people), jobs):
+                bar.part(outcome)
+                if (outcome := parts.add(job, outcome)) is not None:
+                    index.record(by_name[outcome.name].entry(settings, outcome))
+                    _count(outcome, summary)
+                    bar.recording(outcome, by_name[outcome.name].frames)
         finally:
             summary.seconds = bar.close()
             summary.workers = list(bar.workers.values())
+
+
+class Parts:
+    """The segments of each recording analysed in parts, kept until its last one is back, then joined.
+
+    Args:
+        jobs: every job of the batch; those with a ``segment`` are parts.
+    """
+
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self._expected = Counter(job.name for job in jobs if job.segment is not None)
+        self._got: dict[str, list[tuple[Job, Outcome]]] = {}
+
+    def add(self, job: Job, outcome: Outcome) -> Outcome | None:
+        """The recording's outcome: ``outcome`` of a whole one; for a part, None until the last part is back, then
+        the joined document written into ``OUT/NAME`` (or the first failure of its parts)."""
+        if job.segment is None:
+            return outcome
+        got = self._got.setdefault(job.name, [])
+        got.append((job, outcome))
+        if len(got) < self._expected[job.name]:
+            return None
+        return _joined(job, sorted(got, key=lambda part: part[0].segment))
+
+
+def _joined(job: Job, parts: list[tuple[Job, Outcome]]) -> Outcome:
+    """The outcome of a recording from its ``parts`` (in order): their document joined and written, or the first
+    part's failure."""
+    wall = sum(o.wall_s for _, o in parts)
+    worker = ",".join(sorted({o.worker for _, o in parts}))
+    failed = next((o for _, o in parts if o.status != "done"), None)
+    if failed is not None:
+        return Outcome(job.name, "failed", failed.error, wall_s=round(wall, 3), worker=worker)
+    document = join([(Segment(*j.segment), o.document) for j, o in parts])
+
+    def write(stage: Path) -> dict:
+        write_json(document, stage / ANALYSIS_FILE)
+        return document
+
+    try:
+        staged(Path(job.out), job.name, write)
+    except VcamError as err:
+        return Outcome(job.name, "failed", str(err), wall_s=round(wall, 3), worker=worker)
+    return replace(summarise(job.name, document, wall), worker=worker)
 
 
 def _count(outcome: Outcome, summary: Summary) -> None:

@@ -1,8 +1,9 @@
 """``vcam batch``'s progress: one bar in frames for the whole batch, and each worker's rate at the end.
 
 The bar counts frames of video done of the frames known (each recording's frame count, read from its
-header before the batch starts), and shows the recordings done and failed beside it. A recording
-counts when its worker returns it; a failed one counts its known frames as passed, so the bar ends full.
+header before the batch starts), and shows the recordings done and failed beside it. Frames count when
+a worker returns a recording or a segment of one; a failed recording counts its known frames as passed,
+so the bar ends full.
 
 The rates say what one core does here, the figure a cluster is sized from (README, "Batch"): seconds
 of video per second of a worker's time (the real-time factor) and analysed frames per second.
@@ -27,7 +28,7 @@ class WorkerRate:
 
     Attributes:
         worker: ``host:pid``.
-        recordings: recordings it returned (done or failed).
+        recordings: jobs it returned (whole recordings or segments; done or failed).
         video_s: seconds of video it analysed (done recordings only).
         analysed: frames it analysed.
         busy_s: seconds it spent on its recordings (each recording's ``wall_s``).
@@ -58,22 +59,33 @@ class Progress:
     def __init__(self, frames: int, recordings: int, enabled: bool = True) -> None:
         self.recordings, self.done, self.failed = recordings, 0, 0
         self.workers: dict[str, WorkerRate] = {}
+        self._counted: dict[str, int] = {}  # frames counted so far, by recording
         self.started = time.monotonic()
         self._bar = tqdm(total=frames or None, unit="frame", desc="batch", disable=not enabled)
         self._bar.set_postfix(recordings=f"0/{recordings}", failed=0)
 
-    def add(self, outcome: Outcome, known_frames: int) -> None:
-        """Count one returned recording: its frames (the ``known_frames`` of a failed one) and its worker's time."""
-        self.done += outcome.status == "done"
-        self.failed += outcome.status != "done"
-        self._bar.update(outcome.frames if outcome.status == "done" else known_frames)
-        self._bar.set_postfix(recordings=f"{self.done + self.failed}/{self.recordings}", failed=self.failed)
+    def part(self, outcome: Outcome) -> None:
+        """Count one job's outcome (a whole recording, or one segment of one): its frames and its worker's time."""
         rate = self.workers.setdefault(outcome.worker or "unknown", WorkerRate(outcome.worker or "unknown"))
         rate.recordings += 1
         rate.busy_s += outcome.wall_s
         if outcome.status == "done":
             rate.video_s += outcome.duration_s
             rate.analysed += outcome.analysed
+            self._advance(outcome.name, outcome.frames)
+
+    def recording(self, outcome: Outcome, known_frames: int) -> None:
+        """Count one recording as done or failed; a failed one's frames not counted yet (of ``known_frames``)
+        pass, so the bar ends full."""
+        self.done += outcome.status == "done"
+        self.failed += outcome.status != "done"
+        if outcome.status != "done":
+            self._advance(outcome.name, max(known_frames - self._counted.get(outcome.name, 0), 0))
+        self._bar.set_postfix(recordings=f"{self.done + self.failed}/{self.recordings}", failed=self.failed)
+
+    def _advance(self, name: str, frames: int) -> None:
+        self._counted[name] = self._counted.get(name, 0) + frames
+        self._bar.update(frames)
 
     def close(self) -> float:
         """Close the bar, log each worker's rate and the whole batch's; return the seconds since the start."""

@@ -90,8 +90,8 @@ def make_actors(count: int, people: Mapping[str, np.ndarray] | None) -> list:
     return [remote.remote(shared) for _ in range(max(count, 1))]
 
 
-def dispatch(actors: list, jobs: Sequence[Job]) -> Iterator[Outcome]:
-    """Run ``jobs`` on ``actors``, one at a time each, and yield each Outcome as it finishes.
+def dispatch(actors: list, jobs: Sequence[Job]) -> Iterator[tuple[Job, Outcome]]:
+    """Run ``jobs`` on ``actors``, one at a time each, and yield each job with its Outcome as it finishes.
 
     A job whose worker raised, or died more often than Ray retries, is a ``failed`` Outcome naming why.
     """
@@ -105,7 +105,7 @@ def dispatch(actors: list, jobs: Sequence[Job]) -> Iterator[Outcome]:
         [ref], _ = ray.wait(list(running), num_returns=1)
         job, actor = running.pop(ref)
         idle.append(actor)
-        yield _outcome(ref, job)
+        yield job, _outcome(ref, job)
 
 
 def _outcome(ref, job: Job) -> Outcome:

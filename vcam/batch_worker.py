@@ -26,8 +26,8 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,9 @@ class Job:
         sample: the ``--sample`` spec (``10hz``, ``every:3``, ...).
         timeline: also record the session timeline into ``NAME/timeline/``.
         report: also write ``NAME/report.html`` (needs ``timeline``).
+        segment: ``(start, keep, stop)`` frames of a :class:`vcam.segments.Segment` to analyse alone: the
+            worker writes nothing and returns the document in its Outcome (the driver joins the parts);
+            None: the whole recording, written into ``out/name``.
     """
 
     path: str
@@ -68,6 +71,7 @@ class Job:
     sample: str
     timeline: bool = False
     report: bool = False
+    segment: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,8 @@ class Outcome:
         tracks: the tracks the analysis followed.
         attention, engagement: the mean over every analysed face, 0..1; None with none (or gaze off).
         wall_s: seconds the worker spent on it, start-up of the analyzer included.
-        worker: ``host:pid`` of the worker process.
+        worker: ``host:pid`` of the worker process (of each, for a recording analysed in segments).
+        document: a segment's analyze document, for the driver to join; None otherwise (never in the index).
     """
 
     name: str
@@ -99,10 +104,11 @@ class Outcome:
     engagement: float | None = None
     wall_s: float = 0.0
     worker: str = ""
+    document: dict | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
-        """The fields as a JSON-ready dict."""
-        return asdict(self)
+        """The fields as a JSON-ready dict, without ``document``."""
+        return {k: v for k, v in asdict(self).items() if k != "document"}
 
 
 def whoami() -> str:
@@ -131,12 +137,24 @@ class Worker:
         vcam's own message; anything else (a bug) raises, and the driver reports it."""
         started = time.monotonic()
         try:
+            if job.segment is not None:
+                return self._segment(job, started)
             document = analyse_into(job, self.people)
         except VcamError as err:
             log.info("batch: %s failed: %s", job.name, err)
             return Outcome(job.name, "failed", str(err), wall_s=round(time.monotonic() - started, 3),
                            worker=whoami())
         return summarise(job.name, document, time.monotonic() - started)
+
+    def _segment(self, job: Job, started: float) -> Outcome:
+        """Analyse one segment of ``job.path`` and return its document, writing nothing."""
+        start, keep, stop = job.segment
+        document = analyze(job.path, progress=False, features=Switches(job.features), sample=job.sample,
+                           people=self.people, cores=1, start=start, stop=stop)
+        fps = document["source"]["fps"] or 30.0
+        kept = sum(f["index"] >= keep for f in document["frames"])
+        return Outcome(job.name, "done", None, stop - keep, kept, round((stop - keep) / fps, 3),
+                       wall_s=round(time.monotonic() - started, 3), worker=whoami(), document=document)
 
     def ping(self) -> str:
         """``host:pid`` of the worker (tests find and kill it by this)."""
@@ -150,17 +168,26 @@ def analyse_into(job: Job, people: Mapping[str, np.ndarray] | None) -> dict:
     """
     from vcam.session import write_report
 
-    out = Path(job.out)
-    stage = out / f".{job.name}.partial-{secrets.token_hex(4)}"
-    stage.mkdir(mode=0o700)
-    try:
+    def make(stage: Path) -> dict:
         timeline = stage / TIMELINE_FOLDER if job.timeline else None
         document = analyze(job.path, progress=False, features=Switches(job.features), timeline=timeline,
                            sample=job.sample, people=people, cores=1)
         write_json(document, stage / ANALYSIS_FILE)
         if job.report:
             write_report(timeline, stage / REPORT_FILE)
-        publish(stage, out / job.name)
+        return document
+
+    return staged(Path(job.out), job.name, make)
+
+
+def staged(out: Path, name: str, make: Callable[[Path], dict]) -> dict:
+    """``make(stage)`` writes a recording's outputs into a new staging folder, then :func:`publish` puts it at
+    ``out/name``; return what ``make`` returned. The staging folder is removed on any failure."""
+    stage = out / f".{name}.partial-{secrets.token_hex(4)}"
+    stage.mkdir(mode=0o700)
+    try:
+        document = make(stage)
+        publish(stage, out / name)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

@@ -85,6 +85,21 @@ class VideoSource(Source):
             log.warning("%s ended after %d of %d frames (truncated?)", self.path, self._index, self.frame_count)
         return None
 
+    def seek(self, index: int) -> None:
+        """Make frame ``index`` (0-based) the next one read or skipped, with its own index and media time. FFmpeg
+        seeks to the keyframe before it and decodes forward, so the frame is exact (``vcam batch``'s segments).
+
+        Raises SourceError when the file cannot go there (``index`` past its end, or a stream that cannot seek).
+        """
+        if index == self._index:
+            return
+        self._first = None
+        if index < 0 or not self._cap.set(cv2.CAP_PROP_POS_FRAMES, index) or \
+                int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) != index:
+            raise SourceError(f"cannot seek to frame {index} of the video {self.path} ({self.frame_count} frames); "
+                              "re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4), or analyse it whole")
+        self._index = index
+
     def upcoming(self) -> tuple[int, float]:
         """``(index, media time in seconds)`` the next frame will have, whether read or skipped."""
         return self._index, self._media_time()
