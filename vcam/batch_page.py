@@ -30,7 +30,7 @@ import numpy as np
 
 from vcam.files import write_text_atomic
 from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S
-from vcam.session.report import clock, img, low_attention_moments, png, section
+from vcam.session.report import PAGE_STYLE, clock, img, low_attention_moments, png, section
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,8 @@ def write_page(out: Path, entries: Mapping[str, dict]) -> Path:
     """
     curves = {name: _curve(out, e) for name, e in sorted(entries.items()) if e["status"] == "done"}
     sections = [_recordings(entries, curves), _over_time(curves), _people(curves), _moments(curves)]
-    page = _PAGE.format(title=html.escape(f"vcam batch: {len(entries)} recordings"), sections="\n".join(sections))
+    page = _PAGE.format(title=html.escape(f"vcam batch: {len(entries)} recordings"), sections="\n".join(sections),
+                        style=PAGE_STYLE)
     path = out / PAGE_FILE
     write_text_atomic(path, page, advice="choose another folder with --out")
     log.info("batch: wrote %s", path)
@@ -187,10 +188,8 @@ def _moments(curves: Mapping[str, Curve | None]) -> str:
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
-img {{ max-width: 100%; }} table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }}
-.note {{ color: #666; font-style: italic; }} tr.failed {{ color: #a40; }} .error {{ text-align: left; }}
+{style}
+tr.failed {{ color: #a40; }} .error {{ text-align: left; }}
 </style></head><body>
 <h1>{title}</h1>
 {sections}

@@ -103,7 +103,7 @@ def render(session: Session, *, below: float = LOW_ATTENTION_PCT, min_duration: 
     sections = [_engagement_section(session, cast), _emotion_section(session, cast), _attention_section(session, cast),
                 _moments_section(session, moments, below, min_duration)]
     return _PAGE.format(title=html.escape(f"vcam session report: {session.folder.name}"), summary=_summary(session),
-                        sections="\n".join(sections))
+                        sections="\n".join(sections), style=PAGE_STYLE)
 
 
 @dataclass(frozen=True)
@@ -135,13 +135,16 @@ class Cast:
 
 
 # -- page ------------------------------------------------------------------------------
+PAGE_STYLE = """body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+img { max-width: 100%; } table { border-collapse: collapse; }
+td, th { border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }
+.note { color: #666; font-style: italic; } .warn { color: #a40; }"""
+"""The CSS of the report's page (the batch page's too)."""
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
-img {{ max-width: 100%; }} table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }}
-.note {{ color: #666; font-style: italic; }} .warn {{ color: #a40; }}
+{style}
 </style></head><body>
 <h1>{title}</h1>
 {summary}
