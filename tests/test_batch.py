@@ -293,9 +293,28 @@ def test_without_an_address_a_local_ray_instance_runs_the_batch_with_timeline_an
                    env=ray_env)
     assert result.returncode == 0, result.stderr
     assert "Ray on this machine with 1 workers" in result.stderr
+    rate = [line for line in result.stderr.splitlines() if "batch: worker " in line]
+    assert len(rate) == 1 and "1 recordings, 1.5 s of video in" in rate[0] and "frames/s" in rate[0], result.stderr
     entry = index_of(tmp_path)["obama"]
     assert (tmp_path / entry["outputs"]["report"]).read_text().lstrip().lower().startswith("<!doctype html")
     assert (tmp_path / entry["outputs"]["timeline"] / "session.json").is_file()
+
+
+def test_the_progress_bar_counts_frames_of_parts_and_fills_up_for_a_failed_recording():
+    from vcam.batch_progress import Progress
+    from vcam.batch_worker import Outcome
+
+    progress = Progress(frames=100, recordings=2, enabled=False)
+    progress.part(Outcome("a", "done", frames=30, analysed=10, duration_s=1.0, wall_s=2.0, worker="w1", cpu_s=1.5))
+    progress.part(Outcome("a", "done", frames=30, analysed=10, duration_s=1.0, wall_s=2.0, worker="w2", cpu_s=2.0))
+    progress.recording(Outcome("a", "done", frames=60), 60)
+    progress.part(Outcome("b", "failed", "cannot read video", wall_s=0.5, worker="w1"))
+    progress.recording(Outcome("b", "failed", "cannot read video"), 40)
+    assert progress.frames_done == 100 and (progress.done, progress.failed) == (1, 1)
+    rates = {r.worker: r for r in progress.workers.values()}
+    assert (rates["w1"].recordings, rates["w1"].video_s, rates["w1"].busy_s, rates["w1"].cpu_s) == (2, 1.0, 2.5, 1.5)
+    assert "2 recordings, 1.0 s of video in 2.5 s: 0.40× real time" in rates["w1"].line()
+    assert progress.close() >= 0
 
 
 def test_an_unreachable_address_is_one_clear_error(clips, ray_env, tmp_path):

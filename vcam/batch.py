@@ -134,7 +134,8 @@ class Index:
 
     Each entry: ``name``, ``path``, ``size`` (bytes), ``sha256``, ``settings``, ``settings_hash``,
     ``status`` (``done`` / ``failed``), ``error``, ``frames``, ``analysed``, ``duration_s``, ``people``,
-    ``tracks``, ``attention``, ``engagement``, ``wall_s``, ``worker`` and ``outputs`` (paths relative to OUT).
+    ``tracks``, ``attention``, ``engagement``, ``wall_s``, ``worker``, ``cpu_s`` and ``outputs`` (paths relative
+    to OUT).
     """
 
     out: Path
@@ -374,7 +375,7 @@ def _joined(job: Job, parts: list[tuple[Job, Outcome]]) -> Outcome:
         staged(Path(job.out), job.name, write)
     except VcamError as err:
         return Outcome(job.name, "failed", str(err), wall_s=round(wall, 3), worker=worker)
-    return replace(summarise(job.name, document, wall), worker=worker)
+    return replace(summarise(job.name, document, wall), worker=worker, cpu_s=round(sum(o.cpu_s for _, o in parts), 3))
 
 
 def _count(outcome: Outcome, summary: Summary) -> None:

@@ -32,6 +32,8 @@ class WorkerRate:
         video_s: seconds of video it analysed (done recordings only).
         analysed: frames it analysed.
         busy_s: seconds it spent on its recordings (each recording's ``wall_s``).
+        cpu_s: CPU seconds it spent on them; ``cpu_s / busy_s`` is the share of a core it got (1 on an idle
+            machine: a worker keeps to one core).
     """
 
     worker: str
@@ -39,12 +41,15 @@ class WorkerRate:
     video_s: float = 0.0
     analysed: int = 0
     busy_s: float = 0.0
+    cpu_s: float = 0.0
 
     def line(self) -> str:
-        """One log line, e.g. ``host:12 analysed 2 recordings, 60.0 s of video in 20.0 s: 3.0× real time, 30 frames/s``."""
+        """One log line: what it did, its rate in wall time and in CPU time (see the attributes)."""
         busy = max(self.busy_s, 1e-9)
         return (f"{self.worker} analysed {self.recordings} recordings, {self.video_s:.1f} s of video in "
-                f"{self.busy_s:.1f} s: {self.video_s / busy:.2f}× real time, {self.analysed / busy:.1f} frames/s")
+                f"{self.busy_s:.1f} s: {self.video_s / busy:.2f}× real time, {self.analysed / busy:.1f} frames/s; "
+                f"{self.cpu_s:.1f} s of CPU ({self.cpu_s / busy:.2f} of a core), "
+                f"{self.video_s / max(self.cpu_s, 1e-9):.2f}× real time per CPU second")
 
 
 class Progress:
@@ -69,6 +74,7 @@ class Progress:
         rate = self.workers.setdefault(outcome.worker or "unknown", WorkerRate(outcome.worker or "unknown"))
         rate.recordings += 1
         rate.busy_s += outcome.wall_s
+        rate.cpu_s += outcome.cpu_s
         if outcome.status == "done":
             rate.video_s += outcome.duration_s
             rate.analysed += outcome.analysed
@@ -82,6 +88,11 @@ class Progress:
         if outcome.status != "done":
             self._advance(outcome.name, max(known_frames - self._counted.get(outcome.name, 0), 0))
         self._bar.set_postfix(recordings=f"{self.done + self.failed}/{self.recordings}", failed=self.failed)
+
+    @property
+    def frames_done(self) -> int:
+        """Frames counted so far (what the bar shows, drawn or not)."""
+        return sum(self._counted.values())
 
     def _advance(self, name: str, frames: int) -> None:
         self._counted[name] = self._counted.get(name, 0) + frames

@@ -27,7 +27,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,8 @@ class Outcome:
         attention, engagement: the mean over every analysed face, 0..1; None with none (or gaze off).
         wall_s: seconds the worker spent on it, start-up of the analyzer included.
         worker: ``host:pid`` of the worker process (of each, for a recording analysed in segments).
+        cpu_s: CPU seconds the worker process spent on it (all its threads); below ``wall_s`` when the
+            machine's cores are shared with other work.
         document: a segment's analyze document, for the driver to join; None otherwise (never in the index).
     """
 
@@ -104,6 +106,7 @@ class Outcome:
     engagement: float | None = None
     wall_s: float = 0.0
     worker: str = ""
+    cpu_s: float = 0.0
     document: dict | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
@@ -135,7 +138,11 @@ class Worker:
     def analyse(self, job: Job) -> Outcome:
         """Analyse ``job`` and publish its folder. A recording vcam cannot read is a ``failed`` Outcome with
         vcam's own message; anything else (a bug) raises, and the driver reports it."""
-        started = time.monotonic()
+        cpu = time.process_time()
+        outcome = self._analyse(job, time.monotonic())
+        return replace(outcome, cpu_s=round(time.process_time() - cpu, 3))
+
+    def _analyse(self, job: Job, started: float) -> Outcome:
         try:
             if job.segment is not None:
                 return self._segment(job, started)
