@@ -192,6 +192,15 @@ def test_the_batch_page_escapes_names_and_errors_and_lists_people_across_recordi
     assert "<th>Ann &lt;i&gt;&amp;&lt;/i&gt; $x$</th><td>1</td><td>" in page
 
 
+def test_the_batch_page_lists_each_span_a_recordings_attention_stayed_low():
+    from vcam.batch_page import Curve, _moments
+
+    t = np.arange(0, 30, 0.1)
+    attention = np.where((t >= 5) & (t < 20), 20.0, 90.0)  # 15 s under 50 %
+    page = _moments({"all-hands": Curve(t, attention, np.full(len(t), 0.5), {}, 0)})
+    assert "<tr><th>all-hands</th><td>0:05</td><td>0:20</td><td>15 s</td><td>20%</td></tr>" in page
+
+
 def test_running_again_skips_what_is_done_and_new_settings_analyse_again(clips, head, ray_env, tmp_path):
     good = [str(clips / "obama.mp4"), str(clips / "hopper.mp4")]
     assert batch(*good, "--out", str(tmp_path), "--address", head[0], env=ray_env).returncode == 0

@@ -28,8 +28,8 @@ from vcam.features import Switches
 from vcam.pipeline import Analyzer
 from vcam.records import Person, Records, Snapshot, number, published
 from vcam.session import Recorder
-from vcam.threads import prefetched
 from vcam.sources.video import VideoSource
+from vcam.threads import prefetched
 from vcam.types import EMOTIONS, Frame
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,8 @@ class TrackSummary:
             for key in ("attention", "engagement"):
                 if face.get(key) is not None:
                     track[key].append(face[key])
-            for key, value in (("names", (face["identity"] or {}).get("name")), ("participants", face.get("participant")),
+            for key, value in (("names", (face["identity"] or {}).get("name")),
+                               ("participants", face.get("participant")),
                                ("emotions", (face["emotion"] or {}).get("label"))):
                 if value is not None:
                     track[key][value] += 1

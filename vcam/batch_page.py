@@ -113,8 +113,9 @@ def _row(e: dict, unreadable: bool) -> str:
                 f'<td colspan="5" class="error">{html.escape(e.get("error") or "unknown error")}</td></tr>')
     links = " ".join(f'<a href="{html.escape(path, quote=True)}">{kind}</a>' for kind, path in e["outputs"].items())
     note = ' <span class="note">(its analysis cannot be read)</span>' if unreadable else ""
-    return (f'<tr class="done"><th>{name}</th><td>done{note}</td><td>{clock(e["duration_s"])}</td><td>{e["people"]}</td>'
-            f"<td>{_pct(e.get('attention'))}</td><td>{_pct(e.get('engagement'))}</td><td>{links}</td></tr>")
+    return (f'<tr class="done"><th>{name}</th><td>done{note}</td><td>{clock(e["duration_s"])}</td>'
+            f"<td>{e['people']}</td><td>{_pct(e.get('attention'))}</td><td>{_pct(e.get('engagement'))}</td>"
+            f"<td>{links}</td></tr>")
 
 
 def _pct(share: float | None) -> str:
@@ -181,8 +182,9 @@ def _moments(curves: Mapping[str, Curve | None]) -> str:
         return section("attention-dips", "When attention fell",
                        f'<p class="note">In no recording did the room\'s attention stay {html.escape(rule)}.</p>')
     return section("attention-dips", "When attention fell",
-                   f"<p>Each span where the room's attention stayed {html.escape(rule)}.</p><table><tr><th>recording</th>"
-                   f"<th>from</th><th>to</th><th>lasted</th><th>lowest</th></tr>{rows}</table>")
+                   f"<p>Each span where the room's attention stayed {html.escape(rule)}.</p>"
+                   "<table><tr><th>recording</th><th>from</th><th>to</th><th>lasted</th><th>lowest</th></tr>"
+                   f"{rows}</table>")
 
 
 _PAGE = """<!DOCTYPE html>

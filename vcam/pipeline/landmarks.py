@@ -301,7 +301,8 @@ def run_batched(model: Model, batch: np.ndarray, rows: int) -> list[np.ndarray]:
 
 
 def as_input(crops: list[np.ndarray]) -> np.ndarray:
-    """``(N, S, S, 3) float32`` RGB in 0..1 from ``N`` BGR uint8 crops (one conversion for the batch, not one per crop)."""
+    """``(N, S, S, 3) float32`` RGB in 0..1 from ``N`` BGR uint8 crops (one conversion for the batch, not one
+    per crop)."""
     return np.stack(crops)[..., ::-1].astype(np.float32) * np.float32(1 / 255)
 
 

@@ -135,7 +135,8 @@ class Cast:
 
 
 # -- page ------------------------------------------------------------------------------
-PAGE_STYLE = """body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+PAGE_STYLE = """body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+  color: #222; }
 img { max-width: 100%; } table { border-collapse: collapse; }
 td, th { border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }
 .note { color: #666; font-style: italic; } .warn { color: #a40; }"""
