@@ -139,9 +139,9 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
             lists the analysed frames only, and ``source.analysed`` counts them.
         emotion_model: the manifest's emotion model, when emotion is on.
         cores: the cores to use side by side. 2 (a laptop): the next frames decode on a thread of their own
-            while one is analysed, and the landmark models run every face of a frame in one call on two
-            threads (:func:`vcam.pipeline.landmarks_for`). 1 (a ``vcam batch`` worker, which has one core):
-            everything on this thread, decoding with one FFmpeg thread.
+            while one is analysed, and landmarks fit on two threads (:func:`vcam.pipeline.landmarks_for`).
+            1 (a ``vcam batch`` worker, which has one core): everything on this thread, decoding with one
+            FFmpeg thread.
         start, stop: analyse only frames ``start`` (0-based) to ``stop`` (excluded; None: the end), each with its
             own index and media time, sampled as in a run over the whole file (``vcam batch``'s segments);
             ``source.frames`` is then the index after the last frame read. Not with ``scene``, which needs

@@ -109,8 +109,8 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
             (loading it here delayed the first names by ~0.7 s: bench/live.py grid-all).
         emotion_model: the manifest's emotion model the emotion stage runs (``emotion-fer`` or
             ``emotion-face-api``; see :mod:`vcam.pipeline.emotion`).
-        cores: the cores the landmarks stage's models may use (:func:`landmarks_for`): None for the live
-            path's default, 1 in a ``vcam batch`` worker (one core), 2 or more for ``vcam analyze``.
+        cores: the cores the landmarks stage may use (:func:`landmarks_for`): 1 in a ``vcam batch`` worker
+            (one core); None (the default) or more: two workers side by side.
     """
     identity = Lazy("identity", "identity", lambda: Identity(people()))
     emotion = Lazy("emotion", "emotion", lambda: Emotion.from_manifest(emotion_model))
@@ -130,20 +130,9 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
 
 
 def landmarks_for(cores: int | None) -> Landmarks:
-    """The landmarks stage for ``cores``: None, the live default (:class:`Landmarks`' own); 1, every model call
-    on the analysis thread with one thread; N >= 2, every face of a frame in one call per model
-    (``batch`` 32: 32 faces, 64 eyes) on N XNNPACK threads.
-
-    One call on N threads, not N workers with one each: LiteRT's ``Invoke`` holds Python's GIL, so two
-    workers calling it run one at a time (measured here: 2 threads × 200 mesh calls took 0.9× the time of
-    one thread's 200 × 2, where OpenCV, which releases the GIL, ran 1.86× as fast); XNNPACK's own threads do
-    not need the GIL.
-    """
-    if cores is None:
-        return Landmarks()
-    if cores <= 1:
-        return Landmarks(workers=1, threads=1)
-    return Landmarks(workers=1, threads=cores, batch=32)
+    """The landmarks stage for ``cores``: 1, every model call on the analysis thread with one thread (a
+    ``vcam batch`` worker); None or more, :class:`Landmarks`' default (two workers fitting half the faces each)."""
+    return Landmarks(workers=1, threads=1) if cores is not None and cores <= 1 else Landmarks()
 
 
 class Analyzer:

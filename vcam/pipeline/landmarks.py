@@ -319,10 +319,8 @@ class Landmarks:
         min_confidence: face-presence probability (0..1) below which a face is dropped. Higher
             drops more blurred or turned faces; lower keeps meshes fitted to non-faces.
         workers: threads fitting shares of the faces side by side, each with its own pair of
-            models. onnxruntime releases the GIL while a model runs; LiteRT's ``Invoke`` does not, so
-            under LiteRT two workers take turns (measured 2026-12-04; ``vcam analyze`` uses one worker
-            with ``threads=2`` instead: :func:`vcam.pipeline.landmarks_for`). 1 fits every face on the
-            analysis thread.
+            models (both runtimes release the GIL while a model runs). 2 uses the second core of a
+            2-core laptop; 1 fits every face on the analysis thread.
         threads: LiteRT (XNNPACK) or onnxruntime (intra-op) threads per model call. 2 uses the second core of a 2-core
             laptop while the video threads leave it idle; 1 leaves it to them.
         batch: faces (eyes: twice as many) per model call. One model instance serves every face
