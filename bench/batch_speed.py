@@ -1,7 +1,7 @@
 """How fast recordings are analysed: ``vcam analyze --sample 10hz`` on a 30 s 3×3 1080p recording, and
 ``vcam batch --workers 2`` against ``--workers 1`` on several recordings (issue 13, item 6).
 
-    .venv/bin/python bench/batch_speed.py [--runs 3] [--clips DIR] [--recordings 4] [--skip-batch]
+    .venv/bin/python bench/batch_speed.py [--runs 3] [--clips DIR] [--recordings 6] [--skip-batch]
 
 1. **analyze**: ``vcam analyze FILE --sample 10hz --json OUT --no-progress`` as a user runs it (a fresh
    process, start-up included), on 30 s of the demo meeting ``demo:3x3@1920x1080`` (900 frames at 30 fps,
@@ -102,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clips", type=Path, default=Path(tempfile.gettempdir()) / "vcam-bench-clips")
-    parser.add_argument("--recordings", type=int, default=4)
+    parser.add_argument("--recordings", type=int, default=6)
     parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--batch-child", nargs=2, metavar=("FOLDER", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
