@@ -373,7 +373,7 @@ def _joined(job: Job, parts: list[tuple[Job, Outcome]]) -> Outcome:
 
     try:
         staged(Path(job.out), job.name, write)
-    except VcamError as err:
+    except (VcamError, OSError) as err:  # the others go on; an OSError's text names the path
         return Outcome(job.name, "failed", str(err), wall_s=round(wall, 3), worker=worker)
     return replace(summarise(job.name, document, wall), worker=worker, cpu_s=round(sum(o.cpu_s for _, o in parts), 3))
 
