@@ -151,9 +151,54 @@ def test_a_batch_result_is_what_vcam_analyze_gives_the_same_file(first_run, clip
 
 def test_outputs_are_private_and_no_staging_folder_is_left(first_run):
     out, _ = first_run
-    assert sorted(p.name for p in out.iterdir()) == ["hopper", "index.json", "obama"]
+    assert sorted(p.name for p in out.iterdir()) == ["hopper", "index.html", "index.json", "obama"]
     assert (out / "index.json").stat().st_mode & 0o777 == 0o600
     assert (out / "obama" / "analysis.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_batch_page_compares_every_recording_and_marks_the_failed_one(first_run):
+    out, _ = first_run
+    page = (out / "index.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and (out / "index.html").stat().st_mode & 0o777 == 0o600
+    rows = {name: _row_of(page, name) for name in ("obama", "hopper", "broken")}
+    assert "<td>done" in rows["obama"] and "<td>done" in rows["hopper"]
+    assert 'class="failed"' in rows["broken"] and "cannot read video" in rows["broken"]
+    assert page.count("<h3>") == 2 and page.count('src="data:image/png;base64,') == 2  # a plot per done recording
+    assert 'href="obama/analysis.json"' in page and "http" not in page.replace("http-equiv", "")
+
+
+def _row_of(page: str, name: str) -> str:
+    start = page.index(f"<th>{name}</th>")
+    return page[page.rindex("<tr", 0, start):page.index("</tr>", start)]
+
+
+def test_the_batch_page_escapes_names_and_errors_and_lists_people_across_recordings(first_run, tmp_path):
+    import shutil
+
+    from vcam.batch_page import write_page
+
+    out, _ = first_run
+    entries = json.loads((out / "index.json").read_text())["recordings"]
+    done = next(e for e in entries if e["name"] == "obama")
+    shutil.copytree(out / "obama", tmp_path / "<b>obama</b>")
+    document = json.loads((tmp_path / "<b>obama</b>" / "analysis.json").read_text())
+    document["tracks"][0]["participant"] = "Ann <i>&</i> $x$"
+    (tmp_path / "<b>obama</b>" / "analysis.json").write_text(json.dumps(document))
+    evil = {**done, "name": "<b>obama</b>", "outputs": {"analysis": "<b>obama</b>/analysis.json"}}
+    failed = {"name": "<script>alert(1)</script>", "status": "failed", "error": "cannot read <video> & more"}
+    page = write_page(tmp_path, {e["name"]: e for e in (evil, failed)}).read_text()
+    assert "<script>" not in page and "<b>obama" not in page and "<i>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "cannot read &lt;video&gt; &amp; more" in page
+    assert "<th>Ann &lt;i&gt;&amp;&lt;/i&gt; $x$</th><td>1</td><td>" in page
+
+
+def test_the_batch_page_lists_each_span_a_recordings_attention_stayed_low():
+    from vcam.batch_page import Curve, _moments
+
+    t = np.arange(0, 30, 0.1)
+    attention = np.where((t >= 5) & (t < 20), 20.0, 90.0)  # 15 s under 50 %
+    page = _moments({"all-hands": Curve(t, attention, np.full(len(t), 0.5), {}, 0)})
+    assert "<tr><th>all-hands</th><td>0:05</td><td>0:20</td><td>15 s</td><td>20%</td></tr>" in page
 
 
 def test_running_again_skips_what_is_done_and_new_settings_analyse_again(clips, head, ray_env, tmp_path):
@@ -166,6 +211,45 @@ def test_running_again_skips_what_is_done_and_new_settings_analyse_again(clips, 
     sparser = batch(good[0], "--out", str(tmp_path), "--address", head[0], "--sample", "every:5", env=ray_env)
     assert sparser.returncode == 0 and "1 done, 0 skipped" in sparser.stderr, sparser.stderr
     assert index_of(tmp_path)["obama"]["analysed"] == 3 and index_of(tmp_path)["hopper"]["analysed"] == 15
+
+
+def make_pair_clip(path: Path, frames: int, fps: int = 10) -> Path:
+    """Obama and Grace Hopper side by side at 640×480, drifting 2 px a frame, as an MP4 at ``fps``."""
+    pair = np.hstack([cv2.resize(cv2.imread(str(DATA / name)), (320, 480)) for name in ("obama.jpg",
+                                                                                       "grace_hopper.jpg")])
+    with make_output(f"file:{path}", width=640, height=480, fps=fps) as out:
+        for i in range(frames):
+            out.send(np.roll(pair, 2 * (i % 20) - 20, axis=1))
+    return path
+
+
+def test_a_segmented_recording_joins_into_what_vcam_analyze_gives_the_whole_file(head, ray_env, tmp_path):
+    from vcam.analyze import analyze
+    from vcam.features import Switches
+
+    clip = make_pair_clip(tmp_path / "pair.mp4", frames=45)
+    result = batch(str(clip), "--out", str(tmp_path / "out"), "--address", head[0], "--workers", "2",
+                   "--segment", "1", env=ray_env)
+    assert result.returncode == 0, result.stderr
+    entry = index_of(tmp_path / "out")["pair"]
+    assert entry["settings"]["segment"] == 1 and len(entry["worker"].split(",")) == 2  # 4 segments, on both workers
+    joined = json.loads((tmp_path / "out" / "pair" / "analysis.json").read_text())
+    alone = analyze(clip, progress=False, sample="10hz", features=Switches(("gaze", "names")))
+    assert [(f["index"], len(f["faces"])) for f in joined["frames"]] == \
+        [(f["index"], len(f["faces"])) for f in alone["frames"]]
+    assert [f["index"] for f in joined["frames"]] == list(range(45)) and joined["source"] == alone["source"]
+    long_tracks = [[t for t in d["tracks"] if t["frames"] >= 10] for d in (joined, alone)]
+    assert len(long_tracks[0]) == len(long_tracks[1]) == 2
+    assert sorted(t["frames"] for t in joined["tracks"]) == sorted(t["frames"] for t in alone["tracks"])
+
+
+def test_segments_cover_a_recording_once_with_an_overlap_before_each():
+    from vcam.segments import Segment, plan
+
+    assert plan(45, 10.0, 1.0, 0.5) == [Segment(0, 0, 10), Segment(5, 10, 20), Segment(15, 20, 30),
+                                        Segment(25, 30, 45)]
+    assert plan(15, 10.0, 1.0, 0.5) == [Segment(0, 0, 15)]  # up to 1.5 segments: whole
+    assert plan(9000, 30.0, 0, 2.0) == [Segment(0, 0, 9000)] and plan(0, 30.0, 300) == [Segment(0, 0, 0)]
 
 
 def test_a_killed_worker_is_restarted_by_ray_and_its_recording_finishes(head, ray_env, tmp_path):
@@ -218,9 +302,28 @@ def test_without_an_address_a_local_ray_instance_runs_the_batch_with_timeline_an
                    env=ray_env)
     assert result.returncode == 0, result.stderr
     assert "Ray on this machine with 1 workers" in result.stderr
+    rate = [line for line in result.stderr.splitlines() if "batch: worker " in line]
+    assert len(rate) == 1 and "1 recordings, 1.5 s of video in" in rate[0] and "frames/s" in rate[0], result.stderr
     entry = index_of(tmp_path)["obama"]
     assert (tmp_path / entry["outputs"]["report"]).read_text().lstrip().lower().startswith("<!doctype html")
     assert (tmp_path / entry["outputs"]["timeline"] / "session.json").is_file()
+
+
+def test_the_progress_bar_counts_frames_of_parts_and_fills_up_for_a_failed_recording():
+    from vcam.batch_progress import Progress
+    from vcam.batch_worker import Outcome
+
+    progress = Progress(frames=100, recordings=2, enabled=False)
+    progress.part(Outcome("a", "done", frames=30, analysed=10, duration_s=1.0, wall_s=2.0, worker="w1", cpu_s=1.5))
+    progress.part(Outcome("a", "done", frames=30, analysed=10, duration_s=1.0, wall_s=2.0, worker="w2", cpu_s=2.0))
+    progress.recording(Outcome("a", "done", frames=60), 60)
+    progress.part(Outcome("b", "failed", "cannot read video", wall_s=0.5, worker="w1"))
+    progress.recording(Outcome("b", "failed", "cannot read video"), 40)
+    assert progress.frames_done == 100 and (progress.done, progress.failed) == (1, 1)
+    rates = {r.worker: r for r in progress.workers.values()}
+    assert (rates["w1"].recordings, rates["w1"].video_s, rates["w1"].busy_s, rates["w1"].cpu_s) == (2, 1.0, 2.5, 1.5)
+    assert "2 recordings, 1.0 s of video in 2.5 s: 0.40× real time" in rates["w1"].line()
+    assert progress.close() >= 0
 
 
 def test_an_unreachable_address_is_one_clear_error(clips, ray_env, tmp_path):

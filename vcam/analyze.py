@@ -29,7 +29,8 @@ from vcam.pipeline import Analyzer
 from vcam.records import Person, Records, Snapshot, number, published
 from vcam.session import Recorder
 from vcam.sources.video import VideoSource
-from vcam.types import EMOTIONS, Analysis, Frame
+from vcam.threads import prefetched
+from vcam.types import EMOTIONS, Frame
 
 log = logging.getLogger(__name__)
 
@@ -78,29 +79,30 @@ def frame_record(snapshot: Snapshot) -> dict:
 
 class TrackSummary:
     """Accumulates per-track totals: first/last time seen, frames, share of frames on screen, mean attention
-    and engagement, the name and the participant name most often given, and the share of classified frames in each emotion."""
+    and engagement, the name and the participant name most often given, and the share of classified frames in
+    each emotion. It reads the frame records (:func:`frame_record`), so a document joined from parts (``vcam
+    batch``'s segments) is summed up exactly as one run is."""
 
     def __init__(self) -> None:
         self._tracks: dict[int, dict] = {}
 
-    def add(self, snapshot: Snapshot) -> None:
-        """Count every person in one analysed frame."""
-        for p in snapshot.people:
-            track = self._tracks.setdefault(p.track_id, {"track_id": p.track_id, "first_t": snapshot.media_t,
-                                                         "frames": 0, "on": 0, "names": Counter(), "participants": Counter(),
-                                                         "emotions": Counter(), "attention": [], "engagement": []})
-            track["last_t"] = snapshot.media_t
+    def add(self, record: dict) -> None:
+        """Count every face of one analysed frame's record."""
+        for face in record["faces"]:
+            track = self._tracks.setdefault(face["track_id"], {
+                "track_id": face["track_id"], "first_t": record["t"], "frames": 0, "on": 0, "names": Counter(),
+                "participants": Counter(), "emotions": Counter(), "attention": [], "engagement": []})
+            track["last_t"] = record["t"]
             track["frames"] += 1
-            track["on"] += bool(p.looking)
+            track["on"] += bool(face["gaze"]["on_screen"])
             for key in ("attention", "engagement"):
-                if p.value(key) is not None:
-                    track[key].append(p.value(key))
-            if p.name is not None:
-                track["names"][p.name] += 1
-            if p.participant is not None:
-                track["participants"][p.participant] += 1
-            if p.emotion is not None:
-                track["emotions"][p.emotion] += 1
+                if face.get(key) is not None:
+                    track[key].append(face[key])
+            for key, value in (("names", (face["identity"] or {}).get("name")),
+                               ("participants", face.get("participant")),
+                               ("emotions", (face["emotion"] or {}).get("label"))):
+                if value is not None:
+                    track[key][value] += 1
 
     def records(self) -> list[dict]:
         """One JSON-ready dict per track, by id."""
@@ -123,7 +125,8 @@ def _mean(values: list[float]) -> float | None:
 
 def analyze(path: str | Path, *, progress: bool = True, features: Switches | None = None,
             gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all",
-            emotion_model: str = "emotion-fer", people: Mapping[str, np.ndarray] | None = None) -> dict:
+            emotion_model: str = "emotion-fer", people: Mapping[str, np.ndarray] | None = None,
+            cores: int = 2, start: int = 0, stop: int | None = None) -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
     Args:
@@ -135,6 +138,14 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
         sample: ``all``, ``every:N``, ``RATEhz`` or ``scene`` (see :class:`Sampler`); ``frames`` then
             lists the analysed frames only, and ``source.analysed`` counts them.
         emotion_model: the manifest's emotion model, when emotion is on.
+        cores: the cores to use side by side. 2 (a laptop): the next frames decode on a thread of their own
+            while one is analysed, and landmarks fit on two threads (:func:`vcam.pipeline.landmarks_for`).
+            1 (a ``vcam batch`` worker, which has one core): everything on this thread, decoding with one
+            FFmpeg thread.
+        start, stop: analyse only frames ``start`` (0-based) to ``stop`` (excluded; None: the end), each with its
+            own index and media time, sampled as in a run over the whole file (``vcam batch``'s segments);
+            ``source.frames`` is then the index after the last frame read. Not with ``scene``, which needs
+            the frames before.
 
     Raises:
         SourceError: the file is missing or unreadable, or its frames are over :data:`vcam.limits.MAX_PIXELS`.
@@ -146,15 +157,21 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
     enrolled = functools.partial(dict, people) if people is not None else _gallery(gallery, features)
     sampler = Sampler(sample)
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(VideoSource(Path(path), realtime=False))
-        analyzer = stack.enter_context(Analyzer(features, people=enrolled, emotion_model=emotion_model))
+        source = stack.enter_context(VideoSource(Path(path), realtime=False, threads=None if cores > 1 else 1))
+        analyzer = stack.enter_context(Analyzer(features, people=enrolled, emotion_model=emotion_model, cores=cores))
         recorder = stack.enter_context(Recorder(timeline, features=features.on(), source=str(path))) if timeline else None
-        for analysis in _run(source, analyzer, progress, sampler):
+        bar = stack.enter_context(tqdm(total=source.frame_count or None, unit="frame", desc="analyzing",
+                                       disable=not progress, leave=False))
+        source.seek(start)
+        sampler.resume(start, source.fps)
+        frames_of = sampled(source, sampler, bar.update, stop)
+        frames_of = stack.enter_context(contextlib.closing(prefetched(frames_of) if cores > 1 else frames_of))
+        for analysis in map(analyzer.process, frames_of):
             snapshot = records.build(analysis)
             if recorder is not None:
                 recorder.on_snapshot(snapshot)
             frames.append(frame_record(snapshot))
-            summary.add(snapshot)
+            summary.add(frames[-1])
         info = {"path": str(path), "fps": round(source.fps, 3), "width": source.size[0], "height": source.size[1],
                 "frames": source.frames_read, "analysed": len(frames), "sample": sample}
     elapsed = time.monotonic() - started
@@ -207,13 +224,32 @@ class Sampler:
         self._last_t = -np.inf
         self._slot = 0  # with a rate: the index of the next 1/rate-second slot to analyse a frame in
 
+    @property
+    def blind(self) -> bool:
+        """Whether the choice needs only a frame's index and time (all but ``scene``): then :meth:`wants_at`
+        decides before the frame is converted, and a frame not wanted is skipped (:meth:`VideoSource.skip`)."""
+        return self.spec != "scene"
+
+    def resume(self, index: int, fps: float) -> None:
+        """Start at frame ``index`` of a ``fps`` file as a run from frame 0 would be there (a rate remembers its
+        slot: the slot of frame ``index - 1`` is taken). Raises ConfigError for ``scene`` past frame 0."""
+        if index > 0 and not self.blind:
+            raise ConfigError("--sample scene cannot start in the middle of a recording: it compares each frame with "
+                              "the last analysed one; analyse it whole (no --segment)")
+        if index > 0 and self.rate is not None:
+            self._slot = 0
+            self._on_time((index - 1) / fps)
+
     def wants(self, frame: Frame) -> bool:
         """Whether to analyse ``frame``."""
-        if self.spec == "scene":
-            return self._changed(frame)
+        return self._changed(frame) if self.spec == "scene" else self.wants_at(frame.index, frame.t)
+
+    def wants_at(self, index: int, t: float) -> bool:
+        """Whether to analyse the frame ``index`` at media time ``t`` (seconds); only for a :attr:`blind` spec.
+        Ask once per frame, in order: a rate remembers its last slot."""
         if self.rate is not None:
-            return self._on_time(frame.t)
-        return frame.index % self.every == 0
+            return self._on_time(t)
+        return index % self.every == 0
 
     def _on_time(self, t: float) -> bool:
         """The first frame at or after the next slot's start; 1 µs of slack for times like 3/30 s."""
@@ -265,13 +301,23 @@ def _rate(spec: str) -> float:
     return rate
 
 
-def _run(source: VideoSource, analyzer: Analyzer, progress: bool, sampler: Sampler) -> Iterator[Analysis]:
-    total = source.frame_count or None
-    with tqdm(total=total, unit="frame", desc="analyzing", disable=not progress, leave=False) as bar:
-        for frame in source:
-            if sampler.wants(frame):
-                yield analyzer.process(frame)
-            bar.update(1)
+def sampled(source: VideoSource, sampler: Sampler, passed: Callable[[int], object] = lambda n: None,
+            stop: int | None = None) -> Iterator[Frame]:
+    """The frames of ``source`` that ``sampler`` wants, in order, up to frame ``stop`` (excluded; None: the end).
+    With a :attr:`Sampler.blind` spec the others are skipped before they are converted (:meth:`VideoSource.skip`).
+    ``passed(1)`` is called for every frame of the file, analysed or not (a progress bar's ``update``)."""
+    while stop is None or source.upcoming()[0] < stop:
+        if sampler.blind and not sampler.wants_at(*source.upcoming()):
+            if not source.skip():
+                return
+            passed(1)
+            continue
+        frame = source.read()
+        if frame is None:
+            return
+        passed(1)
+        if sampler.blind or sampler.wants(frame):
+            yield frame
 
 
 def write_json(document: dict, path: str | Path) -> None:

@@ -7,6 +7,7 @@
                                                       ▼
                               OUT/NAME/analysis.json (+ timeline/, report.html)   ── written by the worker
                               OUT/index.json                                      ── after every recording
+                              OUT/index.html  (vcam.batch_page: the recordings compared) ── at the end
 
 By default a local Ray instance with ``--workers`` CPUs (this machine's cores) is started and
 stopped; ``--address HOST:PORT`` (or ``RAY_ADDRESS``) joins a running cluster instead. Each worker is
@@ -21,7 +22,7 @@ hashes (and whose analysis file is there) is skipped.
 (``max_restarts``, ``max_task_retries``); a recording vcam cannot read is ``failed`` with vcam's own
 message and the others go on. The index is replaced atomically after each recording.
 
-Ray is imported only in :func:`run_batch`'s helpers, so ``vcam run`` never pays for it.
+Ray is imported only in :mod:`vcam.batch_ray`'s functions, so ``vcam run`` never pays for it.
 """
 
 from __future__ import annotations
@@ -29,22 +30,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import socket
-from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 import vcam
-from vcam.analyze import read_gallery
-from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome, Worker
+from vcam.analyze import read_gallery, write_json
+from vcam.batch_page import write_page
+from vcam.batch_progress import Progress, WorkerRate
+from vcam.batch_ray import RaySession, dispatch, make_actors
+from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome, staged, summarise
 from vcam.errors import ConfigError, VcamError
 from vcam.files import write_text_atomic
+from vcam.segments import Segment, join, plan
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,13 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m
 INDEX_FILE = "index.json"
 INDEX_VERSION = "1.0"
 """The version of ``index.json``'s shape; fields are added, never renamed."""
+SEGMENT_S = 300.0
+"""``--segment``'s default: a recording over 1.5 × this many seconds is cut into segments this long, analysed in
+parallel. Shorter spreads one recording over more workers, and adds :data:`OVERLAP_S` of work per segment."""
+OVERLAP_S = 2.0
+"""Seconds each segment also analyses before its start, to match its tracks with the segment before's."""
 HASH_CHUNK = 1 << 20
 """Bytes read at a time when hashing a recording (1 MiB): memory stays flat for any size."""
-RETRIES = 2
-"""How often Ray restarts a dead worker and retries its recording before it counts as failed."""
 
 
 # -- what to analyse ------------------------------------------------------------------------------------------------
@@ -109,11 +114,12 @@ def people_hash(people: Mapping[str, np.ndarray] | None) -> str | None:
 
 
 def settings_of(features: Iterable[str], sample: str, *, timeline: bool, report: bool,
-                people: Mapping[str, np.ndarray] | None) -> dict:
+                people: Mapping[str, np.ndarray] | None, segment: float = 0.0) -> dict:
     """The settings a result depends on, as stored in the index: the features on, the sampling, the
-    outputs asked for, the gallery's hash (with identity) and vcam's version (a new one may analyse differently)."""
+    outputs asked for, the segment length, the gallery's hash (with identity) and vcam's version (a new one
+    may analyse differently)."""
     return {"features": sorted(features), "sample": sample, "timeline": timeline, "report": report,
-            "gallery": people_hash(people), "vcam": vcam.__version__}
+            "segment": segment, "gallery": people_hash(people), "vcam": vcam.__version__}
 
 
 def settings_hash(settings: Mapping) -> str:
@@ -128,7 +134,8 @@ class Index:
 
     Each entry: ``name``, ``path``, ``size`` (bytes), ``sha256``, ``settings``, ``settings_hash``,
     ``status`` (``done`` / ``failed``), ``error``, ``frames``, ``analysed``, ``duration_s``, ``people``,
-    ``tracks``, ``attention``, ``engagement``, ``wall_s``, ``worker`` and ``outputs`` (paths relative to OUT).
+    ``tracks``, ``attention``, ``engagement``, ``wall_s``, ``worker``, ``cpu_s`` and ``outputs`` (paths relative
+    to OUT).
     """
 
     out: Path
@@ -164,12 +171,15 @@ class Index:
 
 @dataclass(frozen=True)
 class Recording:
-    """One input file: where it is, its folder name, size in bytes and content hash."""
+    """One input file: where it is, its folder name, size in bytes, content hash, and the frames and frame rate
+    its header states (0 frames: unknown, or not a video)."""
 
     path: Path
     name: str
     size: int
     sha256: str
+    frames: int = 0
+    fps: float = 30.0
 
     def entry(self, settings: Mapping, outcome: Outcome) -> dict:
         """The index entry of this recording analysed with ``settings`` into ``outcome``."""
@@ -187,17 +197,33 @@ def recordings_of(inputs: Sequence[str | Path]) -> list[Recording]:
     """Every input recording with its folder name, size and content hash (see :func:`find_recordings`)."""
     paths = find_recordings(inputs)
     names = folder_names(paths)
-    return [Recording(p, names[p], p.stat().st_size, content_hash(p)) for p in paths]
+    return [Recording(p, names[p], p.stat().st_size, content_hash(p), *frames_known(p)) for p in paths]
+
+
+def frames_known(path: Path) -> tuple[int, float]:
+    """``(frames, fps)`` of the first video stream of ``path`` by its header, without decoding; ``(0, 30.0)``
+    when it does not say or the file is no video (the worker reports why)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return int(stream.frames), float(stream.average_rate or 30.0)
+    except (av.FFmpegError, OSError, ValueError, IndexError):
+        return 0, 30.0
 
 
 # -- the run --------------------------------------------------------------------------------------------------------
 @dataclass
 class Summary:
-    """What a batch did: names done now, skipped (done before), and failed with their errors."""
+    """What a batch did: names done now, skipped (done before), and failed with their errors; each worker's
+    rate, and the seconds from Ray's start to the last recording (``seconds``; 0 when nothing ran)."""
 
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    workers: list[WorkerRate] = field(default_factory=list)
+    seconds: float = 0.0
 
     def line(self) -> str:
         """One line for the user, e.g. ``3 recordings: 1 done, 1 skipped (done before), 1 failed (x: why)``."""
@@ -212,7 +238,8 @@ class Summary:
 
 def run_batch(inputs: Sequence[str | Path], out: str | Path, *, features: Iterable[str], sample: str = "10hz",
               gallery: str | Path | None = None, timeline: bool = False, report: bool = False,
-              workers: int | None = None, address: str | None = None, progress: bool = True) -> Summary:
+              workers: int | None = None, address: str | None = None, progress: bool = True,
+              segment: float = SEGMENT_S) -> Summary:
     """Analyse every recording of ``inputs`` into ``out`` on Ray; return what was done (see the module docstring).
 
     Args:
@@ -222,6 +249,7 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, features: Iterab
         timeline, report: also write each recording's timeline folder and report.
         workers: how many worker actors (one CPU each); default: this machine's cores, or the cluster's CPUs.
         address: a running Ray cluster's ``HOST:PORT`` (default ``RAY_ADDRESS``; unset: a local instance).
+        segment: seconds per segment of a long recording (see :func:`jobs_of`); 0: every recording whole.
 
     Raises ConfigError for bad inputs or settings, VcamError when Ray cannot start or be reached.
     """
@@ -230,16 +258,21 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, features: Iterab
     parse_sample(sample)
     if report and not timeline:
         raise ConfigError("--report needs --timeline: each recording's report is drawn from its timeline")
+    if segment < 0:
+        raise ConfigError(f"--segment must be 0 (never split) or more seconds, got {segment}")
     features = tuple(features)
     out = _out_folder(Path(out))
     people = read_gallery(gallery) if "identity" in features else None
-    settings = settings_of(features, sample, timeline=timeline, report=report, people=people)
+    segment = 0.0 if timeline or sample == "scene" else float(segment)
+    settings = settings_of(features, sample, timeline=timeline, report=report, people=people, segment=segment)
     index, summary = Index.load(out), Summary()
     todo = _plan(recordings_of(inputs), index, settings, summary)
     if todo:
-        jobs = {r.name: Job(str(r.path), r.name, str(out), features, sample, timeline, report) for r in todo}
+        jobs = [j for r in todo for j in jobs_of(r, Job(str(r.path), r.name, str(out), features, sample, timeline,
+                                                           report), segment)]
         _run(todo, jobs, index, settings, summary, people=people, workers=workers, address=address,
              progress=progress)
+    write_page(out, index.entries)
     return summary
 
 
@@ -268,18 +301,81 @@ def _plan(recordings: list[Recording], index: Index, settings: Mapping, summary:
     return todo
 
 
-def _run(todo: list[Recording], jobs: Mapping[str, Job], index: Index, settings: Mapping, summary: Summary, *,
+def jobs_of(recording: Recording, whole: Job, segment: float) -> list[Job]:
+    """The jobs of ``recording``: ``whole``, or when it is longer than 1.5 × ``segment`` seconds, one per
+    :class:`vcam.segments.Segment` (:data:`OVERLAP_S` of overlap, at most half a segment), run in parallel
+    and joined by the driver.
+
+    Not with ``--timeline`` (a session timeline is recorded in one run) or ``--sample scene`` (it compares each
+    frame with the last analysed one): ``run_batch`` passes ``segment`` 0 then.
+    """
+    parts = plan(recording.frames, recording.fps, segment, min(OVERLAP_S, segment / 2)) if segment else []
+    if len(parts) < 2:
+        return [whole]
+    return [replace(whole, segment=(p.start, p.keep, p.stop)) for p in parts]
+
+
+def _run(todo: list[Recording], jobs: list[Job], index: Index, settings: Mapping, summary: Summary, *,
          people: Mapping[str, np.ndarray] | None, workers: int | None, address: str | None, progress: bool) -> None:
-    """Start (or join) Ray, analyse ``jobs`` on its actors and record each outcome as it comes."""
+    """Start (or join) Ray, analyse ``jobs`` on its actors and record each recording's outcome as it comes."""
     by_name = {r.name: r for r in todo}
-    with _ray(workers, address) as cpus, tqdm(total=len(todo), unit="recording", desc="batch",
-                                              disable=not progress) as bar:
-        actors = _actors(min(cpus, len(todo)), people)
-        for outcome in dispatch(actors, [jobs[r.name] for r in todo]):
-            index.record(by_name[outcome.name].entry(settings, outcome))
-            _count(outcome, summary)
-            bar.update(1)
-            bar.set_postfix(done=len(summary.done), failed=len(summary.failed))
+    parts = Parts(jobs)
+    with RaySession(workers, address) as cpus:
+        bar = Progress(sum(r.frames for r in todo), len(todo), progress)
+        try:
+            for job, outcome in dispatch(make_actors(min(cpus, len(jobs)), people), jobs):
+                bar.part(outcome)
+                if (outcome := parts.add(job, outcome)) is not None:
+                    index.record(by_name[outcome.name].entry(settings, outcome))
+                    _count(outcome, summary)
+                    bar.recording(outcome, by_name[outcome.name].frames)
+        finally:
+            summary.seconds = bar.close()
+            summary.workers = list(bar.workers.values())
+
+
+class Parts:
+    """The segments of each recording analysed in parts, kept until its last one is back, then joined.
+
+    Args:
+        jobs: every job of the batch; those with a ``segment`` are parts.
+    """
+
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self._expected = Counter(job.name for job in jobs if job.segment is not None)
+        self._got: dict[str, list[tuple[Job, Outcome]]] = {}
+
+    def add(self, job: Job, outcome: Outcome) -> Outcome | None:
+        """The recording's outcome: ``outcome`` of a whole one; for a part, None until the last part is back, then
+        the joined document written into ``OUT/NAME`` (or the first failure of its parts)."""
+        if job.segment is None:
+            return outcome
+        got = self._got.setdefault(job.name, [])
+        got.append((job, outcome))
+        if len(got) < self._expected[job.name]:
+            return None
+        return _joined(job, sorted(got, key=lambda part: part[0].segment))
+
+
+def _joined(job: Job, parts: list[tuple[Job, Outcome]]) -> Outcome:
+    """The outcome of a recording from its ``parts`` (in order): their document joined and written, or the first
+    part's failure."""
+    wall = sum(o.wall_s for _, o in parts)
+    worker = ",".join(sorted({o.worker for _, o in parts}))
+    failed = next((o for _, o in parts if o.status != "done"), None)
+    if failed is not None:
+        return Outcome(job.name, "failed", failed.error, wall_s=round(wall, 3), worker=worker)
+    document = join([(Segment(*j.segment), o.document) for j, o in parts])
+
+    def write(stage: Path) -> dict:
+        write_json(document, stage / ANALYSIS_FILE)
+        return document
+
+    try:
+        staged(Path(job.out), job.name, write)
+    except (VcamError, OSError) as err:  # the others go on; an OSError's text names the path
+        return Outcome(job.name, "failed", str(err), wall_s=round(wall, 3), worker=worker)
+    return replace(summarise(job.name, document, wall), worker=worker, cpu_s=round(sum(o.cpu_s for _, o in parts), 3))
 
 
 def _count(outcome: Outcome, summary: Summary) -> None:
@@ -290,98 +386,3 @@ def _count(outcome: Outcome, summary: Summary) -> None:
     else:
         summary.failed[outcome.name] = outcome.error or "unknown error"
         log.warning("batch: %s failed: %s", outcome.name, outcome.error)
-
-
-class _ray:
-    """Ray for one batch, as a context manager yielding the CPUs the workers may use."""
-
-    def __init__(self, workers: int | None, address: str | None) -> None:
-        if workers is not None and workers < 1:
-            raise ConfigError(f"--workers must be 1 or more, got {workers}")
-        self.workers, self.address = workers, address or os.environ.get("RAY_ADDRESS") or None
-
-    def __enter__(self) -> int:
-        import ray
-
-        if self.address:
-            _check_reachable(self.address)
-        try:
-            ray.init(**self._options())
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-            raise VcamError(f"cannot start or reach {where}: {err}; start one with `ray start --head`, or leave "
-                            "out --address (and RAY_ADDRESS) to run on this machine") from err
-        cpus = self.workers or int(ray.cluster_resources().get("CPU", 1))
-        log.info("batch: Ray %s with %d workers", f"cluster at {self.address}" if self.address else "on this machine",
-                 cpus)
-        return cpus
-
-    def _options(self) -> dict:
-        options = {"log_to_driver": False, "logging_level": logging.WARNING,
-                   "runtime_env": {"env_vars": WORKER_ENV}}
-        if self.address:
-            return {**options, "address": self.address}
-        return {**options, "num_cpus": self.workers or os.cpu_count() or 1, "include_dashboard": False}
-
-    def __exit__(self, *exc: object) -> None:
-        import ray
-
-        ray.shutdown()
-
-
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Raise VcamError at once when nothing listens at a ``HOST:PORT`` address (Ray itself retries for minutes).
-
-    Other forms (``auto``, ``ray://...``) are left to Ray.
-    """
-    host, _, port = address.rpartition(":")
-    if not (host and port.isascii() and port.isdigit()) or "://" in address:
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as err:
-        raise VcamError(f"cannot start or reach the Ray cluster at {address}: {err.strerror or err}; start one with "
-                        "`ray start --head`, or leave out --address (and RAY_ADDRESS) to run on this machine") from err
-
-
-WORKER_ENV = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
-"""The workers' environment: MediaPipe/TFLite's C++ logging quiet, as in the CLI; one OpenMP thread per worker
-(a worker has one CPU)."""
-
-
-def _actors(count: int, people: Mapping[str, np.ndarray] | None) -> list:
-    """``count`` worker actors, each with one CPU, sharing one copy of ``people`` through the object store."""
-    import ray
-
-    remote = ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)(Worker)
-    shared = ray.put(dict(people)) if people is not None else None
-    return [remote.remote(shared) for _ in range(max(count, 1))]
-
-
-def dispatch(actors: list, jobs: Sequence[Job]) -> Iterator[Outcome]:
-    """Run ``jobs`` on ``actors``, one at a time each, and yield each Outcome as it finishes.
-
-    A job whose worker raised, or died more often than Ray retries, is a ``failed`` Outcome naming why.
-    """
-    import ray
-
-    idle, waiting, running = list(actors), deque(jobs), {}
-    while waiting or running:
-        while idle and waiting:
-            actor, job = idle.pop(), waiting.popleft()
-            running[actor.analyse.remote(job)] = (job, actor)
-        [ref], _ = ray.wait(list(running), num_returns=1)
-        job, actor = running.pop(ref)
-        idle.append(actor)
-        yield _outcome(ref, job)
-
-
-def _outcome(ref, job: Job) -> Outcome:
-    import ray
-    from ray.exceptions import RayError
-
-    try:
-        return ray.get(ref)
-    except RayError as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        return Outcome(job.name, "failed", f"the worker failed: {reason}")

@@ -2,6 +2,10 @@
 
 ``vcam.batch`` makes :class:`Worker` a Ray actor (``ray.remote``): one process that imports the
 analysis stack (MediaPipe, LiteRT, onnxruntime: ~3.4 s here) once and then analyses job after job.
+A worker has one CPU and keeps to one core: OpenCV with one thread, FFmpeg decoding with one, the
+landmarks on the analysis thread (``analyze(cores=1)``), onnxruntime and LiteRT at one thread each
+(their settings in the stages), OpenMP at one (``OMP_NUM_THREADS`` in ``vcam.batch.WORKER_ENV``).
+So N workers on N cores go N times as fast as one.
 Each recording gets a fresh :class:`~vcam.pipeline.Analyzer` (~0.14 s), so its tracks and ids are
 exactly those ``vcam analyze`` gives the same file.
 
@@ -22,8 +26,8 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +59,9 @@ class Job:
         sample: the ``--sample`` spec (``10hz``, ``every:3``, ...).
         timeline: also record the session timeline into ``NAME/timeline/``.
         report: also write ``NAME/report.html`` (needs ``timeline``).
+        segment: ``(start, keep, stop)`` frames of a :class:`vcam.segments.Segment` to analyse alone: the
+            worker writes nothing and returns the document in its Outcome (the driver joins the parts);
+            None: the whole recording, written into ``out/name``.
     """
 
     path: str
@@ -64,6 +71,7 @@ class Job:
     sample: str
     timeline: bool = False
     report: bool = False
+    segment: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,10 @@ class Outcome:
         tracks: the tracks the analysis followed.
         attention, engagement: the mean over every analysed face, 0..1; None with none (or gaze off).
         wall_s: seconds the worker spent on it, start-up of the analyzer included.
-        worker: ``host:pid`` of the worker process.
+        worker: ``host:pid`` of the worker process (of each, for a recording analysed in segments).
+        cpu_s: CPU seconds the worker process spent on it (all its threads); below ``wall_s`` when the
+            machine's cores are shared with other work.
+        document: a segment's analyze document, for the driver to join; None otherwise (never in the index).
     """
 
     name: str
@@ -95,10 +106,12 @@ class Outcome:
     engagement: float | None = None
     wall_s: float = 0.0
     worker: str = ""
+    cpu_s: float = 0.0
+    document: dict | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
-        """The fields as a JSON-ready dict."""
-        return asdict(self)
+        """The fields as a JSON-ready dict, without ``document``."""
+        return {k: v for k, v in asdict(self).items() if k != "document"}
 
 
 def whoami() -> str:
@@ -116,20 +129,39 @@ class Worker:
     """
 
     def __init__(self, people: Mapping[str, np.ndarray] | None = None) -> None:
+        import cv2
+
+        cv2.setNumThreads(1)  # this process has one core (see the module docstring)
         self.people = people
         log.info("batch worker %s ready", whoami())
 
     def analyse(self, job: Job) -> Outcome:
         """Analyse ``job`` and publish its folder. A recording vcam cannot read is a ``failed`` Outcome with
         vcam's own message; anything else (a bug) raises, and the driver reports it."""
-        started = time.monotonic()
+        cpu = time.process_time()
+        outcome = self._analyse(job, time.monotonic())
+        return replace(outcome, cpu_s=round(time.process_time() - cpu, 3))
+
+    def _analyse(self, job: Job, started: float) -> Outcome:
         try:
+            if job.segment is not None:
+                return self._segment(job, started)
             document = analyse_into(job, self.people)
         except VcamError as err:
             log.info("batch: %s failed: %s", job.name, err)
             return Outcome(job.name, "failed", str(err), wall_s=round(time.monotonic() - started, 3),
                            worker=whoami())
         return summarise(job.name, document, time.monotonic() - started)
+
+    def _segment(self, job: Job, started: float) -> Outcome:
+        """Analyse one segment of ``job.path`` and return its document, writing nothing."""
+        start, keep, stop = job.segment
+        document = analyze(job.path, progress=False, features=Switches(job.features), sample=job.sample,
+                           people=self.people, cores=1, start=start, stop=stop)
+        fps = document["source"]["fps"] or 30.0
+        kept = sum(f["index"] >= keep for f in document["frames"])
+        return Outcome(job.name, "done", None, stop - keep, kept, round((stop - keep) / fps, 3),
+                       wall_s=round(time.monotonic() - started, 3), worker=whoami(), document=document)
 
     def ping(self) -> str:
         """``host:pid`` of the worker (tests find and kill it by this)."""
@@ -143,17 +175,26 @@ def analyse_into(job: Job, people: Mapping[str, np.ndarray] | None) -> dict:
     """
     from vcam.session import write_report
 
-    out = Path(job.out)
-    stage = out / f".{job.name}.partial-{secrets.token_hex(4)}"
-    stage.mkdir(mode=0o700)
-    try:
+    def make(stage: Path) -> dict:
         timeline = stage / TIMELINE_FOLDER if job.timeline else None
         document = analyze(job.path, progress=False, features=Switches(job.features), timeline=timeline,
-                           sample=job.sample, people=people)
+                           sample=job.sample, people=people, cores=1)
         write_json(document, stage / ANALYSIS_FILE)
         if job.report:
             write_report(timeline, stage / REPORT_FILE)
-        publish(stage, out / job.name)
+        return document
+
+    return staged(Path(job.out), job.name, make)
+
+
+def staged(out: Path, name: str, make: Callable[[Path], dict]) -> dict:
+    """``make(stage)`` writes a recording's outputs into a new staging folder, then :func:`publish` puts it at
+    ``out/name``; return what ``make`` returned. The staging folder is removed on any failure."""
+    stage = out / f".{name}.partial-{secrets.token_hex(4)}"
+    stage.mkdir(mode=0o700)
+    try:
+        document = make(stage)
+        publish(stage, out / name)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

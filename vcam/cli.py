@@ -126,6 +126,9 @@ def _add_batch(p: argparse.ArgumentParser) -> None:
                    "or the cluster's CPUs)")
     p.add_argument("--address", metavar="HOST:PORT", help="join this running Ray cluster (`ray start --head`) "
                    "instead of starting Ray here (default: $RAY_ADDRESS)")
+    p.add_argument("--segment", type=float, default=300.0, metavar="SECONDS", help="cut a recording longer than 1.5 "
+                   "× SECONDS into segments analysed in parallel and joined (2 s overlap); 0: never (default 300; "
+                   "not with --timeline or --sample scene)")
     _switch(p, "--timeline", "also write each recording's session timeline to DIR/NAME/timeline/")
     _switch(p, "--report", "also write each recording's session report to DIR/NAME/report.html (needs --timeline)")
     _analysis_flags(p, sample="10hz")
@@ -221,7 +224,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     summary = run_batch(args.inputs, args.out, features=_features(args), sample=args.sample, gallery=args.gallery,
                         timeline=bool(args.timeline), report=bool(args.report), workers=args.workers,
-                        address=args.address, progress=args.progress)
+                        address=args.address, progress=args.progress, segment=args.segment)
     if summary.failed:
         log.error("batch: %s; see %s", summary.line(), Path(args.out) / "index.json")
         return 1

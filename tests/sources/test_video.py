@@ -74,3 +74,31 @@ def test_an_empty_file_is_one_clear_error(tmp_path):
     empty.touch()
     with pytest.raises(SourceError, match="cannot read video"):
         make_source(str(empty)).open()
+
+
+@pytest.mark.parametrize("spec", ["every:3", "4hz", "all"])
+def test_sampling_skips_unwanted_frames_yet_yields_the_same_frames_with_the_same_index_time_and_image(clip, spec):
+    from vcam.analyze import Sampler, sampled
+    from vcam.sources.video import VideoSource
+
+    with VideoSource(clip, realtime=False) as src:
+        wanted, sampler = [], Sampler(spec)
+        for f in src:
+            if sampler.wants(f):
+                wanted.append(f)
+    with VideoSource(clip, realtime=False, threads=1) as src:
+        counted = []
+        fast = list(sampled(src, Sampler(spec), counted.append))
+        assert src.frames_read == 20 and len(counted) == 20
+    assert [(f.index, f.t) for f in fast] == [(f.index, f.t) for f in wanted]
+    assert len(fast) == {"every:3": 7, "4hz": 8, "all": 20}[spec]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(fast, wanted))
+
+
+def test_skipping_past_the_end_says_so(clip):
+    from vcam.sources.video import VideoSource
+
+    with VideoSource(clip, realtime=False) as src:
+        assert all(src.skip() for _ in range(20))
+        assert src.upcoming() == (20, pytest.approx(2.0))
+        assert not src.skip() and src.read() is None

@@ -98,7 +98,8 @@ class StageError(Exception):
         self.stage, self.feature, self.cause = stage.name, stage.feature, cause
 
 
-def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_model: str = "emotion-fer") -> list[Stage]:
+def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_model: str = "emotion-fer",
+                   cores: int | None = None) -> list[Stage]:
     """vcam's stages in order (see the module docstring); a new stage is one more line here.
 
     Args:
@@ -108,6 +109,8 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
             (loading it here delayed the first names by ~0.7 s: bench/live.py grid-all).
         emotion_model: the manifest's emotion model the emotion stage runs (``emotion-fer`` or
             ``emotion-face-api``; see :mod:`vcam.pipeline.emotion`).
+        cores: the cores the landmarks stage may use (:func:`landmarks_for`): 1 in a ``vcam batch`` worker
+            (one core); None (the default) or more: two workers side by side.
     """
     identity = Lazy("identity", "identity", lambda: Identity(people()))
     emotion = Lazy("emotion", "emotion", lambda: Emotion.from_manifest(emotion_model))
@@ -116,7 +119,7 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
     if "identity" in warm:
         identity.warm()
     try:
-        landmarks = Landmarks()
+        landmarks = landmarks_for(cores)
         track = Track(layout=lambda: finder.usable, on_move=landmarks.rename)
         stages = [track.start, finder, Detect(layout=lambda: finder.usable), track, landmarks,
                   track.confirm, finder.assign, names, track.relabel, Pose(), Gaze(), identity, emotion,
@@ -125,6 +128,12 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
         identity.close()  # a model failed to load: stop the identity worker already started
         raise
     return stages
+
+
+def landmarks_for(cores: int | None) -> Landmarks:
+    """The landmarks stage for ``cores``: 1, every model call on the analysis thread with one thread (a
+    ``vcam batch`` worker); None or more, :class:`Landmarks`' default (two workers fitting half the faces each)."""
+    return Landmarks(workers=1, threads=1) if cores is not None and cores <= 1 else Landmarks()
 
 
 class Analyzer:
@@ -136,13 +145,15 @@ class Analyzer:
         stages: the stages in order (default :func:`default_stages`); there must be one
             :class:`~vcam.pipeline.track.Track`, whose live ids tell the stages what to forget.
         emotion_model: the emotion model of the default stages (see :func:`default_stages`).
+        cores: the cores the default stages' models may use (see :func:`landmarks_for`); None: the live default.
     """
 
     def __init__(self, features: Switches | Iterable[str] | None = None, *, people: People | None = None,
-                 stages: list[Stage] | None = None, emotion_model: str = "emotion-fer") -> None:
+                 stages: list[Stage] | None = None, emotion_model: str = "emotion-fer",
+                 cores: int | None = None) -> None:
         self.features = features if isinstance(features, Switches) else Switches(features or ("gaze",))
         self.stages = stages if stages is not None else default_stages(people or dict, self.features.on(),
-                                                                       emotion_model)
+                                                                       emotion_model, cores)
         self.track = next((s for s in self.stages if isinstance(s, Track)), None)
         if self.track is None:
             self.close()

@@ -168,10 +168,10 @@ def to_frame(points: np.ndarray, roi: np.ndarray, size: int, flip: bool = False)
 
 
 def cut(image: np.ndarray, roi: np.ndarray, size: int, flip: bool = False) -> np.ndarray:
-    """``(size, size, 3) uint8`` RGB crop of ``roi`` from a BGR ``image``; outside the frame: edge pixels repeated."""
-    crop = cv2.warpAffine(image, crop_matrix(roi, size, flip), (size, size), flags=cv2.INTER_LINEAR,
+    """``(size, size, 3) uint8`` BGR crop of ``roi`` from a BGR ``image``; outside the frame: edge pixels repeated.
+    :func:`as_input` makes the crops RGB, all at once."""
+    return cv2.warpAffine(image, crop_matrix(roi, size, flip), (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
-    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
 
 
 def box_of(points: np.ndarray) -> np.ndarray:
@@ -302,8 +302,9 @@ def run_batched(model: Model, batch: np.ndarray, rows: int) -> list[np.ndarray]:
 
 
 def as_input(crops: list[np.ndarray]) -> np.ndarray:
-    """``(N, S, S, 3) float32`` in 0..1 from ``N`` RGB uint8 crops."""
-    return np.stack(crops).astype(np.float32) * np.float32(1 / 255)
+    """``(N, S, S, 3) float32`` RGB in 0..1 from ``N`` BGR uint8 crops (one conversion for the batch, not one
+    per crop)."""
+    return np.stack(crops)[..., ::-1].astype(np.float32) * np.float32(1 / 255)
 
 
 # -- the stage -----------------------------------------------------------------------
@@ -456,8 +457,8 @@ class Landmarks:
         contour, iris = run_batched(model, as_input([cut(image, roi, EYE_SIZE, eye[4]) for _, _, eye, roi in jobs]),
                                     2 * self.batch) if jobs else (np.zeros((0, 213)), np.zeros((0, 15)))
         for (n, e, eye, roi), c, i in zip(jobs, contour.reshape(-1, 71, 3), iris.reshape(-1, 5, 3)):
-            i = to_frame(i, roi, EYE_SIZE, eye[4])
-            refined = to_frame(c, roi, EYE_SIZE, eye[4])[:REFINED[self.eye_points], :2]
+            both_frame = to_frame(np.concatenate([c, i]), roi, EYE_SIZE, eye[4])
+            i, refined = both_frame[71:], both_frame[:REFINED[self.eye_points], :2]
             both = np.concatenate([refined, (i[IRIS_FLIPPED] if eye[4] else i)[:, :2]])
             eyes[n, e] = to_corners(both, out[n, eye[0], :2], out[n, eye[1], :2])
         for n in (n for n in range(len(mesh)) if carried[n] is not None):

@@ -103,7 +103,7 @@ def render(session: Session, *, below: float = LOW_ATTENTION_PCT, min_duration: 
     sections = [_engagement_section(session, cast), _emotion_section(session, cast), _attention_section(session, cast),
                 _moments_section(session, moments, below, min_duration)]
     return _PAGE.format(title=html.escape(f"vcam session report: {session.folder.name}"), summary=_summary(session),
-                        sections="\n".join(sections))
+                        sections="\n".join(sections), style=PAGE_STYLE)
 
 
 @dataclass(frozen=True)
@@ -135,13 +135,17 @@ class Cast:
 
 
 # -- page ------------------------------------------------------------------------------
+PAGE_STYLE = """body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+  color: #222; }
+img { max-width: 100%; } table { border-collapse: collapse; }
+td, th { border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }
+.note { color: #666; font-style: italic; } .warn { color: #a40; }"""
+"""The CSS of the report's page (the batch page's too)."""
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
-img {{ max-width: 100%; }} table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }}
-.note {{ color: #666; font-style: italic; }} .warn {{ color: #a40; }}
+{style}
 </style></head><body>
 <h1>{title}</h1>
 {summary}
@@ -157,7 +161,7 @@ def _summary(session: Session) -> str:
     more = f" and {len(named) - TOP_PEOPLE} more" if len(named) > TOP_PEOPLE else ""
     who = f" ({html.escape(', '.join(named[:TOP_PEOPLE]) + more)})" if named else ""
     items = [f"<li>Started: {html.escape(_when(meta.get('started')))}</li>",
-             f"<li>Length: {_clock(session.duration)}</li>",
+             f"<li>Length: {clock(session.duration)}</li>",
              f"<li>People seen: {people}{who}</li>",
              f"<li>Features on: {html.escape(', '.join(session.features) or 'none recorded')}</li>", _meeting(session)]
     warn = ""
@@ -186,21 +190,24 @@ def _when(iso: str | None) -> str:
         return iso
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """``seconds`` as ``m:ss`` (or ``h:mm:ss``)."""
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _section(ident: str, heading: str, body: str) -> str:
+def section(ident: str, heading: str, body: str) -> str:
+    """A <section> with an escaped <h2> ``heading`` over ``body`` (HTML)."""
     return f'<section id="{ident}"><h2>{html.escape(heading)}</h2>\n{body}\n</section>'
 
 
-def _img(png: str, alt: str) -> str:
+def img(png: str, alt: str) -> str:
+    """An <img> of a base64 PNG, its ``alt`` escaped."""
     return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
 
 
-def _plot_label(text: str) -> str:
+def plot_label(text: str) -> str:
     """``text`` as matplotlib shows it literally: a ``$`` would start mathtext (and a stray one fails the plot)."""
     return text.replace("$", r"\$")
 
@@ -224,7 +231,8 @@ def _figure(height: float):
     return fig
 
 
-def _png(draw: Callable, height: float = 3.5) -> str:
+def png(draw: Callable, height: float = 3.5) -> str:
+    """``draw(ax)`` on a new 9-inch-wide figure ``height`` inches high (100 dpi), as a base64 PNG."""
     fig = _figure(height)
     draw(fig.add_subplot())
     buf = io.BytesIO()
@@ -236,7 +244,7 @@ def _time_axis(ax, session: Session) -> None:
     from matplotlib.ticker import FuncFormatter
 
     ax.set_xlabel("time into the session (m:ss)")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _clock(max(x, 0))))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(max(x, 0))))
     if len(session.room["t"]):
         ax.set_xlim(0, max(session.duration, 1.0))
     ax.grid(alpha=0.3)
@@ -252,7 +260,7 @@ def _engagement_section(session: Session, cast: Cast) -> str:
     def draw(ax) -> None:
         for tid in cast.top:
             at = tl["track_id"] == tid
-            ax.plot(tl["t"][at], tl["engagement"][at], lw=0.8, alpha=0.6, label=_plot_label(_label(session, tid)))
+            ax.plot(tl["t"][at], tl["engagement"][at], lw=0.8, alpha=0.6, label=plot_label(_label(session, tid)))
         if cast.n_others:
             ax.plot(*_mean_by_t(tl["t"][cast.others], tl["engagement"][cast.others]), lw=1.2, color="#888",
                     ls="--", label=cast.others_label)
@@ -265,9 +273,9 @@ def _engagement_section(session: Session, cast: Cast) -> str:
         elif len(cast.top) <= 12:
             ax.legend(fontsize="small", ncols=min(len(cast.top) + 2, 7), loc="lower left")
     others = f" Dashed grey: the mean of the {cast.others_label} present least." if cast.n_others else ""
-    body = _img(_png(draw), "engagement over time") + (
+    body = img(png(draw), "engagement over time") + (
         f'<p class="note">Thick black: the room mean. Thin lines: one per person.{html.escape(others)}</p>')
-    return _section("engagement", "Engagement over time", body)
+    return section("engagement", "Engagement over time", body)
 
 
 def _mean_by_t(t: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -283,7 +291,7 @@ def _mean_by_t(t: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def _emotion_section(session: Session, cast: Cast) -> str:
     heading = "Emotion shares"
     if "emotion" not in session.features:
-        return _section("emotion", heading, '<p class="note">Emotion recognition was off for this session, '
+        return section("emotion", heading, '<p class="note">Emotion recognition was off for this session, '
                                             "so there is nothing to show here.</p>")
     rows = [("room", session.timeline["emotion"])] + _rows(session, cast, "emotion")
     shares = [_shares(labels) for _, labels in rows]
@@ -295,14 +303,14 @@ def _emotion_section(session: Session, cast: Cast) -> str:
             widths = np.array([s[k] for s in shares])
             ax.barh(y, widths, left=left, color=_EMOTION_COLOURS[emotion], label=emotion)
             left += widths
-        ax.set_yticks(y, [_plot_label(name) for name, _ in rows])
+        ax.set_yticks(y, [plot_label(name) for name, _ in rows])
         ax.set_xlim(0, 100)
         ax.set_xlabel("% of the seconds with a classified expression")
         ax.legend(fontsize="small", ncols=len(EMOTIONS), loc="upper center", bbox_to_anchor=(0.5, -0.18))
-    body = _img(_png(draw, 1.8 + 0.35 * len(rows)), "emotion shares") + (
+    body = img(png(draw, 1.8 + 0.35 * len(rows)), "emotion shares") + (
         '<p class="note">Expressions are estimated from faces by a model: they show what faces looked like, '
         "not what people felt.</p>" + _valence_note(session))
-    return _section("emotion", heading, body)
+    return section("emotion", heading, body)
 
 
 def _shares(labels: np.ndarray) -> list[float]:
@@ -336,13 +344,13 @@ def _attention_section(session: Session, cast: Cast) -> str:
             inside = p > 90
             ax.text(p - 1 if inside else p + 1, yi, f"{p:.0f}%", va="center", fontsize="small",
                     ha="right" if inside else "left", color="white" if inside else "black")
-        ax.set_yticks(y, [_plot_label(name) for name, _ in rows])
+        ax.set_yticks(y, [plot_label(name) for name, _ in rows])
         ax.set_xlim(0, 100)
         ax.set_xlabel("the person's mean attention (share of each last 10 s spent looking at the screen)")
         if not rows:
             _no_data(ax)
-    body = _img(_png(draw, 1.5 + 0.35 * max(len(rows), 1)), "attention per person")
-    return _section("attention", "Attention per person", body)
+    body = img(png(draw, 1.5 + 0.35 * max(len(rows), 1)), "attention per person")
+    return section("attention", "Attention per person", body)
 
 
 def _mean_pct(values: np.ndarray) -> float:
@@ -364,14 +372,14 @@ def _moments_section(session: Session, moments: list[tuple[float, float, float]]
         if not len(session.room["t"]):
             _no_data(ax)
     rule = f"below {below:.0f}% for {min_duration:.0f} s or more"
-    body = _img(_png(draw, 3.0), "room attention over time") + _moments_table(moments, rule)
-    return _section("attention-dips", "When the room's attention fell", body)
+    body = img(png(draw, 3.0), "room attention over time") + _moments_table(moments, rule)
+    return section("attention-dips", "When the room's attention fell", body)
 
 
 def _moments_table(moments: list[tuple[float, float, float]], rule: str) -> str:
     if not moments:
         return f'<p class="note">No moment where the room\'s attention stayed {html.escape(rule)}.</p>'
-    rows = "".join(f"<tr><td>{_clock(s)}</td><td>{_clock(e)}</td><td>{e - s:.0f} s</td><td>{low:.0f}%</td></tr>"
+    rows = "".join(f"<tr><td>{clock(s)}</td><td>{clock(e)}</td><td>{e - s:.0f} s</td><td>{low:.0f}%</td></tr>"
                    for s, e, low in moments)
     return (f'<p>Shaded above: the moments the room\'s attention stayed {html.escape(rule)}.</p>'
             '<table class="moments"><tr><th>from</th><th>to</th><th>lasted</th><th>lowest</th></tr>'

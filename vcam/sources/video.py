@@ -24,14 +24,18 @@ class VideoSource(Source):
         realtime: deliver at the file's frame rate (``vcam run``) or as fast as
             decoding allows (``vcam analyze``).
         loop: start again at the first frame after the last.
+        threads: FFmpeg's decoding threads; None lets OpenCV choose (one per core). ``vcam batch``'s
+            workers use 1: each has one core.
 
     A file that ends early (truncated) simply ends: every frame that decodes is delivered.
+    :meth:`skip` passes over a frame without converting it to BGR (``vcam analyze --sample``).
     """
 
-    def __init__(self, path: Path, realtime: bool = True, loop: bool = False) -> None:
+    def __init__(self, path: Path, realtime: bool = True, loop: bool = False, threads: int | None = None) -> None:
         super().__init__(str(path), realtime=realtime)
         self.path = Path(path)
         self.loop = loop
+        self.threads = threads
         self.frame_count = 0
         self._cap: cv2.VideoCapture | None = None
         self._size = (0, 0)
@@ -46,7 +50,8 @@ class VideoSource(Source):
         if not self.path.is_file():
             raise SourceError(f"video file not found: {self.path}; check the path")
         check_pixels(*frame_size(self.path), f"the video {self.path}", SourceError)
-        cap = cv2.VideoCapture(str(self.path))
+        params = [cv2.CAP_PROP_N_THREADS, self.threads] if self.threads else []
+        cap = cv2.VideoCapture(str(self.path), cv2.CAP_ANY, params)
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"cannot read video {self.path}: not a video format OpenCV can decode, or the file "
@@ -79,6 +84,39 @@ class VideoSource(Source):
         if self.frame_count and self._index < self.frame_count - 1:
             log.warning("%s ended after %d of %d frames (truncated?)", self.path, self._index, self.frame_count)
         return None
+
+    def seek(self, index: int) -> None:
+        """Make frame ``index`` (0-based) the next one read or skipped, with its own index and media time. FFmpeg
+        seeks to the keyframe before it and decodes forward, so the frame is exact (``vcam batch``'s segments).
+
+        Raises SourceError when the file cannot go there (``index`` past its end, or a stream that cannot seek).
+        """
+        if index == self._index:
+            return
+        self._first = None
+        if index < 0 or not self._cap.set(cv2.CAP_PROP_POS_FRAMES, index) or \
+                int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) != index:
+            raise SourceError(f"cannot seek to frame {index} of the video {self.path} ({self.frame_count} frames); "
+                              "re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4), or analyse it whole")
+        self._index = index
+
+    def upcoming(self) -> tuple[int, float]:
+        """``(index, media time in seconds)`` the next frame will have, whether read or skipped."""
+        return self._index, self._media_time()
+
+    def skip(self) -> bool:
+        """Pass over the next frame: it is decoded (an H.264 frame needs the ones before it) but neither
+        converted to BGR nor checked: at 1080p ~1.6 ms of CPU against ~2.9 ms for :meth:`read` (one thread).
+        It counts as read, so the frames after it keep their index and media time. Returns False at the end
+        of the file (a looping source starts again)."""
+        if not self._opened or self._closed:
+            raise SourceError(f"source {self.spec!r} is not open; use it in a 'with' block")
+        if self._first is not None:
+            self._first = None
+        elif not self._cap.grab() and not (self.loop and self._index > 0 and self._restart() is not None):
+            return False
+        self._index += 1
+        return True
 
     def _restart(self) -> np.ndarray | None:
         self._loops += 1
