@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vcam.pipeline.gaze_geometry import CLOSED_EYE, OPEN_EYE, gaze
+from vcam.pipeline.gaze_geometry import CLOSED_EYE, OPEN_EYE, gazes
 from vcam.types import Faces, Frame
 
 # (corner on the person's right, corner on their left, upper lid, lower lid, iris centre)
@@ -64,8 +64,29 @@ def eye_ratios(points: np.ndarray, eye: tuple[int, int, int, int, int]) -> tuple
 
 def iris_ratios(points: np.ndarray) -> tuple[float, float]:
     """``(h_ratio, v_ratio)`` averaged over both eyes (one eye if the other is unmeasurable)."""
-    r, l = eye_ratios(points, _RIGHT_EYE), eye_ratios(points, _LEFT_EYE)
-    return _mean_finite(r[0], l[0]), _mean_finite(r[1], l[1])
+    h, v = iris_ratios_of(points[None])[0]
+    return float(h), float(v)
+
+
+def iris_ratios_of(points: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` :func:`iris_ratios` of ``N`` faces' ``(N, 478, 2+)`` landmarks, at once."""
+    per_eye = np.stack([_eye_ratios_of(points, eye) for eye in (_RIGHT_EYE, _LEFT_EYE)], axis=1)  # (N, 2, 2)
+    return np.stack([_mean_eyes(per_eye[:, :, 0]), _mean_eyes(per_eye[:, :, 1])], axis=1)
+
+
+def _eye_ratios_of(points: np.ndarray, eye: tuple[int, int, int, int, int]) -> np.ndarray:
+    """``(N, 2)`` :func:`eye_ratios` of one eye of ``N`` faces."""
+    a, b, up, low, iris = (points[:, i, :2].astype(np.float64) for i in eye)
+    axis = b - a
+    width2 = (axis * axis).sum(axis=1)
+    ok = width2 >= 1e-6
+    safe2 = np.where(ok, width2, 1.0)
+    normal = np.stack([-axis[:, 1], axis[:, 0]], axis=1) / np.sqrt(safe2)[:, None]
+    top, bottom = ((up - a) * normal).sum(axis=1), ((low - a) * normal).sum(axis=1)
+    gap = bottom - top
+    v = np.where(np.abs(gap) > 1e-6, (((iris - a) * normal).sum(axis=1) - top) / np.where(gap == 0, 1.0, gap), np.nan)
+    h = ((iris - a) * axis).sum(axis=1) / safe2
+    return np.where(ok[:, None], np.stack([h, v], axis=1), np.nan)
 
 
 def _mean_eyes(opened: np.ndarray) -> np.ndarray:
@@ -73,11 +94,6 @@ def _mean_eyes(opened: np.ndarray) -> np.ndarray:
     finite = np.isfinite(opened)
     total = np.where(finite, opened, 0.0).sum(axis=1)
     return np.where(finite.any(axis=1), total / np.maximum(finite.sum(axis=1), 1), np.nan).astype(np.float32)
-
-
-def _mean_finite(x: float, y: float) -> float:
-    values = [v for v in (x, y) if math.isfinite(v)]
-    return sum(values) / len(values) if values else math.nan
 
 
 @dataclass
@@ -148,17 +164,19 @@ class Gaze:
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
         if len(faces) == 0:
             return faces
-        rows = [self._judge(frame.t, int(tid), pts, pose)
-                for tid, pts, pose in zip(faces.track_id, faces.landmarks, faces.pose)]
-        ratios, opened, angles, closed, on, conf, reason = zip(*rows)
-        opened = np.array(opened, np.float32)
-        return faces.replace(gaze=np.array(ratios, np.float32), eye_open=opened, eye_openness=_mean_eyes(opened),
-                             gaze_angles=np.array(angles, np.float32), eyes_closed=np.array(closed),
+        opened, angles, confidence = gazes(faces.landmarks, faces.pose)  # every face at once: ~5 µs each
+        rows = [self._judge(frame.t, int(tid), o, d, float(c), pose)
+                for tid, o, d, c, pose in zip(faces.track_id, opened, angles, confidence, faces.pose)]
+        closed, on, conf, reason = zip(*rows)
+        return faces.replace(gaze=iris_ratios_of(faces.landmarks).astype(np.float32), eye_open=opened,
+                             eye_openness=_mean_eyes(opened), gaze_angles=angles, eyes_closed=np.array(closed),
                              on_screen=np.array(on), on_screen_conf=np.array(conf, np.float32),
                              away_reason=np.array(reason, object))
 
-    def _judge(self, t: float, tid: int, points: np.ndarray, pose: np.ndarray) -> tuple:
-        opened, direction, confidence = gaze(points, pose)
+    def _judge(self, t: float, tid: int, opened: np.ndarray, direction: np.ndarray, confidence: float,
+               pose: np.ndarray) -> tuple:
+        """``(closed, looking, confidence, reason)`` of one face of track ``tid`` from its measured ``opened``
+        ``(2,)`` eyes, gaze ``direction`` ``(2,)`` degrees and its ``confidence``; updates the track's state."""
         track = self._tracks.setdefault(tid, _Track(Calibration(self.max_shift)))
         shut = bool(_mean_eyes(opened[None])[0] < CLOSED_EYE)
         closed = self._closed(track, t, shut)
@@ -169,8 +187,7 @@ class Gaze:
             confidence *= min(1.0, 2.0 * abs(1.0 - d))
         elif not shut:
             track.looking, track.reason, confidence = False, "no gaze", 0.0
-        return (iris_ratios(points), opened, direction, closed, track.looking,
-                confidence, None if track.looking else track.reason)
+        return closed, track.looking, confidence, None if track.looking else track.reason
 
     def _closed(self, track: _Track, t: float, shut: bool) -> bool:
         """Both eyes shut for ``blink_s`` or longer (a shorter closure is a blink)."""

@@ -26,13 +26,12 @@ of its length) over the corner-to-corner width, measured in the eye's own frame 
 bias it): about 0.25-0.4 open, under 0.1 shut. It is Soukupová and Čech's eye aspect
 ratio ("Real-Time Eye Blink Detection using Facial Landmarks", CVWW 2016) with three gaps for two.
 
-The eyes combine as unit vectors weighted by :func:`eye_weight`: an eye closing, or turned away from
-the camera (foreshortened), counts less.
+The eyes combine as unit vectors, each weighted by its pixel width (foreshortened when turned away from the
+camera) times how open it is (:data:`OPEN_EYE`): an eye closing, or turned away, counts less.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,14 +70,7 @@ EYES = (Eye((33, 133), ((160, 144), (159, 145), (158, 153)), 468),
 
 def openness(points: np.ndarray, eye: Eye) -> float:
     """Lid gap over eye width of one eye from ``(478, 2+)`` landmarks; NaN when the eye has no width."""
-    a, b = points[eye.corners[0], :2], points[eye.corners[1], :2]
-    axis = b - a
-    width = float(np.hypot(*axis))
-    if width < 1e-3:
-        return math.nan
-    normal = np.array([-axis[1], axis[0]]) / width  # points down the face when upright
-    gaps = [float((points[low, :2] - points[up, :2]) @ normal) for up, low in eye.lids]
-    return max(0.0, sum(gaps) / len(gaps) / width)
+    return float(openness_of(np.asarray(points)[None], eye)[0])
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -88,43 +80,7 @@ def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     (:func:`vcam.pipeline.pose.euler_from_rotation` gives them back); its roll matches pose's within a
     degree or two at moderate yaw and pitch, which moves the eyeball centre by a small part of a pixel.
     """
-    y, p, r = (math.radians(-v) for v in (yaw, pitch, roll))
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return ry @ rx @ rz
-
-
-def scale(points: np.ndarray, r: np.ndarray) -> float:
-    """Pixels per model unit: the outer corners' pixel distance over their projected model distance (100 units)."""
-    projected = 100.0 * float(np.hypot(r[0, 0], r[1, 0]))
-    return float(np.hypot(*(points[263, :2] - points[33, :2]))) / max(projected, 30.0)
-
-
-def eye_ray(points: np.ndarray, eye: Eye, r: np.ndarray, s: float) -> np.ndarray:
-    """``(3,)`` unit gaze vector of one eye in camera axes (x right, y down, z away), from the eyeball model."""
-    a, b = points[eye.corners[0], :2], points[eye.corners[1], :2]
-    centre = (a + b) / 2.0 + s * (r[:2] @ OFFSET)
-    g = (points[eye.iris, :2] - centre) / (s * RADIUS)
-    norm = float(np.hypot(*g))
-    if norm > 0.99:
-        g = g * (0.99 / norm)
-    return np.array([g[0], g[1], -math.sqrt(1.0 - float(g @ g))])
-
-
-def angles(g: np.ndarray) -> tuple[float, float]:
-    """``(yaw, pitch)`` degrees of a gaze vector, head pose's convention (0, 0: into the lens)."""
-    yaw = math.degrees(math.atan2(g[0], -g[2]))
-    pitch = math.degrees(math.atan2(-g[1], math.hypot(g[0], g[2])))
-    return yaw, pitch
-
-
-def eye_weight(points: np.ndarray, eye: Eye, open_: float) -> float:
-    """How much one eye's ray counts: its pixel width (foreshortened when turned away) × how open it is."""
-    if not math.isfinite(open_):
-        return 0.0
-    width = float(np.hypot(*(points[eye.corners[1], :2] - points[eye.corners[0], :2])))
-    return width * min(1.0, max(0.0, (open_ - CLOSED_EYE / 2) / (OPEN_EYE - CLOSED_EYE / 2)))
+    return rotations(np.array([[yaw, pitch, roll]], np.float64))[0]
 
 
 def gaze(points: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -134,15 +90,62 @@ def gaze(points: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     NaN when the pose is unknown or both eyes are shut; the confidence is the eyes' summed weight
     over what two fully open eyes of this face would give.
     """
-    opened = np.array([openness(points, e) for e in EYES], np.float32)
-    if not np.isfinite(pose[:3]).all():
-        return opened, np.full(2, np.nan, np.float32), 0.0
-    r = rotation(*(float(v) for v in pose[:3]))
-    s = scale(points, r)
-    weights = [eye_weight(points, e, o) for e, o in zip(EYES, opened)]
-    total = sum(weights)
-    if total <= 0 or s <= 0:
-        return opened, np.full(2, np.nan, np.float32), 0.0
-    g = sum(w * eye_ray(points, e, r, s) for w, e in zip(weights, EYES) if w > 0)
-    full = sum(float(np.hypot(*(points[e.corners[1], :2] - points[e.corners[0], :2]))) for e in EYES)
-    return opened, np.array(angles(g / np.linalg.norm(g)), np.float32), min(1.0, total / max(full, 1e-6))
+    opened, direction, confidence = gazes(np.asarray(points)[None], np.asarray(pose, np.float64)[None])
+    return opened[0], direction[0], float(confidence[0])
+
+
+def openness_of(points: np.ndarray, eye: Eye) -> np.ndarray:
+    """``(N,)`` :func:`openness` of one eye of ``N`` faces' ``(N, 478, 2+)`` landmarks, at once."""
+    a, b = points[:, eye.corners[0], :2], points[:, eye.corners[1], :2]
+    axis = b - a
+    width = np.hypot(axis[:, 0], axis[:, 1])
+    normal = np.stack([-axis[:, 1], axis[:, 0]], axis=1) / np.maximum(width, 1e-3)[:, None]
+    gaps = sum(((points[:, low, :2] - points[:, up, :2]) * normal).sum(axis=1) for up, low in eye.lids)
+    return np.where(width < 1e-3, np.nan, np.maximum(0.0, gaps / len(eye.lids) / np.maximum(width, 1e-3)))
+
+
+def rotations(pose: np.ndarray) -> np.ndarray:
+    """``(N, 3, 3)`` :func:`rotation` of ``N`` head poses ``(N, 3)`` ``[yaw, pitch, roll]`` degrees."""
+    y, p, r = (np.radians(-pose[:, k].astype(np.float64)) for k in range(3))
+    one, zero = np.ones_like(y), np.zeros_like(y)
+    ry = np.stack([np.cos(y), zero, np.sin(y), zero, one, zero, -np.sin(y), zero, np.cos(y)], 1).reshape(-1, 3, 3)
+    rx = np.stack([one, zero, zero, zero, np.cos(p), -np.sin(p), zero, np.sin(p), np.cos(p)], 1).reshape(-1, 3, 3)
+    rz = np.stack([np.cos(r), -np.sin(r), zero, np.sin(r), np.cos(r), zero, zero, zero, one], 1).reshape(-1, 3, 3)
+    return ry @ rx @ rz
+
+
+def gazes(points: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`gaze` of ``N`` faces at once: ``(N, 2)`` openness, ``(N, 2)`` ``[yaw, pitch]`` degrees (NaN where
+    the pose is unknown or both eyes are shut) and ``(N,)`` confidence, from ``(N, 478, 2+)`` landmarks
+    (frame pixels) and ``(N, 3+)`` poses (degrees)."""
+    n = len(points)
+    opened = np.stack([openness_of(points, e) for e in EYES], axis=1).astype(np.float32)
+    posed = np.isfinite(pose[:, :3]).all(axis=1)
+    r = rotations(np.where(posed[:, None], pose[:, :3], 0.0))
+    widths = np.stack([np.hypot(*(points[:, e.corners[1], :2] - points[:, e.corners[0], :2]).T) for e in EYES], 1)
+    s = np.hypot(*(points[:, 263, :2] - points[:, 33, :2]).T) / np.maximum(
+        100.0 * np.hypot(r[:, 0, 0], r[:, 1, 0]), 30.0)
+    trust = np.clip((opened - CLOSED_EYE / 2) / (OPEN_EYE - CLOSED_EYE / 2), 0.0, 1.0)
+    weights = np.where(np.isfinite(opened), widths * np.nan_to_num(trust), 0.0)  # (N, 2)
+    g = np.zeros((n, 3))
+    for k, e in enumerate(EYES):
+        g += weights[:, k, None] * _rays(points, e, r, s)
+    total = weights.sum(axis=1)
+    usable = posed & (total > 0) & (s > 0)
+    g /= np.maximum(np.linalg.norm(g, axis=1), 1e-12)[:, None]
+    yaw = np.degrees(np.arctan2(g[:, 0], -g[:, 2]))
+    pitch = np.degrees(np.arctan2(-g[:, 1], np.hypot(g[:, 0], g[:, 2])))
+    direction = np.where(usable[:, None], np.stack([yaw, pitch], 1), np.nan).astype(np.float32)
+    confidence = np.where(usable, np.minimum(1.0, total / np.maximum(widths.sum(axis=1), 1e-6)), 0.0)
+    return opened, direction, confidence.astype(np.float32)
+
+
+def _rays(points: np.ndarray, eye: Eye, r: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` unit gaze vectors of one eye of ``N`` faces in camera axes (x right, y down, z away), from the
+    eyeball model (rotations ``r`` ``(N, 3, 3)``, scales ``s`` ``(N,)`` pixels per model unit)."""
+    a, b = points[:, eye.corners[0], :2], points[:, eye.corners[1], :2]
+    centre = (a + b) / 2.0 + s[:, None] * (r[:, :2] @ OFFSET)
+    g = (points[:, eye.iris, :2] - centre) / np.maximum(s * RADIUS, 1e-9)[:, None]
+    norm = np.hypot(g[:, 0], g[:, 1])
+    g = g * np.where(norm > 0.99, 0.99 / np.maximum(norm, 1e-12), 1.0)[:, None]
+    return np.concatenate([g, -np.sqrt(np.maximum(1.0 - (g * g).sum(axis=1), 0.0))[:, None]], axis=1)
