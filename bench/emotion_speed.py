@@ -22,7 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam.pipeline.emotion import Emotion, face_crop, model_batch
+from vcam.pipeline.emotion import Emotion
+from vcam.pipeline.emotion_crop import face_crop, model_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 BOXES = ROOT / "tests" / "data" / "emotion" / "golden.json"

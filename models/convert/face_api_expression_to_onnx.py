@@ -246,7 +246,7 @@ def make_crops() -> None:
     """Write the 112×112 RGB crop the emotion stage cuts for this model, for each face box of BOXES."""
     import cv2
 
-    from vcam.pipeline.emotion import CropSpec, face_crop
+    from vcam.pipeline.emotion_crop import CropSpec, face_crop
 
     spec = CropSpec(size=SIZE, colour="rgb")
     CROPS_DIR.mkdir(parents=True, exist_ok=True)

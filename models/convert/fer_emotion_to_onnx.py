@@ -79,7 +79,7 @@ def make_crops() -> None:
     import cv2
 
     from vcam.pipeline import Analyzer
-    from vcam.pipeline.emotion import face_crop
+    from vcam.pipeline.emotion_crop import face_crop
     from vcam.types import Frame
 
     CROPS_DIR.mkdir(parents=True, exist_ok=True)

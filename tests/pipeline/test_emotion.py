@@ -14,7 +14,8 @@ import pytest
 from vcam.errors import ModelError
 from vcam.models import model_path
 from vcam.pipeline import Analyzer
-from vcam.pipeline.emotion import Emotion, affect, face_crop, face_input, scale_pixels, smooth
+from vcam.pipeline.emotion import Emotion, affect, smooth
+from vcam.pipeline.emotion_crop import face_crop, face_input, scale_pixels
 from vcam.types import EMOTIONS, Faces, Frame
 
 ROOT = Path(__file__).resolve().parents[2]

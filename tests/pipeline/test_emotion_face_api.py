@@ -13,7 +13,8 @@ from vcam.errors import ModelError
 from vcam.manifest import load_manifest
 from vcam.models import model_path
 from vcam.pipeline import Analyzer
-from vcam.pipeline.emotion import FER, CropSpec, Emotion, face_crop, face_input, model_batch
+from vcam.pipeline.emotion import Emotion
+from vcam.pipeline.emotion_crop import FER, CropSpec, face_crop, face_input, model_batch
 from vcam.types import EMOTIONS, Frame
 
 ROOT = Path(__file__).resolve().parents[2]
