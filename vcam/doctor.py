@@ -137,7 +137,8 @@ def _model_fix(name: str) -> str:
 def check_landmarks() -> Check:
     """Which runtime runs the landmarks stage, with its models loaded: LiteRT where ``ai_edge_litert`` imports,
     else onnxruntime on the shipped ONNX conversions (Windows: ai-edge-litert has no Windows wheel)."""
-    from vcam.pipeline.landmarks import RUNTIME_LABELS, Landmarks
+    from vcam.pipeline.landmarks import Landmarks
+    from vcam.pipeline.landmarks_runtime import RUNTIME_LABELS
 
     try:
         stage = Landmarks(workers=1)
