@@ -45,7 +45,7 @@ from vcam.batch_progress import Progress, WorkerRate
 from vcam.batch_ray import RaySession, dispatch, make_actors
 from vcam.batch_worker import ANALYSIS_FILE, REPORT_FILE, TIMELINE_FOLDER, Job, Outcome, staged, summarise
 from vcam.errors import ConfigError, VcamError
-from vcam.files import write_text_atomic
+from vcam.files import sha256_file, write_text_atomic
 from vcam.segments import Segment, join, plan
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,6 @@ SEGMENT_S = 300.0
 parallel. Shorter spreads one recording over more workers, and adds :data:`OVERLAP_S` of work per segment."""
 OVERLAP_S = 2.0
 """Seconds each segment also analyses before its start, to match its tracks with the segment before's."""
-HASH_CHUNK = 1 << 20
-"""Bytes read at a time when hashing a recording (1 MiB): memory stays flat for any size."""
 
 
 # -- what to analyse ------------------------------------------------------------------------------------------------
@@ -92,15 +90,6 @@ def folder_names(paths: Sequence[Path]) -> dict[Path, str]:
     stems = [p.stem or p.name for p in paths]
     return {p: stem if stems.count(stem) == 1 else f"{stem}-{hashlib.sha256(str(p).encode()).hexdigest()[:8]}"
             for p, stem in zip(paths, stems)}
-
-
-def content_hash(path: Path) -> str:
-    """The sha256 of the file at ``path`` as hex, read :data:`HASH_CHUNK` bytes at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def people_hash(people: Mapping[str, np.ndarray] | None) -> str | None:
@@ -197,7 +186,7 @@ def recordings_of(inputs: Sequence[str | Path]) -> list[Recording]:
     """Every input recording with its folder name, size and content hash (see :func:`find_recordings`)."""
     paths = find_recordings(inputs)
     names = folder_names(paths)
-    return [Recording(p, names[p], p.stat().st_size, content_hash(p), *frames_known(p)) for p in paths]
+    return [Recording(p, names[p], p.stat().st_size, sha256_file(p), *frames_known(p)) for p in paths]
 
 
 def frames_known(path: Path) -> tuple[int, float]:

@@ -11,10 +11,12 @@ Every file vcam writes goes through here:
   regular file this user owns, so a link's target never changes mode.
 
 What is refused raises :class:`~vcam.errors.UnsafePathError`: the path, what is there, and what to do.
+:func:`sha256_file` is the one way vcam hashes a file it reads (a model, a recording).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import stat
@@ -133,3 +135,16 @@ def _tighten(fd: int, path: str | Path) -> bool:
         return False
     os.fchmod(fd, PRIVATE)
     return True
+
+
+HASH_CHUNK = 1 << 20
+"""Bytes read at a time by :func:`sha256_file` (1 MiB): memory stays flat for any size."""
+
+
+def sha256_file(path: str | Path) -> str:
+    """The sha256 of the file at ``path`` as hex, read :data:`HASH_CHUNK` bytes at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -32,6 +32,7 @@ from typing import BinaryIO
 import platformdirs
 
 from vcam.errors import ModelError
+from vcam.files import sha256_file
 from vcam.manifest import PENDING, REINSTALL_VCAM, Manifest, ModelInfo, load_manifest, package_models_dir
 
 log = logging.getLogger(__name__)
@@ -100,12 +101,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 def _hash_file(path: Path) -> str:
     start = time.perf_counter()
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK * 16):
-            digest.update(chunk)
+    digest = sha256_file(path)
     log.debug("hashed %s in %.0f ms", path, (time.perf_counter() - start) * 1000)
-    return digest.hexdigest()
+    return digest
 
 
 def _manifest(manifest: ManifestArg) -> Manifest:
