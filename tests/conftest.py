@@ -34,6 +34,17 @@ def private_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytes
     return path
 
 
+@pytest.fixture(autouse=True)
+def x11_session_and_private_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An X11 session (a test run from a Wayland desktop still captures with mss and Xvfb; the Wayland tests
+    set their own) and XDG_STATE_HOME in a fresh folder, where vcam keeps the portal's restore token."""
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state
+
+
 def _registered(name: str):
     devices: list[FakeDevice] = []
     pyvirtualcam.register_backend(name, make_backend(devices))

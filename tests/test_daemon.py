@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import pyvirtualcam
 from fakecam import make_backend
+from waiting import wait_until
 
 from vcam.config import Config
 from vcam.daemon import Daemon, Mailbox
@@ -260,3 +261,18 @@ def test_name_labels_in_a_script_the_reader_cannot_read_are_said_once_in_the_log
     assert published[1] is None and published[7] is None and sum(isinstance(p, str) for p in published) == 7
     said = [r.getMessage() for r in caplog.records if r.name == "vcam.daemon"]
     assert said == [NAMES_UNREAD.format(n="some")], "once, however many labels are read one by one"
+
+
+def test_the_tray_starts_on_a_source_that_cannot_open_yet_shows_source_lost_and_takes_it_when_it_comes(fake_cam):
+    """A camera not plugged in yet (or a screen-sharing dialog the user cancelled) must not stop the tray:
+    the output shows the "source lost" placard and vcam keeps trying; a source chosen then is taken."""
+    name, devices = fake_cam
+    daemon = Daemon(Config(source="webcam:7", output=f"vcam:{name}"), hold=True).start()
+    try:
+        assert wait_until(lambda: daemon.problem is not None and len(devices[0].frames) >= 3, 10)
+        assert daemon.capture.lost[0] == "source_lost"
+        assert "no camera at index 7" in daemon.problem and "retrying" in daemon.problem
+        daemon.set_source("demo")
+        assert wait_until(lambda: daemon.problem is None and daemon.stats.analysed > 0, 20)
+    finally:
+        daemon.stop()

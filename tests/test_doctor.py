@@ -146,3 +146,23 @@ def test_a_valid_config_file_passes_and_is_named(private_config_file):
     private_config_file.write_text('source = "demo"\n')
     check = doctor.check_config()
     assert check.status == doctor.OK and str(private_config_file) in check.detail and "demo" in check.detail
+
+
+def test_the_screen_sharing_check_on_an_x11_session_finds_gstreamers_pipewire_source():
+    check = doctor.check_screen_sharing()
+    assert (check.status, check.needed) == (doctor.OK, False)
+    assert "X11 session" in check.detail and "PipeWire source is there" in check.detail
+
+
+def test_the_screen_sharing_check_on_wayland_without_gstreamer_warns_naming_each_distributions_packages(monkeypatch):
+    from vcam.errors import SourceError
+    from vcam.sources import portal
+
+    def missing() -> None:
+        raise SourceError("cannot load GStreamer for Python (No module named 'gi')")
+
+    monkeypatch.setattr(portal, "gstreamer", missing)
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    check = doctor.check_screen_sharing()
+    assert check.status == doctor.WARN and "Wayland session" in check.detail
+    assert all(p in check.fix for p in ("gstreamer1.0-pipewire", "pipewire-gstreamer", "gst-plugin-pipewire"))

@@ -26,10 +26,36 @@ import overlay
 from vcam.errors import SourceError
 from vcam.policy import Backoff
 from vcam.sources import Source
+from vcam.sources.base import Source as SourceBase
 from vcam.threads import Stats
 from vcam.types import Frame
 
 log = logging.getLogger(__name__)
+
+
+class Unopened(SourceBase):
+    """The configured source that could not open at start (the tray): read raises its error, so
+    :class:`Capture` shows the "source lost" placard and keeps trying to open it.
+
+    Args:
+        spec: the configured source's spec.
+        error: why it could not open.
+        fps: the placard's rate.
+    """
+
+    def __init__(self, spec: str, error: SourceError, fps: float = 30.0) -> None:
+        super().__init__(spec, fps=fps)
+        self.error = error
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return 0, 0
+
+    def _open(self) -> None:
+        pass
+
+    def _grab(self) -> np.ndarray:
+        raise self.error
 
 
 class Capture:

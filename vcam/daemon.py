@@ -16,7 +16,8 @@ What goes wrong, and what the presenter sees:
   error): the output shows a "source lost" placard at the source's rate while
   the source is reopened with backoff (:mod:`vcam.capture`). A file that ends
   stops ``vcam run``; with ``hold`` (the tray) a placard says so until another
-  source is chosen.
+  source is chosen. With ``hold``, a source that cannot open at start (no
+  camera yet, the desktop's screen-sharing dialog cancelled) is treated as lost.
 - **A stage raises**: the error is logged once, that frame goes out
   unannotated, ``stats.stage_errors`` counts it and the feed reports it. An
   optional stage (gaze, identity, emotion) that fails with a VcamError (a
@@ -43,10 +44,10 @@ from pathlib import Path
 import numpy as np
 
 import overlay
-from vcam.capture import Capture
+from vcam.capture import Capture, Unopened
 from vcam.config import Config
 from vcam.controls import Controls
-from vcam.errors import OutputError, SessionError, SourceError, VcamError
+from vcam.errors import OutputError, SessionError, SourceError, SourceSpecError, VcamError
 from vcam.feed.publisher import DEFAULT_FEED_PORT, FeedPublisher
 from vcam.feed.server import FeedServer
 from vcam.listeners import Listeners
@@ -56,7 +57,7 @@ from vcam.policy import StageFailures
 from vcam.records import Privacy, Records
 from vcam.runtime import Runtime
 from vcam.session import Recorder
-from vcam.sources import Source, make_source
+from vcam.sources import Source, choose_again, make_source
 from vcam.threads import Mailbox, Stats
 from vcam.types import Analysis, Frame
 
@@ -110,7 +111,7 @@ class Daemon:
         cfg = self.config
         if cfg.output != "auto":
             parse_output(cfg.output)  # a bad spec fails before the camera is taken
-        self.capture = Capture(open_configured_source(cfg, self._make_source), self._make_source,
+        self.capture = Capture(self._first_source(), self._make_source,
                                size=(cfg.width, cfg.height), hold=self.hold,
                                stop=self._stop, stats=self.stats, style=self.style, changed=self.publish_status,
                                send=lambda placard: self.runtime.send_placard(placard))
@@ -165,6 +166,19 @@ class Daemon:
     def feed(self) -> FeedServer | None:
         """The feed's server, or None when the feed is off."""
         return self.publisher.server if self.publisher is not None else None
+
+    def _first_source(self) -> Source:
+        """The configured source, opened; with ``hold`` (the tray), one that cannot open yet is retried with
+        the "source lost" placard instead of stopping vcam (a camera not plugged in, a sharing dialog cancelled)."""
+        try:
+            return open_configured_source(self.config, self._make_source)
+        except SourceSpecError:
+            raise
+        except SourceError as err:
+            if not self.hold:
+                raise
+            log.warning("%s; vcam keeps running and tries again", err)
+            return Unopened(self.config.source, err, self.config.fps).open()
 
     def _make_source(self, spec: str) -> Source:
         return make_source(spec, realtime=True, loop=self.config.loop, fps=self.config.fps)
@@ -226,6 +240,7 @@ class Daemon:
 
         Raises SourceError (with a fix) when it cannot open; the current source then goes on.
         """
+        choose_again(spec)  # a screen shared through the desktop's portal: ask which one again
         fresh = self._make_source(spec).open()
         if self.capture is None:
             fresh.close()  # not started: start() opens the configured source

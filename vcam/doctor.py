@@ -224,6 +224,35 @@ def check_display() -> Check:
                    DISPLAY_FIX, needed=False)
 
 
+def check_screen_sharing() -> Check:
+    """Linux: what Wayland capture needs (GStreamer's PipeWire source for Python) and, on a Wayland session,
+    the desktop's ScreenCast portal; a warning only: X11 capture, the webcam and the demo need neither."""
+    if not sys.platform.startswith("linux"):
+        return _result("screen sharing", True, "not needed on this system (the screen is read directly)", "", False)
+    from vcam.errors import SourceError
+    from vcam.sources.portal import GSTREAMER_HINT, gstreamer, wayland_session
+    from vcam.sources.portal_dbus import Portal
+
+    wayland = wayland_session()
+    try:
+        gstreamer()
+    except SourceError as err:
+        return _result("screen sharing", not wayland, f"{'Wayland' if wayland else 'X11'} session; {err}",
+                       GSTREAMER_HINT, needed=False)
+    if not wayland:
+        return _result("screen sharing", True, "X11 session: the screen is read directly (GStreamer's PipeWire "
+                       "source is there too, for Wayland)", "", needed=False)
+    try:
+        portal = Portal()
+    except SourceError as err:
+        return _result("screen sharing", False, f"Wayland session; {err}", "see the message", needed=False)
+    version = portal.version
+    portal.close()
+    remembered = "remembers the choice" if version >= 4 else "asks each time (version < 4 cannot remember)"
+    return _result("screen sharing", True, f"Wayland session: ScreenCast portal version {version} ({remembered}), "
+                   "GStreamer's PipeWire source found", "", needed=False)
+
+
 def check_port(port: int | None = None, host: str = "127.0.0.1") -> Check:
     """The feed's default port is free on ``host`` (a bind test)."""
     from vcam.daemon import DEFAULT_FEED_PORT
@@ -254,8 +283,8 @@ def check_config() -> Check:
 
 
 CHECKS: tuple[Callable[[], Check], ...] = (
-    check_python, check_packages, check_models, check_landmarks, check_ocr, check_cameras, check_virtualcam, check_display, check_port,
-    check_config,
+    check_python, check_packages, check_models, check_landmarks, check_ocr, check_cameras, check_virtualcam, check_display,
+    check_screen_sharing, check_port, check_config,
 )
 
 

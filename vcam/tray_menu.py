@@ -4,6 +4,7 @@
 
     vcam: running · demo          (the state; the problem when there is one)
     Source ▸  Webcam · Screen N (W×H) · Region… · Window ▸ · Demo · File…
+              (Wayland: Webcam · Screen or window… (the desktop's dialog) · Demo · File…)
     ✓ Gaze  ✓ Identity  ✓ Emotion  ✓ Overlay  ✓ Mirror video  ✓ Aggregate only  ✓ EU mode   (vcam.features)
     Open dashboard                (the default item: a left click on a menu-less tray)
     Start recording / Stop recording
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING
 from vcam.desktop import monitors, pick_video_file
 from vcam.errors import VcamError
 from vcam.features import FEATURES
+from vcam.sources.portal import wayland_session
 from vcam.sources.window import window_titles
 
 if TYPE_CHECKING:
@@ -112,10 +114,10 @@ def is_region(spec: str | None) -> bool:
 
 
 def source_kind(spec: str) -> str:
-    """``webcam``, ``screen:N``, ``region``, ``demo``, ``window:TITLE``, ``file`` or ``auto``: which Source item
-    is ticked."""
+    """``webcam``, ``screen:N``, ``region``, ``demo``, ``window:TITLE``, ``portal``, ``file`` or ``auto``: which
+    Source item is ticked."""
     kind, _, arg = spec.partition(":")
-    if kind in ("webcam", "demo", "auto"):
+    if kind in ("webcam", "demo", "auto", "portal"):
         return kind
     if kind == "window":
         return f"window:{arg.strip()}"
@@ -220,9 +222,16 @@ class TrayMenu:
                     checked=lambda: self.current_kind() == kind)
 
     def source_items(self) -> list[Item]:
-        """The Source submenu: Webcam, each monitor, Region, Window, Demo, File; the current one ticked."""
+        """The Source submenu: Webcam, each monitor, Region, Window, Demo, File; the current one ticked.
+
+        On a Wayland session the monitors and windows, which X11 cannot see, are one item instead: Screen or
+        window…, which asks the desktop (its dialog comes up each time the item is chosen)."""
         item = self._source_item
         items = [item("Webcam", "webcam", lambda: self.switch_source("webcam:0"))]
+        if wayland_session():
+            items.append(item("Screen or window…", "portal", lambda: self.switch_source("portal")))
+            items.append(item("Demo", "demo", lambda: self.switch_source("demo")))
+            return items + [self._file_item()]
         for number, width, height in monitors():
             items.append(item(f"Screen {number} ({width}×{height})", f"screen:{number}",
                               lambda n=number: self.switch_source(f"screen:{n}")))
@@ -230,9 +239,11 @@ class TrayMenu:
         items.append(item(f"Region {region[7:]}" if region else "Region…", "region", self.choose_region))
         items.append(Item("Window", submenu=self.window_items))
         items.append(item("Demo", "demo", lambda: self.switch_source("demo")))
+        return items + [self._file_item()]
+
+    def _file_item(self) -> Item:
         name = Path(self.daemon.config.source).name if self.current_kind() == "file" else ""
-        items.append(item(f"File: {name}…" if name else "File…", "file", self.choose_file))
-        return items
+        return self._source_item(f"File: {name}…" if name else "File…", "file", self.choose_file)
 
     def window_items(self) -> list[Item]:
         """The Window submenu: each other program's window by title (the one captured ticked)."""

@@ -3,11 +3,14 @@ one clear message."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from vcam.errors import ConfigError, SourceError, SourceSpecError
 from vcam.sources import SOURCES, SourceSpec, make_source, parse_source
 from vcam.sources.demo import DemoSource
+from vcam.sources.portal import PortalSource
 from vcam.sources.screen import ScreenSource
 from vcam.sources.video import VideoSource
 from vcam.sources.webcam import WebcamSource
@@ -54,20 +57,45 @@ def test_a_parsed_spec_makes_the_same_source_as_its_text():
         (DemoSource, 2, 2, (1280, 720), 12.0, False, "demo:2x2@1280x720")
 
 
-def test_the_registry_has_a_factory_for_every_kind_the_parser_gives(tmp_path):
+def test_the_registry_has_a_factory_for_every_kind_the_parser_gives(tmp_path, monkeypatch):
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
     clip = tmp_path / "a.mp4"
     clip.write_bytes(b"x")
     made = {kind: type(make_source(spec)) for kind, spec in
-            [("demo", "demo"), ("webcam", "webcam"), ("screen", "screen"), ("window", "window:Zoom"), ("video", str(clip))]}
+            [("demo", "demo"), ("webcam", "webcam"), ("screen", "screen"), ("window", "window:Zoom"),
+             ("portal", "portal"), ("video", str(clip))]}
     assert made == {"demo": DemoSource, "webcam": WebcamSource, "screen": ScreenSource, "window": WindowSource,
-                    "video": VideoSource}
+                    "portal": PortalSource, "video": VideoSource}
     assert set(SOURCES) == set(made)
+
+
+@pytest.mark.parametrize("variable, value", [("WAYLAND_DISPLAY", "wayland-0"), ("XDG_SESSION_TYPE", "wayland")])
+def test_on_a_wayland_session_screen_and_window_sources_capture_through_the_portal(monkeypatch, caplog, variable,
+                                                                                  value):
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+    monkeypatch.setenv(variable, value)
+    with caplog.at_level(logging.INFO, logger="vcam.sources"):
+        screen, region, window = (make_source(s) for s in ("screen", "screen:10,20,640,360", "window:Zoom Meeting"))
+    assert [(type(s), s.kind, s.region) for s in (screen, region, window)] == [
+        (PortalSource, "screen", None), (PortalSource, "screen", (10, 20, 640, 360)), (PortalSource, "window", None)]
+    assert [s.spec for s in (screen, region, window)] == ["screen", "screen:10,20,640,360", "window:Zoom Meeting"]
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("Wayland session" in m and "screen-sharing portal" in m for m in said) == 3
+    assert any("choose the window titled 'Zoom Meeting'" in m for m in said)
+
+
+def test_portal_specs_name_what_the_desktops_dialog_offers():
+    assert [parse_source(s).title for s in ("portal", "portal:screen", "portal:WINDOW")] == ["any", "screen", "window"]
+    with pytest.raises(SourceSpecError, match="use portal, portal:screen or portal:window"):
+        parse_source("portal:printer")
 
 
 def test_a_kind_with_no_factory_is_a_spec_error_listing_the_known_kinds():
     with pytest.raises(SourceSpecError) as err:
         make_source(SourceSpec("printer", "printer:1"))
-    assert "'printer'" in str(err.value) and "known kinds are demo, webcam, screen, window, video" in str(err.value)
+    assert "'printer'" in str(err.value) and "known kinds are demo, webcam, screen, window, portal, video" in str(err.value)
 
 
 def test_a_registered_factory_makes_its_kind(monkeypatch):

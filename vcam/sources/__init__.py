@@ -14,6 +14,9 @@ Specs (``vcam run --source SPEC``):
 ``screen:X,Y,W,H``  a region of the screen in pixels
 ``window:TITLE``    the window whose title contains TITLE (any case), followed as
                     it moves (X11), e.g. ``window:Zoom Meeting``
+``portal[:KIND]``   on Wayland: the screen or window the user chooses once in the desktop's
+                    dialog (the ScreenCast portal); KIND ``screen`` or ``window`` limits the
+                    choice. ``screen…`` and ``window:…`` use it on a Wayland session too
 ``PATH``            a video file; ``loop=True`` restarts it at the end
 ==================  ==============================================
 
@@ -31,6 +34,7 @@ only when it is called, so importing this package loads neither OpenCV nor mss n
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +44,13 @@ from vcam.errors import SourceError, SourceSpecError
 from vcam.sources.base import Source
 from vcam.sources.demo_spec import DemoOptions, parse_demo
 
-__all__ = ["SOURCES", "SOURCE_SPECS", "Source", "SourceFactory", "SourceSpec", "make_source", "parse_source",
-           "video_path"]
+__all__ = ["SOURCES", "SOURCE_SPECS", "Source", "SourceFactory", "SourceSpec", "choose_again", "make_source",
+           "parse_source", "portal_kind", "video_path"]
+
+log = logging.getLogger(__name__)
 
 SOURCE_SPECS = ("demo[:RxC[@WxH]], demo:zoom|teams[:OPTION...], webcam[:N], screen[:MONITOR], screen:X,Y,W,H, window:TITLE, "
-                "or a path to a video file")
+                "portal[:screen|window], or a path to a video file")
 _WHOLE = re.compile(r"-?\d+")
 _VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
@@ -56,12 +62,14 @@ class SourceSpec:
     Only the fields of its kind are set; the others are None.
 
     Attributes:
-        kind: ``demo``, ``webcam``, ``screen``, ``window`` or ``video``: the key of its factory in :data:`SOURCES`.
+        kind: ``demo``, ``webcam``, ``screen``, ``window``, ``portal`` or ``video``: the key of its factory in
+            :data:`SOURCES`.
         text: the spec as given, without surrounding spaces.
         index: the camera's OpenCV index (``webcam``).
         monitor: the mss monitor: 1 = primary, 2… = others, 0 = all together (``screen`` without a region).
         region: ``(x, y, w, h)`` of the screen in pixels (``screen:X,Y,W,H``).
-        title: part of the window's title, spaces around it trimmed (``window``).
+        title: part of the window's title, spaces around it trimmed (``window``); ``any``, ``screen`` or
+            ``window``, what the desktop's dialog offers (``portal``).
         rows, cols: the demo gallery's grid (``demo``).
         size: the demo's frame ``(width, height)`` in pixels (``demo``).
         demo: a themed demo's options (``demo:zoom…``); None for the classic ``demo`` and ``demo:RxC[@WxH]``.
@@ -124,6 +132,13 @@ def _window(text: str, arg: str) -> SourceSpec:
     return SourceSpec("window", text, title=arg.strip())
 
 
+def _portal(text: str, arg: str) -> SourceSpec:
+    choice = arg.strip().lower() or "any"
+    if choice not in ("any", "screen", "window"):
+        raise SourceSpecError(f"bad portal source {text!r}: use portal, portal:screen or portal:window")
+    return SourceSpec("portal", text, title=choice)
+
+
 def _video(text: str, arg: str) -> SourceSpec:
     """A video file: a path that exists, or one that looks like a video file (a video suffix or a folder)."""
     path = Path(text).expanduser()
@@ -148,7 +163,7 @@ def _index(text: str, arg: str, default: int) -> int:
     return int(arg)
 
 
-_PARSERS = {"demo": _demo, "webcam": _webcam, "screen": _screen, "window": _window}
+_PARSERS = {"demo": _demo, "webcam": _webcam, "screen": _screen, "window": _window, "portal": _portal}
 """Spec kind (the part before ``:``) → its parser; any other spec is a video file or an error."""
 
 
@@ -215,14 +230,55 @@ def _make_webcam(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | N
     return WebcamSource(**_given(index=spec.index))  # paced by the camera, at the camera's rate
 
 
+def portal_kind(spec: SourceSpec) -> str | None:
+    """What the desktop's dialog offers for ``spec`` (``any``, ``screen``, ``window``), or None when the spec is
+    not captured through the ScreenCast portal: ``portal…`` always, ``screen…`` and ``window:…`` on Wayland."""
+    if spec.kind == "portal":
+        return spec.title
+    if spec.kind in ("screen", "window"):
+        from vcam.sources.portal import wayland_session
+
+        return spec.kind if wayland_session() else None
+    return None
+
+
+def choose_again(spec: str | SourceSpec) -> None:
+    """Make the next open of ``spec`` ask the user in the desktop's dialog (a source chosen anew in the tray)."""
+    parsed = parse_source(spec) if isinstance(spec, str) else spec
+    kind = portal_kind(parsed)
+    if kind is not None:
+        from vcam.sources.portal import choose_again as forget
+
+        forget(kind)
+
+
+def _make_portal(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
+    from vcam.sources.portal import PortalSource
+
+    return PortalSource(spec.text, portal_kind(spec) or "any", region=spec.region, realtime=realtime,
+                        **_given(fps=fps))
+
+
 def _make_screen(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
     from vcam.sources.screen import ScreenSource
+
+    if portal_kind(spec):
+        log.info("this is a Wayland session, where %s (X11 capture) sees no Wayland window: capturing through "
+                 "the desktop's screen-sharing portal instead; choose the screen once in the desktop's dialog",
+                 spec.text)
+        return _make_portal(spec, realtime=realtime, loop=loop, fps=fps)
 
     return ScreenSource(spec.text, realtime=realtime, **_given(monitor=spec.monitor, region=spec.region, fps=fps))
 
 
 def _make_window(spec: SourceSpec, *, realtime: bool, loop: bool, fps: float | None) -> Source:
     from vcam.sources.window import WindowSource
+
+    if portal_kind(spec):
+        log.info("this is a Wayland session, where window capture by title (X11) sees no Wayland window: "
+                 "capturing through the desktop's screen-sharing portal instead; choose the window titled %r "
+                 "once in the desktop's dialog", spec.title)
+        return _make_portal(spec, realtime=realtime, loop=loop, fps=fps)
 
     return WindowSource(spec.text, spec.title, realtime=realtime, **_given(fps=fps))
 
@@ -238,6 +294,7 @@ SOURCES: dict[str, SourceFactory] = {
     "webcam": _make_webcam,
     "screen": _make_screen,
     "window": _make_window,
+    "portal": _make_portal,
     "video": _make_video,
 }
 """Source kind → the factory that makes it (as pyvirtualcam keeps its backends by name).

@@ -73,6 +73,10 @@ class Source(ABC):
         """Seconds of the frame just grabbed, in the source's own clock."""
         return self._index / self.fps
 
+    def _capture_time(self) -> float:
+        """When the image just grabbed was captured, ``time.monotonic()`` seconds (default: now)."""
+        return time.monotonic()
+
     def open(self) -> Source:
         """Open the source; returns ``self``."""
         if not self._opened:
@@ -102,7 +106,7 @@ class Source(ABC):
         image = self._grab()
         if image is None:
             return None
-        frame = Frame(as_bgr(image), self._index, self._media_time(), self.spec, time.monotonic())
+        frame = Frame(as_bgr(image), self._index, self._media_time(), self.spec, self._capture_time())
         self._index += 1
         return frame
 
