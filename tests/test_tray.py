@@ -334,11 +334,24 @@ def test_vcam_tray_without_a_desktop_says_to_use_vcam_run(monkeypatch):
         args.handler(args)
 
 
-def test_a_configured_source_that_cannot_open_starts_the_demo_and_says_why(env):
+def test_a_configured_source_that_cannot_open_yet_starts_with_source_lost_and_keeps_trying(env):
+    """The tray never sends the demo's strangers to a meeting because the camera is not plugged in yet."""
     d = Daemon(Config(source="webcam:7", output="none", feed=False, gaze=False), hold=True)
+    try:
+        assert _start(d) is None
+        assert d.running and d.config.source == "webcam:7"
+        assert wait_until(lambda: d.problem is not None and "no camera at index 7" in d.problem, 10)
+        assert d.capture.lost[0] == "source_lost"
+    finally:
+        d.stop()
+
+
+def test_a_configured_source_that_is_no_source_at_all_starts_the_demo_and_says_why(env, monkeypatch):
+    d = Daemon(Config(source="demo", output="none", feed=False, gaze=False), hold=True)
+    d.config.source = "printer:1"  # as a config file edited by hand could hold
     try:
         message = _start(d)
         assert d.running and d.config.source == "demo"
-        assert "webcam:7" in message and "choose another source" in message
+        assert "printer:1" in message and "choose another source" in message
     finally:
         d.stop()

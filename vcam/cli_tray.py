@@ -81,13 +81,17 @@ def cmd_tray(args: argparse.Namespace) -> int:
 
 
 def _start(daemon: Daemon) -> str | None:
-    """Start the daemon (the tray shows what this returns or raises). When the configured source cannot
-    open, start on the demo and say so, so the presenter can pick another source from the menu."""
-    from vcam.errors import SourceError
+    """Start the daemon (the tray shows what this returns or raises).
+
+    A configured source that cannot open yet (no camera plugged in, the screen-sharing dialog cancelled)
+    starts with the "source lost" placard and keeps being retried (:class:`vcam.capture.Unopened`). A spec
+    that can never open (not a source at all) starts the demo and says so, so the presenter can pick
+    another source from the menu."""
+    from vcam.errors import SourceSpecError
 
     try:
         daemon.start()
-    except SourceError as err:
+    except SourceSpecError as err:
         wanted, daemon.config.source = daemon.config.source, "demo"
         daemon.start()
         return f"could not open the source {wanted} ({err}); showing the demo until you choose another source"

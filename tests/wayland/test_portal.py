@@ -201,3 +201,25 @@ def test_vcam_run_on_a_cancelled_dialog_is_one_line_and_exit_2(on_desktop, tmp_p
                              "--frames", "5"], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2, result.stderr
     assert "cancelled in the desktop's dialog" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_tray_started_on_a_cancelled_dialog_keeps_running_with_source_lost_until_the_source_is_chosen(
+        on_desktop, fake_cam):
+    from vcam.config import Config
+    from vcam.daemon import Daemon
+
+    name, devices = fake_cam
+    choose_again("portal")
+    on_desktop.cancel_flag.touch()
+    daemon = Daemon(Config(source="portal", output=f"vcam:{name}", feed=False), hold=True).start()
+    try:
+        assert wait_until(lambda: daemon.problem is not None and len(devices[0].frames) >= 3, 20)
+        assert daemon.capture.lost[0] == "source_lost" and "cancelled" in daemon.problem
+        asked = on_desktop.chooser_calls()
+        time.sleep(2)  # the reconnects meanwhile
+        assert on_desktop.chooser_calls() == asked, "a cancelled dialog is not shown again by the reconnects"
+        on_desktop.cancel_flag.unlink()
+        daemon.set_source("portal")
+        assert wait_until(lambda: daemon.problem is None and daemon.stats.analysed > 0, 30)
+    finally:
+        daemon.stop()

@@ -48,6 +48,9 @@ GSTREAMER_HINT = ("install GStreamer's PipeWire plugin and its Python bindings (
                   "pipewire-gstreamer gstreamer1-plugins-base; Arch: gst-plugin-pipewire gst-plugins-base)")
 _declined: set[str] = set()
 """Kinds whose dialog the user cancelled in this process: not asked again until chosen from the tray."""
+_asking: set[str] = set()
+"""Kinds being asked for now: a reconnect on another thread waits rather than opening a second dialog."""
+_asking_lock = threading.Lock()
 
 
 def wayland_session() -> bool:
@@ -164,11 +167,18 @@ class PortalSource(Source):
         if portal.version < 4:
             log.info("this desktop's portal (ScreenCast version %d) cannot remember the choice: it will ask "
                      "each time vcam starts or reconnects", portal.version)
+        with _asking_lock:
+            if self.kind in _asking:
+                raise SourceError("waiting for the choice in the desktop's screen-sharing dialog")
+            _asking.add(self.kind)
         try:
             stream = portal.start(KINDS[self.kind], token)
         except Cancelled:
             _declined.add(self.kind)
             raise
+        finally:
+            with _asking_lock:
+                _asking.discard(self.kind)
         log.info("the desktop shares PipeWire node %d (%s)%s", stream.node,
                  "x".join(map(str, stream.size)) if stream.size else "size not given",
                  ", restored without a dialog" if token else "")
