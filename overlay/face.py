@@ -40,6 +40,7 @@ class _Face(NamedTuple):
     affect: tuple[float, float] | None  # (valence, arousal) estimates in -1..1, None when not computed
     row: int = -1  # its row in Analysis.faces
     origin: tuple[float, float] = (0.0, 0.0)  # image px of the (tile) view it is drawn on; p0, p1 are relative to it
+    reason: str | None = None  # why a face judged away is away ("eyes closed", "looking down"...); None otherwise
 
 
 def _scale(size: tuple[int, int], width: int, height: int) -> tuple[float, float]:
@@ -67,8 +68,14 @@ def _prepare(analysis: Analysis, width: int, height: int) -> list[_Face]:
             state = "unknown" if math.isnan(conf) else ("looking" if on_screen else "away")
             name = (f.name[i] or "unknown") if identity_on else None
             out.append(_Face(*corners, track_id, state, conf, tuple(pose), f.landmarks[i], scale, name,
-                             _emotion(f.emotion[i]), _affect(float(f.valence[i]), float(f.arousal[i])), i))
+                             _emotion(f.emotion[i]), _affect(float(f.valence[i]), float(f.arousal[i])), i,
+                             reason=_reason(state, f.away_reason[i])))
     return out
+
+
+def _reason(state: str, reason: object) -> str | None:
+    """The gaze stage's ``away_reason`` of a face judged away, when it gave one (a str); None otherwise."""
+    return reason if state == "away" and isinstance(reason, str) and reason else None
 
 
 def _emotion(probs: np.ndarray) -> tuple[str, float] | None:
@@ -129,14 +136,18 @@ def _draw_marks(img: np.ndarray, f: _Face, style: Style, m: Metrics) -> None:
 
 
 def _label_text(f: _Face, style: Style) -> str:
-    """``"#<id> <state word>"``, with the parts ``style`` switches off or that are unknown left out."""
+    """``"#<id> <state word>"``, with the parts ``style`` switches off or that are unknown left out.
+
+    A face judged away says why when the gaze stage said: ``"#2 away: eyes closed"`` (the chip's
+    Hershey font is ASCII only).
+    """
     parts = []
     if style.ids and f.track_id >= 0:
         parts.append(f"#{f.track_id}")
     if style.names and f.name is not None:
         parts.append(f.name)
     if style.boxes and f.state != "unknown":
-        parts.append("looking" if f.state == "looking" else "away")
+        parts.append("looking" if f.state == "looking" else f"away: {f.reason}" if f.reason else "away")
     return " ".join(parts)
 
 

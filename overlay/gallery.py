@@ -34,7 +34,11 @@ from overlay import marks, text
 from overlay.face import _Face
 from overlay.sprite import Sprite, blit, render
 from overlay.style import BGR, Metrics, Style
+from overlay.room import NAME_EM, RoomCounts, room_counts, summary, summary_rect, summary_text
 from vcam.types import Analysis, Layout
+
+__all__ = ["NAME_EM", "Detail", "RoomCounts", "detail_for", "draw_gallery", "room_counts", "summary", "summary_rect",
+           "summary_text", "tile_state"]
 
 TILE_ASPECT = 16 / 9
 """Width / height of a meeting tile; a tile's span is ``min(width, height × TILE_ASPECT)``."""
@@ -62,8 +66,6 @@ no longer fit beside the eye tile inside a face of ~120 px and overlap.
 """
 REFERENCE_FONT = 0.5
 """``Metrics.font`` of the default :class:`Style` at 720 p: the text size the ``*_MIN_SPAN`` thresholds are for."""
-NAME_EM = 30.0
-"""Name text size in px per em per unit of ``Metrics.font`` (15 px at 720 p): as tall as the Hershey labels."""
 SECONDARY_EM = 24.0
 """The enrolled name's chip, px per em per unit of ``Metrics.font`` (12 px at 720 p): a second, smaller voice."""
 CAMERA_OFF_TEXT = "camera off"
@@ -291,10 +293,10 @@ def header(view: np.ndarray, tile: _Tile, state: str, style: Style, m: Metrics) 
     share. From :attr:`Detail.FACE` on, each enrolled name that differs from the
     participant follows as ``"≠ Ada"`` in a smaller dark chip: the face
     matcher's guess beside the meeting's label, never in place of it. Below
-    the badge where the badge covers the tile.
+    the badge where the badge covers the tile. A tile judged away then says why, in a small chip of the away
+    colour per reason its faces gave (``"eyes closed"``, ``"looking down"``, ``"head turned"``...), from
+    :attr:`Detail.NAME` on and with ``style.gaze``: the presenter sees why, not only that.
     """
-    if not style.names:
-        return
     edge = m.line + 1 + m.pad
     x, y, room = edge, _top(tile, edge, m), view.shape[1] - 2 * edge
     for sprite in _header_chips(tile, state, room, style, m):
@@ -315,18 +317,24 @@ def _header_chips(tile: _Tile, state: str, room: int, style: Style, m: Metrics) 
     """The sprites of :func:`header`, each at most ``room`` px wide (names that do not fit at all are left out)."""
     px, small, pad = round(NAME_EM * m.font), round(SECONDARY_EM * m.font), m.pad
     out = []
-    if tile.name:
+    if tile.name and style.names:
         suffix = f" ×{len(tile.faces)}" if len(tile.faces) > 1 and not tile.camera_off else ""
         label = text.fit(tile.name, px, max(0, room - 2 * pad - text.width(suffix, px)))
         ink = style.paper if state == "camera off" else style.ink
         if label:
             out.append(text.chip(label + suffix, px, ink, colour(state, style), pad))
-    if tile.detail >= Detail.FACE and not tile.camera_off:
+    if tile.detail >= Detail.FACE and not tile.camera_off and style.names:
         for ident in dict.fromkeys(i for i in tile.identities if i):
             label = text.fit("≠ " + ident, small, max(0, room - 2 * pad))
             if label:
                 out.append(text.chip(label, small, style.paper, style.ink, pad))
-    return out
+    return out + (_reason_chips(tile, small, room, style, m) if state == "away" and style.gaze else [])
+
+
+def _reason_chips(tile: _Tile, px: int, room: int, style: Style, m: Metrics) -> list[Sprite]:
+    """One small away-coloured chip per distinct reason the tile's away faces gave, at most ``room`` px wide."""
+    labels = (text.fit(r, px, max(0, room - 2 * m.pad)) for r in dict.fromkeys(f.reason for f in tile.faces if f.reason))
+    return [text.chip(label, px, style.ink, style.away, m.pad) for label in labels if label]
 
 
 def camera_off_mark(view: np.ndarray, words: bool, below: int, style: Style, m: Metrics) -> None:
@@ -377,42 +385,3 @@ def _camera_icon(c: np.ndarray, color: BGR) -> None:
     lens = np.array([[body[2] + t, h // 2], [w - 1 - t, h // 4], [w - 1 - t, h - 1 - h // 4]], np.int32)
     cv2.fillConvexPoly(c, lens, color, marks.AA)
     cv2.line(c, (t, t), (w - 1 - t, h - 1 - t), color, t + 1, marks.AA)
-
-
-class RoomCounts(NamedTuple):
-    """What the room summary says: faces whose gaze was read, how many of them look, tiles with the camera off."""
-
-    looking: int
-    read: int
-    camera_off: int
-
-
-def room_counts(analysis: Analysis) -> RoomCounts:
-    """Counts over the faces not in a camera-off tile (their face is a picture, not a person)."""
-    f, layout = analysis.faces, analysis.layout
-    off = layout.camera_off if layout is not None else np.zeros(0, bool)
-    in_off = np.array([0 <= t < len(off) and bool(off[t]) for t in f.tile.tolist()], bool)
-    read = np.isfinite(f.on_screen_conf) & ~in_off
-    return RoomCounts(int((read & f.on_screen).sum()), int(read.sum()), int(off.sum()))
-
-
-def summary_text(counts: RoomCounts) -> str:
-    """``"31 of 49 looking · 3 camera off"``; the camera-off part only when there is one.
-
-    ``"no gaze read"`` when no face has a gaze (gaze off, or nobody found yet), not a bare "0 of 0".
-    """
-    out = f"{counts.looking} of {counts.read} looking" if counts.read else "no gaze read"
-    return out + (f" · {counts.camera_off} camera off" if counts.camera_off else "")
-
-
-def summary_rect(shape: tuple[int, ...], counts: RoomCounts, style: Style, m: Metrics) -> tuple[int, int, int, int]:
-    """``(x0, y0, x1, y1)`` px, exclusive end, of the summary chip on an image of ``shape``: the bottom-right corner."""
-    w, h = text.chip_size(summary_text(counts), round(NAME_EM * m.font), m.pad)
-    x1, y1 = shape[1] - m.margin, shape[0] - m.margin
-    return x1 - w, y1 - h, x1, y1
-
-
-def summary(img: np.ndarray, counts: RoomCounts, style: Style, m: Metrics) -> None:
-    """The room summary in a dark chip in the image's bottom-right corner (the badge is top-left)."""
-    x0, y0, _, _ = summary_rect(img.shape, counts, style, m)
-    blit(img, text.chip(summary_text(counts), round(NAME_EM * m.font), style.paper, style.ink, m.pad), (x0, y0))

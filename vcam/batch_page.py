@@ -2,7 +2,7 @@
 
 Made from ``OUT/index.json`` and each done recording's ``analysis.json`` after the batch, and replaced
 atomically. The plots are the session report's (matplotlib PNGs inlined as ``data:`` URIs,
-:mod:`vcam.session.report`), so the page opens offline and can be mailed. Sections:
+:mod:`vcam.session.report_parts`), so the page opens offline and can be mailed. Sections:
 
 - **Recordings**: one row each, status (a failed one with vcam's error), length, people, mean attention
   and engagement, and links to its own analysis and report.
@@ -30,7 +30,8 @@ import numpy as np
 
 from vcam.files import write_text_atomic
 from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S
-from vcam.session.report import PAGE_STYLE, clock, img, low_attention_moments, png, section
+from vcam.session.report import low_attention_moments
+from vcam.session.report_parts import PAGE_STYLE, clock, img, png, section
 
 log = logging.getLogger(__name__)
 

@@ -162,12 +162,21 @@ def _judge(row: Row, frame: int, faces: Faces) -> Judgement:
     return Judgement(row, frame, bool(faces.on_screen[k]), seen)
 
 
+def is_photo(source: Path) -> bool:
+    """Whether ``source`` is a photo (judged on the last frame of a still video), not a clip."""
+    return source.suffix.lower() in IMAGE_SUFFIXES
+
+
+def frames_of(source: Path, still_s: float = 1.0, fps: float = 10.0) -> Iterator[Frame]:
+    """The frames the eval runs of ``source``: a photo as ``still_s`` seconds of still video at ``fps``, a clip's own."""
+    return _still(source, still_s, fps) if is_photo(source) else _clip(source)
+
+
 def judge_source(source: Path, rows: Sequence[Row], still_s: float = 1.0, fps: float = 10.0) -> list[Judgement]:
     """Run one photo or clip through a fresh Analyzer; a Judgement per labelled frame of ``rows``."""
     from vcam.pipeline import Analyzer
 
-    photo = source.suffix.lower() in IMAGE_SUFFIXES
-    frames = _still(source, still_s, fps) if photo else _clip(source)
+    photo, frames = is_photo(source), frames_of(source, still_s, fps)
     out: list[Judgement] = []
     with Analyzer(("gaze",)) as analyzer:
         faces, last = None, None

@@ -411,3 +411,22 @@ def test_participant_names_lead_and_camera_off_participants_are_listed_apart(pag
 
     deliver(server, page, audience(2, room(3, 2, 0.7, HAPPY_ROOM), people),
             "document.querySelector('#camera-off').hidden")
+
+
+def test_each_person_away_shows_why_and_the_reason_goes_when_they_look_again(page, server):
+    start_session(server, page, "why")
+    people = nine_people(0)[5:9]  # the sixth looks; the last three do not
+    reasons = [None, "eyes closed", "looking down", "head turned"]
+    people = [dict(p, away_reason=r) for p, r in zip(people, reasons)]
+    deliver(server, page, audience(1, room(4, 1, 0.5, HAPPY_ROOM), people),
+            "document.querySelectorAll('.person').length === 4")
+    assert page.locator(".person .why").all_inner_texts() == ["", "eyes closed", "looking down", "head turned"]
+    assert page.locator('.person[data-track-id="7"] .why').is_visible()
+    assert page.locator('.person[data-track-id="6"] .why').is_hidden()
+    assert page.locator('.person[data-track-id="8"] .dot').get_attribute("title") == "looking away: looking down"
+    assert_fits(page)
+
+    back = [dict(p, looking=True, away_reason=None) for p in people]
+    deliver(server, page, audience(2, room(4, 4, 0.8, HAPPY_ROOM), back),
+            "[...document.querySelectorAll('.person')].every(t => t.dataset.why === '')")
+    assert page.locator(".person .why").all_inner_texts() == [""] * 4

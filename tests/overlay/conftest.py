@@ -38,8 +38,10 @@ def make_faces(
     looking: list[bool | None],
     poses: list[tuple[float, float, float]] | None = None,
     landmarks: bool = True,
+    reasons: list[str | None] | None = None,
 ) -> Faces:
-    """Faces with ``boxes`` ``[x, y, w, h]`` px; ``looking`` None means the gaze is unknown (NaN confidence)."""
+    """Faces with ``boxes`` ``[x, y, w, h]`` px; ``looking`` None means the gaze is unknown (NaN confidence);
+    ``reasons`` the gaze stage's ``away_reason`` per face (None: it gave none)."""
     n = len(boxes)
     bbox = np.array(boxes, np.float32).reshape(n, 4)
     missing = np.full((N_LANDMARKS, 3), np.nan)
@@ -51,6 +53,7 @@ def make_faces(
         gaze=np.full((n, 2), 0.5, np.float32),
         on_screen=np.array([bool(v) for v in looking]),
         on_screen_conf=np.array([np.nan if v is None else 0.8 for v in looking], np.float32),
+        away_reason=np.array(reasons if reasons is not None else [None] * n, object),
     )
 
 
@@ -65,6 +68,7 @@ def golden_scene() -> tuple[np.ndarray, Analysis]:
         [(90, 110, 150, 170), (390, 90, 140, 160)],
         [True, False],
         poses=[(-12.0, 6.0, 3.0), (35.0, -15.0, -8.0)],
+        reasons=[None, "head turned"],
     )
     return np.full((360, 640, 3), 96, np.uint8), make_analysis(faces, (640, 360))
 
@@ -77,6 +81,8 @@ PARTICIPANTS = (
 """Names on the gallery's tiles: accents, a long one that must be cut with "…"."""
 STATES = ("looking", "looking", "away", "looking", "unknown")
 """Gaze state of the face in tile i: STATES[i % 5]."""
+REASONS = ("eyes closed", "looking down", "head turned", "looking up", "looking aside")
+"""Why the k-th face judged away is away: REASONS[k % 5]."""
 CAMERA_OFF = (4, 15, 26, 37)
 """Tiles with the camera off (and no face), where the gallery has that many."""
 SHARED = 1
@@ -94,7 +100,7 @@ def face_box(tile: tuple[int, int, int, int], part: int = 0, parts: int = 1) -> 
 
 
 def gallery_faces(tiles: list[tuple[int, int, int, int]]) -> Faces:
-    """One face per tile (two in :data:`SHARED`, none in :data:`CAMERA_OFF`), states, names and pose mixed."""
+    """One face per tile (two in :data:`SHARED`, none in :data:`CAMERA_OFF`), states, reasons, names and pose mixed."""
     rows = []
     for i, tile in enumerate(tiles):
         if i in CAMERA_OFF:
@@ -104,7 +110,9 @@ def gallery_faces(tiles: list[tuple[int, int, int, int]]) -> Faces:
     states = [STATES[(i + p) % len(STATES)] for i, p, _ in rows]
     looking = [None if s == "unknown" else s == "looking" for s in states]
     poses = [(-20.0 + 7 * (k % 7), 12.0 - 5 * (k % 5), 4.0 - 3 * (k % 3)) for k in range(len(rows))]
-    faces = make_faces([b for _, _, b in rows], looking, poses=poses)
+    away = np.cumsum([s == "away" for s in states]) - 1
+    reasons = [REASONS[k % len(REASONS)] if s == "away" else None for s, k in zip(states, away)]
+    faces = make_faces([b for _, _, b in rows], looking, poses=poses, reasons=reasons)
     emotion = np.full((len(rows), 7), np.nan, np.float32)
     emotion[::3] = (0.02, 0.01, 0.02, 0.7, 0.05, 0.05, 0.15)
     return faces.replace(

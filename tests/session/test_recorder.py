@@ -276,7 +276,7 @@ def test_a_sigkilled_recording_loses_at_most_its_last_second_and_still_makes_a_r
     assert {o["t"] for o in jsonl} >= set(flushed)
 
     out = write_report(folder, tmp_path / "report.html")
-    assert out.read_text().count("data:image/png;base64,") == 4
+    assert out.read_text().count("data:image/png;base64,") == 5
 
 
 def test_aggregate_only_records_the_room_only_and_nothing_for_fewer_than_three(tmp_path):

@@ -20,17 +20,19 @@ PNG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
 def meeting_faces(t: float) -> Faces:
-    """Four people; from 15 s to 30 s three of them look away, and Cy frowns from 20 s."""
+    """Four people; from 15 s to 30 s three of them look away (Ben down, Cy with eyes closed, #3 down then,
+    from 20 s, with the head turned), and Cy frowns from 20 s."""
     n = 4
     away = 15 <= t < 30
     on = np.array([True, not away, not away, not away])
+    why = [None, "looking down", "eyes closed", "looking down" if t < 20 else "head turned"]
     emotion = np.full((n, len(EMOTIONS)), 0.02, np.float32)
     emotion[:, EMOTIONS.index("neutral")] = 0.88
     if t >= 20:
         emotion[2] = 0.02
         emotion[2, EMOTIONS.index("sad")] = 0.88
     return Faces.from_boxes(np.tile(np.float32([0, 0, 40, 40]), (n, 1))).replace(
-        track_id=np.arange(n), on_screen=on, name=np.array(["Ada", "Ben", "Cy", None], object), emotion=emotion,
+        track_id=np.arange(n), on_screen=on, away_reason=np.array(why, object), name=np.array(["Ada", "Ben", "Cy", None], object), emotion=emotion,
         valence=np.full(n, 0.1, np.float32), arousal=np.full(n, 0.0, np.float32),
         attention=on.astype(np.float32), engagement=np.where(on, 0.8, 0.3).astype(np.float32))
 
@@ -54,10 +56,10 @@ def sections(html: str) -> dict[str, str]:
     return dict(re.findall(r'<section id="([\w-]+)">(.*?)</section>', html, re.S))
 
 
-def test_the_report_has_the_four_plot_sections_as_embedded_pngs(full_session, tmp_path):
+def test_the_report_has_the_five_plot_sections_as_embedded_pngs(full_session, tmp_path):
     html = write_report(full_session, tmp_path / "out" / "report.html").read_text()
     parts = sections(html)
-    assert list(parts) == ["engagement", "emotion", "attention", "attention-dips"]
+    assert list(parts) == ["engagement", "emotion", "attention", "away", "attention-dips"]
     for body in parts.values():
         png = base64.b64decode(PNG.search(body).group(1))
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
@@ -82,7 +84,7 @@ def test_the_report_says_emotion_was_off_when_it_was(tmp_path):
     html = write_report(folder, tmp_path / "report.html").read_text()
     emotion = sections(html)["emotion"]
     assert "Emotion recognition was off" in emotion and "data:image" not in emotion
-    assert html.count("data:image/png;base64,") == 3
+    assert html.count("data:image/png;base64,") == 4
 
 
 def test_the_report_needs_no_external_resources_and_is_private(full_session, tmp_path):
@@ -100,7 +102,7 @@ def test_the_report_renders_from_a_session_cut_off_mid_line(full_session, tmp_pa
     meta = full_session / "session.json"
     meta.write_text(meta.read_text().replace('"ended"', '"was_ended"'))
     html = write_report(full_session, tmp_path / "report.html").read_text()
-    assert "stopped without closing" in html and html.count("data:image/png;base64,") == 4
+    assert "stopped without closing" in html and html.count("data:image/png;base64,") == 5
 
 
 def test_the_report_renders_a_session_where_nobody_was_seen(tmp_path):
@@ -111,6 +113,30 @@ def test_the_report_renders_a_session_where_nobody_was_seen(tmp_path):
             rec.on_snapshot(records.build(Analysis(i, i / 4, (640, 480), Faces.empty(), 0.0, 0.0, features=("gaze",))))
     html = write_report(folder, tmp_path / "report.html").read_text()
     assert "People seen: 0" in html and html.count("data:image/png;base64,") == 3
+    assert "Nobody was seen looking away" in sections(html)["away"]
+
+
+def away_table(html: str) -> dict[str, list[str]]:
+    """The "why people looked away" table: each row's cells by who, and the header's cells under "who"."""
+    table = re.search(r'<table class="away">(.*?)</table>', sections(html)["away"], re.S).group(1)
+    rows = [re.findall(r"<t[hd]>(.*?)</t[hd]>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_the_report_splits_each_persons_and_the_rooms_away_time_by_reason(full_session, tmp_path):
+    table = away_table(write_report(full_session, tmp_path / "report.html").read_text())
+    assert table["who"] == ["away (of their time)", "eyes closed", "looking down", "head turned"]
+    assert table["room"] == ["25% (0:45)", "33%", "44%", "22%"]  # 3 people × 15 s away of 4 × 45 s
+    assert table["Ben"] == ["33% (0:15)", "0%", "100%", "0%"]
+    assert table["Cy"] == ["33% (0:15)", "100%", "0%", "0%"]
+    assert table["#3"] == ["33% (0:15)", "0%", "33%", "67%"]
+    assert table["Ada"] == ["0% (0:00)", "0%", "0%", "0%"]
+
+
+def test_the_report_says_gaze_was_off_instead_of_reasons(tmp_path):
+    folder = record_meeting(tmp_path / "s", ("identity",))
+    away = sections(write_report(folder, tmp_path / "report.html").read_text())["away"]
+    assert "Gaze was off" in away and "data:image" not in away
 
 
 def test_a_report_of_a_missing_session_raises_session_error(tmp_path):
@@ -171,7 +197,8 @@ def test_a_session_with_thousands_of_track_ids_draws_the_top_people_and_the_othe
     session = _bench_report().write_session(tmp_path / "long", tracks=2000, seconds=1200)
     html = write_report(session, tmp_path / "report.html").read_text()
     assert "People seen: 2000" in html
-    assert html.count("<img") == 4
+    assert html.count("<img") == 5
+    assert len(away_table(html)) == 1 + 1 + TOP_PEOPLE + 1  # the header, the room, the top people, the others
     assert f"others ({2000 - TOP_PEOPLE} people)" in html, "the engagement note names the others"
     assert len(html) < 600_000, "the figures do not grow with the people seen"
 

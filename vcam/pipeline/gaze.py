@@ -16,8 +16,9 @@ The decision, per track:
    ``prior`` (the screen sits below and around the camera: a laptop's camera is above its screen; a
    meeting tile's camera is unknown). A face whose gaze falls inside is looking.
 3. **A bounded calibration** moves that ellipse per person, towards the median of their own gaze,
-   but only from frames with both eyes open, a steady gaze and the gaze already inside the ellipse
-   widened by ``max_shift``, and never more than ``max_shift`` (10°) per axis. So someone whose
+   but only from frames with both eyes open, a steady gaze and the gaze already inside the prior's
+   ellipse (not widened: widened by ``max_shift`` it learns the clip's upward looks as the screen,
+   and ``vcam eval gaze`` falls from 97.5% to 56%), and never more than ``max_shift`` (10°) per axis. So someone whose
    camera sits beside their screen is followed, and someone who never looks at the screen is
    reported away however long they keep it up: their gaze never teaches the ellipse.
 

@@ -1,8 +1,10 @@
 """The post-session report: one self-contained HTML file with plots, made from a session folder.
 
 Plots are PNGs drawn with matplotlib's Agg canvas (no pyplot, no global state) and embedded as
-base64 ``data:`` URIs, so the file opens anywhere, offline, and can be mailed as one attachment.
-Sections: engagement over time, emotion shares, attention per person, and the moments the
+base64 ``data:`` URIs (:mod:`vcam.session.report_parts`), so the file opens anywhere, offline, and can be mailed
+as one attachment.
+Sections: engagement over time, emotion shares, attention per person, why people looked away
+(:mod:`vcam.session.report_away`: the share of each one's and the room's away time by reason), and the moments the
 room's attention fell (the same rule as the dashboard's ``attention_low`` alert:
 :data:`vcam.records.LOW_ATTENTION_PCT` for :data:`vcam.records.LOW_FOR_S`). Attention is the
 timeline's ``attention`` (see :mod:`vcam.records`). The report renders from a session cut short by a crash.
@@ -12,12 +14,9 @@ rest as one "others" line and row (:class:`Cast`); names are drawn as written (a
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,8 @@ from vcam.errors import SessionError, UnsafePathError
 from vcam.files import write_text_atomic
 from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S
 from vcam.session.reader import Session, load_session
+from vcam.session.report_away import away_section, tally
+from vcam.session.report_parts import _PAGE, PAGE_STYLE, clock, img, plot_label, png, section
 from vcam.types import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def render(session: Session, *, below: float = LOW_ATTENTION_PCT, min_duration: 
                                     min_duration=min_duration, every=every)
     cast = Cast.of(session)
     sections = [_engagement_section(session, cast), _emotion_section(session, cast), _attention_section(session, cast),
-                _moments_section(session, moments, below, min_duration)]
+                _away(session, cast, every), _moments_section(session, moments, below, min_duration)]
     return _PAGE.format(title=html.escape(f"vcam session report: {session.folder.name}"), summary=_summary(session),
                         sections="\n".join(sections), style=PAGE_STYLE)
 
@@ -132,26 +133,6 @@ class Cast:
     def others_label(self) -> str:
         """``"others (N people)"``."""
         return f"others ({self.n_others} {'person' if self.n_others == 1 else 'people'})"
-
-
-# -- page ------------------------------------------------------------------------------
-PAGE_STYLE = """body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-  color: #222; }
-img { max-width: 100%; } table { border-collapse: collapse; }
-td, th { border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }
-.note { color: #666; font-style: italic; } .warn { color: #a40; }"""
-"""The CSS of the report's page (the batch page's too)."""
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-{style}
-</style></head><body>
-<h1>{title}</h1>
-{summary}
-{sections}
-</body></html>
-"""
 
 
 def _summary(session: Session) -> str:
@@ -190,54 +171,11 @@ def _when(iso: str | None) -> str:
         return iso
 
 
-def clock(seconds: float) -> str:
-    """``seconds`` as ``m:ss`` (or ``h:mm:ss``)."""
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
-
-
-def section(ident: str, heading: str, body: str) -> str:
-    """A <section> with an escaped <h2> ``heading`` over ``body`` (HTML)."""
-    return f'<section id="{ident}"><h2>{html.escape(heading)}</h2>\n{body}\n</section>'
-
-
-def img(png: str, alt: str) -> str:
-    """An <img> of a base64 PNG, its ``alt`` escaped."""
-    return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
-
-
-def plot_label(text: str) -> str:
-    """``text`` as matplotlib shows it literally: a ``$`` would start mathtext (and a stray one fails the plot)."""
-    return text.replace("$", r"\$")
-
-
 def _label(session: Session, track_id: int) -> str:
     """The participant name from the meeting tile, else the enrolled name, else ``#id``."""
     participant = session.name_of(track_id, "participant") if "names" in session.features else ""
     name = session.name_of(track_id) if "identity" in session.features else ""
     return participant or name or f"#{track_id}"
-
-
-# -- plots -----------------------------------------------------------------------------
-def _figure(height: float):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as err:
-        raise ImportError("the session report needs matplotlib; install it with `pip install matplotlib`") from err
-    fig = Figure(figsize=(9, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def png(draw: Callable, height: float = 3.5) -> str:
-    """``draw(ax)`` on a new 9-inch-wide figure ``height`` inches high (100 dpi), as a base64 PNG."""
-    fig = _figure(height)
-    draw(fig.add_subplot())
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _time_axis(ax, session: Session) -> None:
@@ -351,6 +289,15 @@ def _attention_section(session: Session, cast: Cast) -> str:
             _no_data(ax)
     body = img(png(draw, 1.5 + 0.35 * max(len(rows), 1)), "attention per person")
     return section("attention", "Attention per person", body)
+
+
+def _away(session: Session, cast: Cast, every: float) -> str:
+    """The "Why people looked away" section (:mod:`vcam.session.report_away`): the room, then the cast."""
+    tl = session.timeline
+    people = zip(_rows(session, cast, "looking"), _rows(session, cast, "away_reason"))
+    rows = [tally("room", tl["looking"], tl["away_reason"])] + [tally(name, looking, why)
+                                                                for (name, looking), (_, why) in people]
+    return away_section(rows, every, "gaze" in session.features)
 
 
 def _mean_pct(values: np.ndarray) -> float:

@@ -284,7 +284,7 @@
     const head = el("div", "head"), mid = el("div", "mid");
     head.append(el("span", "name"), el("span", "dot"));
     mid.append(el("span", "att"), el("span", "emo-label"));
-    tile.append(head, mid, el("div", "va"), sparkSvg());
+    tile.append(head, mid, el("div", "why"), el("div", "va"), sparkSvg());
     const after = [...state.people.keys()].sort(compareIds).find((other) => compareIds(other, id) > 0);
     $("#people").insertBefore(tile, after === undefined ? null : state.people.get(after));
     state.people.set(id, tile);
@@ -315,9 +315,18 @@
     tile.dataset.emotion = (p.emotion && p.emotion.label) || "";
     tile.querySelector(".att").textContent = p.attention == null ? "–" : `${pct(p.attention)}%`;
     tile.querySelector(".dot").title = p.looking == null ? "gaze off" : p.looking ? "looking" : "looking away";
+    renderWhy(tile, p);
     setLevel(tile, p.engagement);
     renderTileEmotion(tile, p);
     drawSpark(tile.querySelector(".spark"), state.history.get(String(p.track_id)));
+  }
+
+  // Why someone is not looking (eyes closed, looking up/down/aside, head turned), only while they are not.
+  function renderWhy(tile, p) {
+    const why = p.looking === false && p.away_reason ? p.away_reason : "";
+    tile.dataset.why = why;
+    tile.querySelector(".why").textContent = why;
+    if (why) tile.querySelector(".dot").title = `looking away: ${why}`;
   }
 
   function renderTileEmotion(tile, p) {
