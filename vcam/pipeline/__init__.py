@@ -38,8 +38,8 @@ Budget (how often each stage runs per face):
   computed on its own worker thread (~8-16 ms each, batched); the analysis thread only
   cuts the 150×150 chip and reads back settled names.
 - emotion: round-robin across faces within ``budget_ms`` per frame, each face at
-  most every ``min_interval`` seconds and at least about every ``max_age`` (1 s, past
-  the budget if need be, within a tenth of the time between analyses), smoothed per track.
+  most every ``min_interval`` seconds and at least about every ``max_age`` (0.8 s, past
+  the budget if need be, within 15 % of the time between analyses), smoothed per track.
 
 Identity and emotion are off until switched on on purpose; their stages (and
 models) are built the first time they are needed (:class:`~vcam.pipeline.stage.Lazy`),

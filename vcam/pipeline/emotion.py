@@ -49,14 +49,15 @@ keep their smoothed values. A crowded grid is thus classified round-robin at a
 bounded cost per frame. The budget has a floor: each call classifies at least
 enough faces for the round to come back to every face within ``max_age`` seconds
 (``ceil(faces × Δt / max_age)``, ``Δt`` the frame time since the last call), as
-far as they fit in ``floor_share`` of ``Δt``, so each face gets an update about
-once a second however many faces there are and however slow the model, and the
-floor never takes more than that share of the time between analyses (on a
-loaded machine, analyses come further apart and cost more: without the cap the
-floor would grow with them). On 49 faces face-api's net (~1.6 ms a face, 4 ×
-fer's) fits 4 faces in the budget: 0.4 updates per face per second at 5
-analyses a second; the floor makes it 10 faces, ~1 update per face per second,
-at ~17 ms per analysis (bench/README.md).
+far as they fit in ``floor_share`` of ``Δt``, so each face gets an update at
+least about once a second however many faces there are and however slow the
+model, and the floor never takes more than that share of the time between
+analyses (on a loaded machine, analyses come further apart and cost more:
+without the cap the floor would grow with them). On 49 faces face-api's net
+(~1.6 ms a face, 4.5 × fer's) fits 4 faces in the budget: 0.4 updates per face
+per second at 5 analyses a second; the floor makes it 13 faces a call, over one
+update per face per second, for ~20 ms more per analysis than fer's
+(``bench/emotion_schedule.py``, bench/README.md).
 
 **Smoothing.** Per track, an exponential moving average of the probability
 vector with time constant ``window`` seconds: ``p ← p + α (q − p)`` with
@@ -204,7 +205,8 @@ class Emotion:
             for other faces and the video; shorter follows quick expressions better
             (up to the limit ``window`` sets anyway).
         max_age: seconds in which every face is reached at least once, past ``budget_ms``
-            if need be (the floor of the update rate, about ``1 / max_age`` per face).
+            if need be (the floor of the update rate, about ``1 / max_age`` per face; 0.8 s
+            keeps it above 1 per second at 5 analyses a second).
             Shorter keeps every face's emotion fresher on a crowded grid and costs analysis
             rate there (a slow model on 49 faces: 49 × its ms per face every ``max_age`` s);
             longer lets the budget alone decide. ``inf``: no floor.
@@ -217,8 +219,8 @@ class Emotion:
     feature = "emotion"
 
     def __init__(self, model_path: Path, budget_ms: float = 8.0, window: float = 1.0,
-                 min_interval: float = 0.25, spec: CropSpec = FER, max_age: float = 1.0,
-                 floor_share: float = 0.1) -> None:
+                 min_interval: float = 0.25, spec: CropSpec = FER, max_age: float = 0.8,
+                 floor_share: float = 0.15) -> None:
         for name, value in (("budget_ms", budget_ms), ("window", window), ("min_interval", min_interval),
                             ("floor_share", floor_share)):
             if not (math.isfinite(value) and value >= 0):
