@@ -15,6 +15,8 @@ What runs
       25 / 49 faces (touching tiles, accented name labels, a moving speaker border), gaze and names on.
     * ``grid7x7-all``: ``grid7x7`` with identity and emotion on.
 
+    The scenarios with emotion on run ``--emotion-model NAME`` (default ``emotion-fer``).
+
     Each run is a fresh child process (this script with ``--child SCENARIO``), so
     peak RSS is that scenario's alone; the child prints one JSON line.
 
@@ -27,13 +29,14 @@ What is measured (the first ``WARMUP_S`` seconds of each run are discarded)
       stamped right after the send returns) and capture -> analysis done
       (``Analysis.finished - Analysis.captured``); p50 and p95 in ms.
     * peak RSS of the child (``ru_maxrss``), faces per analysis, per-stage ms.
-    * ``grid-all`` only: seconds until each face has a settled name, from when it
-      first showed in the video (the target, see ``MAX_SETTLE_S``) and from its
+    * ``grid-all`` and ``grid7x7-all``: seconds until each face has a settled name, from when it
+      first showed in the video (the target in ``grid-all``, see ``MAX_SETTLE_S``) and from its
       first analysis; emotion updates per face per second.
 
 Targets: one-face analysis >= 30 Hz and capture -> analysis p95 <= 50 ms; grid every
 face >= 10 Hz; grid-all also every face named <= 2 s after it shows and emotion >= 2 Hz per face;
-grid5x5 and grid7x7 every face >= 5 Hz, grid7x7-all >= 3 Hz, each with peak RSS <= 800 MB (issue 11);
+grid5x5 and grid7x7 every face >= 5 Hz, grid7x7-all >= 3 Hz and emotion >= 1 Hz per face (issue 15),
+each with peak RSS <= 800 MB (issue 11);
 output fps >= the source's 30 fps. Rates that equal the source's
 rate get a 5 % tolerance (``RATE_TOLERANCE``): a run can never beat the source,
 and counting at the window's edges is off by a frame.
@@ -82,7 +85,8 @@ class Scenario:
     identity_emotion: bool = False  # identity and emotion on (the naming and emotion-rate targets apply)
     theme: str | None = None  # a themed demo meeting (demo:THEME:RxC@WxH); None: the classic demo
     max_rss_mb: float | None = None  # target on the child's peak RSS
-    settle_target: bool = True  # with identity_emotion: every face named within MAX_SETTLE_S and emotion rate
+    settle_target: bool = True  # with identity_emotion: every face named within MAX_SETTLE_S
+    min_emotion_hz: float | None = None  # with identity_emotion: target on emotion updates per face per second
 
     @property
     def faces(self) -> int:
@@ -98,11 +102,11 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     "one-face": Scenario("one-face", 1, 1, 1280, 720, min_face_hz=30.0, max_analysis_p95_ms=50.0),
     "grid": Scenario("grid", 3, 3, 1920, 1080, min_face_hz=10.0),
-    "grid-all": Scenario("grid-all", 3, 3, 1920, 1080, min_face_hz=10.0, identity_emotion=True),
+    "grid-all": Scenario("grid-all", 3, 3, 1920, 1080, min_face_hz=10.0, identity_emotion=True, min_emotion_hz=2.0),
     "grid5x5": Scenario("grid5x5", 5, 5, 1920, 1080, min_face_hz=5.0, theme="zoom", max_rss_mb=800.0),
     "grid7x7": Scenario("grid7x7", 7, 7, 1920, 1080, min_face_hz=5.0, theme="zoom", max_rss_mb=800.0),
     "grid7x7-all": Scenario("grid7x7-all", 7, 7, 1920, 1080, min_face_hz=3.0, identity_emotion=True, theme="zoom",
-                            max_rss_mb=800.0, settle_target=False),
+                            max_rss_mb=800.0, settle_target=False, min_emotion_hz=1.0),
 }
 MAX_SETTLE_S = 2.0
 """Target: seconds from when a face first shows in the outgoing video until it has a settled name.
@@ -111,8 +115,8 @@ The demo shows every face from its first frame, so the faces of the first analys
 timed from the first frame the device got: model loading and the first detection count, as they do for
 a presenter who starts vcam in a meeting. A face that shows up later (a new track) is timed from the
 capture of its first analysed frame."""
-MIN_EMOTION_HZ = 2.0
-"""Target: emotion updates per face per second."""
+DEFAULT_EMOTION_MODEL = "emotion-fer"
+"""The emotion model of the scenarios with emotion on, unless ``--emotion-model`` names another."""
 
 
 # ---------------------------------------------------------------------------------
@@ -178,8 +182,8 @@ class AnalysisLog:
         return [i for i, t in enumerate(self.finished) if start <= t <= end]
 
 
-def run_child(name: str, seconds: float) -> dict[str, Any]:
-    """Run the daemon on ``name`` for ``WARMUP_S + seconds`` and measure it."""
+def run_child(name: str, seconds: float, emotion_model: str = DEFAULT_EMOTION_MODEL) -> dict[str, Any]:
+    """Run the daemon on ``name`` for ``WARMUP_S + seconds`` and measure it; emotion (if on) runs ``emotion_model``."""
     import pyvirtualcam
 
     from vcam.config import Config
@@ -190,7 +194,7 @@ def run_child(name: str, seconds: float) -> dict[str, Any]:
     pyvirtualcam.register_backend(FAKE_BACKEND, make_fake_backend(stamps))
     config = Config(source=scenario.spec, output=f"vcam:{FAKE_BACKEND}", width=OUTPUT_SIZE[0], height=OUTPUT_SIZE[1],
                     fps=SOURCE_FPS, seconds=WARMUP_S + seconds, identity=scenario.identity_emotion,
-                    emotion=scenario.identity_emotion)
+                    emotion=scenario.identity_emotion, emotion_model=emotion_model)
     log = AnalysisLog()
     daemon = Daemon(config, on_analysis=log)
     daemon.start()
@@ -204,6 +208,7 @@ def run_child(name: str, seconds: float) -> dict[str, Any]:
     window = (start, start + seconds)
     return {
         "scenario": name,
+        "emotion_model": emotion_model if scenario.identity_emotion else None,
         "source_size": list(daemon.source.size),
         "seconds": seconds,
         **face_rates(log, window),
@@ -302,17 +307,18 @@ def stage_times(log: AnalysisLog, window: tuple[float, float]) -> dict[str, dict
             "stage_ms_mean": {stage: statistics.fmean(v) for stage, v in per_stage.items()}}
 
 
-def child_main(name: str, seconds: float) -> int:
+def child_main(name: str, seconds: float, emotion_model: str) -> int:
     """Entry of ``--child``: print one ``RESULT_MARK`` JSON line."""
-    return emit_result(lambda: run_child(name, seconds), scenario=name)
+    return emit_result(lambda: run_child(name, seconds, emotion_model), scenario=name)
 
 
 # ---------------------------------------------------------------------------------
 # parent: runs children, prints the report
 # ---------------------------------------------------------------------------------
-def run_once(name: str, seconds: float) -> dict[str, Any]:
+def run_once(name: str, seconds: float, emotion_model: str = DEFAULT_EMOTION_MODEL) -> dict[str, Any]:
     """One run in a fresh child process; its JSON result (with ``error`` if it failed)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seconds", str(seconds)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seconds", str(seconds),
+           "--emotion-model", emotion_model]
     return run_child_process(cmd, WARMUP_S + seconds + 180.0, scenario=name)
 
 
@@ -381,8 +387,9 @@ def check_targets(scenario: Scenario, m: dict[str, Any]) -> list[tuple[bool, str
         checks.append((m["shown_settle_s_max"] <= MAX_SETTLE_S,
                        f"every face named <= {MAX_SETTLE_S:g} s after it shows in the video (at start-up: incl. "
                        f"loading every model): slowest {m['shown_settle_s_max']:.2f} s"))
-        checks.append((m["emotion_hz_min"] >= MIN_EMOTION_HZ, f"emotion updates >= {MIN_EMOTION_HZ:g} Hz per face: "
-                                                              f"min {m['emotion_hz_min']:.1f} Hz"))
+    if scenario.identity_emotion and scenario.min_emotion_hz is not None:
+        checks.append((m["emotion_hz_min"] >= scenario.min_emotion_hz,
+                       f"emotion updates >= {scenario.min_emotion_hz:g} Hz per face: min {m['emotion_hz_min']:.1f} Hz"))
     need = SOURCE_FPS * slack
     checks.append((m["output_fps"] >= need, f"output fps >= source {SOURCE_FPS:g} fps "
                                             f"({RATE_TOLERANCE:.0%} tolerance: >= {need:.1f}): {m['output_fps']:.1f}"))
@@ -412,14 +419,15 @@ def report_scenario(scenario: Scenario, runs: list[dict[str, Any]], seconds: flo
 def parent_main(args: argparse.Namespace) -> int:
     info = machine()
     print_machine(info)
+    print(f"emotion model (scenarios with emotion on): {args.emotion_model}")
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     summary: dict[str, Any] = {"machine": info, "seconds": args.seconds, "warmup_s": WARMUP_S, "runs": args.runs,
-                               "scenarios": {}}
+                               "emotion_model": args.emotion_model, "scenarios": {}}
     for name in names:
         runs = []
         for i in range(args.runs):
             print(f"[{name}] run {i + 1}/{args.runs} ...", flush=True)
-            runs.append(run_once(name, args.seconds))
+            runs.append(run_once(name, args.seconds, args.emotion_model))
         summary["scenarios"][name] = report_scenario(SCENARIOS[name], runs, args.seconds)
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2))
@@ -434,6 +442,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3, help="runs per scenario, each in a fresh process")
     p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     p.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
+    p.add_argument("--emotion-model", default=DEFAULT_EMOTION_MODEL, metavar="NAME",
+                   help="the emotion model of the scenarios with emotion on (vcam models list)")
     p.add_argument("--child", choices=list(SCENARIOS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.seconds < 2 or args.runs < 1:
@@ -455,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_native_logs()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.child:
-        return child_main(args.child, args.seconds)
+        return child_main(args.child, args.seconds, args.emotion_model)
     return parent_main(args)
 
 

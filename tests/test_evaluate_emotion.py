@@ -14,7 +14,7 @@ import pytest
 
 from vcam.errors import ConfigError
 from vcam.evaluate import IMAGE_SUFFIXES
-from vcam.evaluate_emotion import ENSEMBLE, labelled_photos, score
+from vcam.evaluate_emotion import ENSEMBLE, labelled_photos, mcnemar_p, score
 from vcam.manifest import emotion_models
 from vcam.types import EMOTIONS
 
@@ -89,6 +89,27 @@ def test_the_ensemble_is_the_mean_of_the_models_and_costs_their_sum(run):
         assert sum(face["probs"][ENSEMBLE]) == pytest.approx(1.0, abs=1e-3)
     assert report["models"][ENSEMBLE]["ms"] == pytest.approx(sum(report["models"][m]["ms"] for m in models), abs=2e-3)
     assert all(report["models"][m]["ms"] > 0 for m in models)
+
+
+def test_every_pair_of_rows_is_compared_on_the_same_faces(run):
+    result, report = run
+    names = list(report["models"])
+    assert [(p["first"], p["second"]) for p in report["paired"]] == [
+        (a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    for pair in report["paired"]:
+        right = {m: [f["said"][m] == f["label"] for f in report["faces"]] for m in (pair["first"], pair["second"])}
+        first, second = right[pair["first"]], right[pair["second"]]
+        assert pair["only_first"] == sum(a and not b for a, b in zip(first, second))
+        assert pair["only_second"] == sum(b and not a for a, b in zip(first, second))
+        assert pair["p"] == pytest.approx(mcnemar_p(pair["only_first"], pair["only_second"]), abs=1e-4)
+        assert f"{pair['first']} {pair['only_first']} vs {pair['second']} {pair['only_second']}" in result.stdout
+
+
+def test_mcnemar_s_exact_p_is_the_two_sided_binomial_tail():
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(3, 3) == 1.0
+    assert mcnemar_p(0, 6) == pytest.approx(2 / 64) and mcnemar_p(6, 0) == pytest.approx(2 / 64)
+    assert mcnemar_p(1, 3) == pytest.approx(2 * 5 / 16)
+    assert mcnemar_p(2, 12) == pytest.approx(0.0129, abs=1e-4)
 
 
 def test_score_counts_rows_by_label_and_columns_by_top_class():

@@ -10,6 +10,7 @@ the feed server and the config file.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 import urllib.request
 from pathlib import Path
@@ -62,6 +63,7 @@ def tray(daemon, tmp_path, env):
         daemon.toggle(feature, on)
     daemon.resume()
     daemon.stop_recording()
+    daemon.set_emotion_model("emotion-fer")
     if daemon.config.source != "demo":
         daemon.set_source("demo")
 
@@ -118,6 +120,29 @@ def test_every_feature_in_the_menu_reaches_the_daemon(tray, daemon):
         assert daemon.is_on(feature) is not before, label
         assert load_settings(tray.menu.config_path)[feature] is (not before)
     assert daemon.output.mirror is True
+
+
+def emotions_shown(daemon: Daemon) -> bool:
+    """Whether the newest analysis has faces, every one with its emotion."""
+    latest = daemon.latest
+    return latest is not None and len(latest.faces) > 0 and bool(np.isfinite(latest.faces.emotion).all())
+
+
+def test_the_emotion_model_chosen_in_the_menu_runs_from_the_next_frames_and_the_tracks_go_on(tray, daemon, caplog):
+    click(tray, "Emotion")
+    assert wait_until(lambda: emotions_shown(daemon), 30)
+    tracks = set(daemon.latest.faces.track_id.tolist())
+    with caplog.at_level(logging.INFO):
+        click(tray, "Emotion model", "emotion-face-api")
+        assert wait_until(lambda: "face_api_expression.onnx loaded" in caplog.text, 30), caplog.text
+    assert "emotion: switching to emotion-face-api" in caplog.text
+    assert daemon.config.emotion_model == "emotion-face-api"
+    assert tray.menu.notice[1] == "emotion model: emotion-face-api"
+    assert load_settings(tray.menu.config_path) == {"emotion": True, "emotion_model": "emotion-face-api"}
+    assert wait_until(lambda: emotions_shown(daemon), 30)
+    assert set(daemon.latest.faces.track_id.tolist()) == tracks, "the tracker and the other stages went on"
+    ticked = [text for text, item in items(items(tray.icon.menu)["Emotion model"].submenu).items() if item.checked]
+    assert ticked == ["emotion-face-api"]
 
 
 def test_eu_mode_from_the_menu_turns_emotion_off_and_saves_both(tray, daemon):

@@ -8,7 +8,9 @@ import pytest
 from vcam.config import Config
 from vcam.config_file import load_settings
 from vcam.daemon import Daemon
+from vcam.errors import ConfigError
 from vcam.features import FEATURES
+from vcam.manifest import emotion_models
 from vcam.tray_menu import SEPARATOR, Item, TrayMenu
 
 
@@ -55,6 +57,30 @@ def test_eu_mode_locks_emotion_and_a_refused_click_becomes_a_notice(menu):
     items["Emotion (off in EU mode)"].action()
     assert not menu.daemon.is_on("emotion") and "turn EU mode off" in menu.notice[1]
     assert load_settings(menu.config_path) == {"eu_mode": True, "emotion": False}
+
+
+def test_the_emotion_model_submenu_follows_emotion_and_ticks_the_model_in_use(menu):
+    labels = [text(i) for i in menu.items()]
+    assert labels[labels.index("Emotion") + 1] == "Emotion model"
+    models = by_text(by_text(menu.items())["Emotion model"].submenu())
+    assert list(models) == [f"{emotion_models()[0]} (default)", *emotion_models()[1:]]
+    assert all(item.radio for item in models.values())
+    assert [name for name, item in models.items() if item.checked()] == ["emotion-fer (default)"]
+
+
+def test_choosing_an_emotion_model_switches_the_daemon_and_saves_it(menu):
+    by_text(by_text(menu.items())["Emotion model"].submenu())["emotion-face-api"].action()
+    assert menu.daemon.config.emotion_model == "emotion-face-api"
+    assert load_settings(menu.config_path) == {"emotion_model": "emotion-face-api"}
+    assert menu.told == ["emotion model: emotion-face-api (used when Emotion is on)"]
+    models = by_text(by_text(menu.items())["Emotion model"].submenu())
+    assert [name for name, item in models.items() if item.checked()] == ["emotion-face-api"]
+
+
+def test_a_name_that_is_no_emotion_model_is_refused_and_the_model_in_use_goes_on(menu):
+    with pytest.raises(ConfigError, match="emotion-fer, emotion-face-api"):
+        menu.daemon.set_emotion_model("face-descriptor")
+    assert menu.daemon.config.emotion_model == "emotion-fer"
 
 
 def test_a_daemon_not_started_shows_starting_and_then_stopped(menu):

@@ -27,7 +27,7 @@ What goes wrong, and what the presenter sees:
   session and releases the camera and the output.
 
 The CLI and the tray drive it through the same methods (:meth:`start`,
-:meth:`stop`, :meth:`toggle`, :meth:`pause`, :meth:`set_source`,
+:meth:`stop`, :meth:`toggle`, :meth:`pause`, :meth:`set_source`, :meth:`set_emotion_model`,
 :meth:`start_recording`, ...); the tests call them too. Those methods may be
 called from any thread.
 """
@@ -45,7 +45,7 @@ import numpy as np
 
 import overlay
 from vcam.capture import Capture, Unopened
-from vcam.config import Config
+from vcam.config import Config, validate
 from vcam.controls import Controls
 from vcam.errors import OutputError, SessionError, SourceError, SourceSpecError, VcamError
 from vcam.feed.publisher import DEFAULT_FEED_PORT, FeedPublisher
@@ -272,9 +272,19 @@ class Daemon:
         recorder = self.recorder
         return recorder.folder if recorder is not None else None
 
+    def set_emotion_model(self, name: str) -> None:
+        """Run the emotion model ``name`` (one of :func:`vcam.manifest.emotion_models`) from now on.
+
+        Live: the analysis thread rebuilds the emotion stage alone on the new model at its next frame
+        with emotion on (the other stages and their tracks go on; each face's emotion starts afresh).
+        Raises ConfigError for a name that is not an emotion model; the current model then goes on.
+        """
+        self.config.emotion_model = str(validate("emotion_model", name))
+        log.info("emotion model: %s", name)
+
     # -- the analysis thread -----------------------------------------------------------
     def _make_analyzer(self) -> Analyzer:
-        return Analyzer(self.controls.switches, people=self._people, emotion_model=self.config.emotion_model)
+        return Analyzer(self.controls.switches, people=self._people, emotion_model=lambda: self.config.emotion_model)
 
     def _on_frame(self, analyzer: Analyzer, frame: Frame) -> None:
         """Analyse one frame and tell the listeners; a failing stage costs that frame its annotations."""

@@ -14,11 +14,17 @@ Per model, and for ``ensemble`` (the mean of the models' probabilities, when the
   class, in EMOTIONS order (accuracy is its trace over its total);
 - **ms**: milliseconds per face, crop and model, one face per call on one thread: the median over
   ``runs`` calls of each face, then the median over faces (the ensemble's is the sum of its models').
+
+Per pair of those rows, **paired**: on the same faces, how many only the first got right, how many only
+the second, and McNemar's exact two-sided p (:func:`mcnemar_p`: the binomial test of those two counts
+against an even split). A small p says the difference in accuracy is not luck of the faces; with a
+handful of disagreements no p can be small, and a set that small cannot tell the models apart.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import time
 from collections.abc import Sequence
@@ -117,8 +123,30 @@ def score(labels: Sequence[str], probs: np.ndarray, ms: float) -> dict:
             "recall": recall, "confusion": confusion.tolist(), "ms": round(ms, 3)}
 
 
+def mcnemar_p(only_first: int, only_second: int) -> float:
+    """McNemar's exact two-sided p for paired right/wrong answers: ``only_first`` faces right by the first
+    model alone, ``only_second`` by the second alone (binomial test against 1/2; 1.0 when they never differ)."""
+    n, k = only_first + only_second, min(only_first, only_second)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, 2.0 * tail)
+
+
+def paired(labels: Sequence[str], probs: dict[str, np.ndarray]) -> list[dict]:
+    """Per pair of ``probs``' rows (in order): ``{"first", "second", "only_first", "only_second", "p"}``."""
+    truth = np.array([EMOTIONS.index(label) for label in labels], int)
+    right = {name: p.argmax(axis=1) == truth for name, p in probs.items()}
+    names, pairs = list(probs), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            only_a, only_b = int((right[a] & ~right[b]).sum()), int((right[b] & ~right[a]).sum())
+            pairs.append({"first": a, "second": b, "only_first": only_a, "only_second": only_b,
+                          "p": round(mcnemar_p(only_a, only_b), 4)})
+    return pairs
+
+
 def evaluate_emotion(labels_dir: str | Path, models: Sequence[str] | None = None, runs: int = 3) -> dict:
-    """The report: ``{"labels_dir", "classes", "counts", "skipped", "models": {name: score}, "faces": [...]}``.
+    """The report: ``{"labels_dir", "counts", "skipped", "runs", "models": {name: score}, "paired": [...],
+    "faces": [...]}``.
 
     ``models`` default to every emotion model of the manifest (:func:`vcam.manifest.emotion_models`);
     ``"ensemble"`` is added when there are two or more. ``faces`` holds each face's image, label, box
@@ -143,6 +171,7 @@ def evaluate_emotion(labels_dir: str | Path, models: Sequence[str] | None = None
         probs[ENSEMBLE] = np.mean([probs[m] for m in models], axis=0)
         report["models"][ENSEMBLE] = score(labels, probs[ENSEMBLE],
                                            sum(report["models"][m]["ms"] for m in models))
+    report["paired"] = paired(labels, probs) if len(faces) else []
     report["faces"] = [_face_entry(i, face, probs) for i, face in enumerate(faces)]
     return report
 
@@ -180,6 +209,9 @@ def format_report(report: dict) -> str:
     for name, s in report["models"].items():
         recall = " ".join(f"{c} {s['recall'][c]:.0%}" for c in present)
         rows.append(f"{name:18s} {s['accuracy']:8.1%} {s['macro_recall']:10.1%} {s['ms']:6.2f}  {recall}")
+    rows += ["", "paired, on the same faces (right by one model only; McNemar's exact p):"]
+    rows += [f"  {p['first']} {p['only_first']} vs {p['second']} {p['only_second']}: p = {p['p']:.2f}"
+             for p in report["paired"]]
     for name, s in report["models"].items():
         rows += ["", f"{name}: rows the label, columns the top class",
                  " " * 9 + "".join(f"{c[:7]:>8s}" for c in EMOTIONS)]

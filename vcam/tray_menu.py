@@ -6,14 +6,15 @@
     Source ▸  Webcam · Screen N (W×H) · Region… · Window ▸ · Demo · File…
               (Wayland: Webcam · Screen or window… (the desktop's dialog) · Demo · File…)
     ✓ Gaze  ✓ Identity  ✓ Emotion  ✓ Overlay  ✓ Mirror video  ✓ Aggregate only  ✓ EU mode   (vcam.features)
+    Emotion model ▸  ◉ emotion-fer (default) · ○ emotion-face-api   (after Emotion; with 2+ models)
     Open dashboard                (the default item: a left click on a menu-less tray)
     Start recording / Stop recording
     ✓ Pause analysis
     Quit
 
 :class:`TrayMenu` reads the daemon's state whenever the menu is drawn (``text``/``checked`` are
-callables): it shows what runs, not what was clicked. Source and switch changes are saved to the
-config file (the next start begins there); pause and recording belong to this run only. Every
+callables): it shows what runs, not what was clicked. Source, switch and emotion model changes are
+saved to the config file (the next start begins there); pause and recording belong to this run only. Every
 action is guarded: a VcamError (a source that cannot open, emotion in EU mode) becomes a message
 for the presenter (:attr:`TrayMenu.notice`), never an exception in the GUI loop.
 
@@ -33,9 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vcam.config import DEFAULTS
 from vcam.desktop import monitors, pick_video_file
 from vcam.errors import VcamError
 from vcam.features import FEATURES
+from vcam.manifest import emotion_models
 from vcam.sources.portal import wayland_session
 from vcam.sources.window import window_titles
 
@@ -184,7 +187,8 @@ class TrayMenu:
         """What the icon, title and menu show (the open windows too, ``with_windows``): refresh on a change."""
         d = self.daemon
         windows = tuple(window_titles()) if with_windows else ()
-        return self.state(), d.recording, self.title(), tuple(d.is_on(f.name) for f in FEATURES), windows
+        return (self.state(), d.recording, self.title(), tuple(d.is_on(f.name) for f in FEATURES),
+                d.config.emotion_model, windows)
 
     def tell(self, message: str, error: bool = False) -> None:
         """Show ``message``: in the log, in the title, and as a notification."""
@@ -199,7 +203,7 @@ class TrayMenu:
             Item(self.title, enabled=False),
             SEPARATOR,
             Item("Source", submenu=self.source_items),
-            *(self._feature_item(f.name, f.label) for f in FEATURES),
+            *self.feature_items(),
             SEPARATOR,
             Item("Open dashboard", self.guarded("Open dashboard", self.open_dashboard), default=True),
             Item(lambda: "Stop recording" if self.daemon.recording else "Start recording",
@@ -208,6 +212,24 @@ class TrayMenu:
             SEPARATOR,
             Item("Quit", self.quit),
         ]
+
+    def feature_items(self) -> list[Item]:
+        """A check item per feature, in :data:`FEATURES` order; the Emotion model submenu after Emotion
+        when there is more than one model to choose from."""
+        items = []
+        for f in FEATURES:
+            items.append(self._feature_item(f.name, f.label))
+            if f.name == "emotion" and len(emotion_models()) > 1:
+                items.append(Item("Emotion model", submenu=self.emotion_model_items))
+        return items
+
+    def emotion_model_items(self) -> list[Item]:
+        """The Emotion model submenu: a radio item per emotion model of the manifest, the one in use ticked."""
+        def item(name: str) -> Item:
+            text = name + (" (default)" if name == DEFAULTS["emotion_model"] else "")
+            return Item(text, self.guarded(f"Emotion model {name}", lambda: self.choose_emotion_model(name)),
+                        radio=True, checked=lambda: self.daemon.config.emotion_model == name)
+        return [item(name) for name in emotion_models()]
 
     def _feature_item(self, name: str, label: str) -> Item:
         def text() -> str:
@@ -313,6 +335,12 @@ class TrayMenu:
             return self.switch_source(path) if path else None
 
         self._start_worker("vcam-tray-file", self.guarded("Source File", pick))
+
+    def choose_emotion_model(self, name: str) -> str:
+        """Run the emotion model ``name`` from now on (live, the other stages untouched) and save it."""
+        self.daemon.set_emotion_model(name)
+        later = "" if self.daemon.is_on("emotion") else " (used when Emotion is on)"
+        return self.save({"emotion_model": name}, f"emotion model: {name}{later}")
 
     def toggle(self, name: str, label: str) -> str:
         """Switch feature ``name`` over in the daemon and save it (EU mode on also saves emotion off)."""

@@ -152,6 +152,35 @@ def test_a_tiny_budget_classifies_one_face_per_call_and_reaches_every_face_in_tu
     emotion.close()
 
 
+def test_past_a_tiny_budget_every_face_is_still_reached_within_max_age(faces_in, load_image):
+    faces, image = faces_in("group5.jpg"), load_image("group5.jpg")
+    assert len(faces) == 5
+    floor = Emotion(MODEL, budget_ms=0.01, min_interval=0.0, max_age=0.2)
+    none = Emotion(MODEL, budget_ms=0.01, min_interval=0.0, max_age=math.inf)
+    batches: dict[str, list[tuple[int, ...]]] = {"floor": [], "none": []}
+    for i in range(7):
+        for name, emotion in (("floor", floor), ("none", none)):
+            emotion(Frame(image, i, i * 0.1), faces)
+            batches[name].append(emotion.last_batch)
+    assert [len(b) for b in batches["floor"]] == [1] + [3] * 6, "ceil(5 faces x 0.1 s / 0.2 s) = 3 past the first"
+    for a, b in zip(batches["floor"][1:], batches["floor"][2:]):
+        assert set(a) | set(b) == set(faces.track_id.tolist()), "every face within any 0.2 s"
+    assert [len(b) for b in batches["none"]] == [1] * 7, "without the floor the budget alone decides"
+    floor.close()
+    none.close()
+
+
+def test_the_floor_takes_no_more_than_its_share_of_the_time_between_frames(faces_in, load_image):
+    faces, image = faces_in("group5.jpg"), load_image("group5.jpg")
+    emotion = Emotion(MODEL, budget_ms=0.01, min_interval=0.0, max_age=0.2, floor_share=1e-6)
+    sizes = []
+    for i in range(4):
+        emotion(Frame(image, i, i * 0.1), faces)
+        sizes.append(len(emotion.last_batch))
+    assert sizes == [1, 1, 1, 1], "0.1 us of every 0.1 s fits no face: one a call, as the budget says"
+    emotion.close()
+
+
 def test_a_face_is_not_classified_again_within_min_interval(stage, faces_in, load_image):
     faces, image = faces_in("obama.jpg"), load_image("obama.jpg")
     batch_sizes = []
@@ -215,3 +244,14 @@ def test_a_missing_model_file_is_a_model_error_naming_it(tmp_path):
 def test_a_negative_budget_is_rejected_by_name():
     with pytest.raises(ValueError, match="budget_ms"):
         Emotion(MODEL, budget_ms=-1.0)
+
+
+@pytest.mark.parametrize("max_age", [0.0, -1.0, math.nan])
+def test_a_max_age_that_is_not_positive_is_rejected_by_name(max_age):
+    with pytest.raises(ValueError, match="max_age"):
+        Emotion(MODEL, max_age=max_age)
+
+
+def test_a_negative_floor_share_is_rejected_by_name():
+    with pytest.raises(ValueError, match="floor_share"):
+        Emotion(MODEL, floor_share=-0.1)

@@ -117,6 +117,26 @@ def test_the_analyzer_runs_the_emotion_model_it_is_given_and_fer_s_by_default(lo
         assert EMOTIONS[int(faces.emotion[0].argmax())] == "happy"
 
 
+def test_a_new_choice_of_model_rebuilds_the_emotion_stage_alone_at_the_next_frame(load_image):
+    image = load_image("group3.jpg")
+    chosen = ["emotion-fer"]
+    with Analyzer(["emotion"], emotion_model=lambda: chosen[0]) as analyzer:
+        first = analyzer.process(Frame(image, 0, 0.0)).faces
+        others = {s.name: s for s in analyzer.stages if s.name != "emotion"}
+        assert analyzer.stage("emotion").built().spec.size == 64
+        chosen[0] = "emotion-face-api"
+        second = analyzer.process(Frame(image, 1, 0.1)).faces
+        assert analyzer.stage("emotion").built().spec.size == 112
+        assert {s.name: s for s in analyzer.stages if s.name != "emotion"} == others
+    assert len(first) == len(second) == 3
+    assert second.track_id.tolist() == first.track_id.tolist()  # the tracker went on: same faces, same ids
+    fresh = Emotion.from_manifest("emotion-face-api")
+    raw = fresh.classify(image, second.bbox)
+    fresh.close()
+    assert np.allclose(second.emotion, raw / raw.sum(axis=1, keepdims=True), atol=1e-5), \
+        "face-api's own first look at each face, not smoothed with fer's values"
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 

@@ -38,7 +38,8 @@ Budget (how often each stage runs per face):
   computed on its own worker thread (~8-16 ms each, batched); the analysis thread only
   cuts the 150×150 chip and reads back settled names.
 - emotion: round-robin across faces within ``budget_ms`` per frame, each face at
-  most every ``min_interval`` seconds, smoothed per track.
+  most every ``min_interval`` seconds and at least about every ``max_age`` (0.8 s, past
+  the budget if need be, within 15 % of the time between analyses), smoothed per track.
 
 Identity and emotion are off until switched on on purpose; their stages (and
 models) are built the first time they are needed (:class:`~vcam.pipeline.stage.Lazy`),
@@ -98,8 +99,8 @@ class StageError(Exception):
         self.stage, self.feature, self.cause = stage.name, stage.feature, cause
 
 
-def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_model: str = "emotion-fer",
-                   cores: int | None = None) -> list[Stage]:
+def default_stages(people: People = dict, warm: Iterable[str] = (),
+                   emotion_model: str | Callable[[], str] = "emotion-fer", cores: int | None = None) -> list[Stage]:
     """vcam's stages in order (see the module docstring); a new stage is one more line here.
 
     Args:
@@ -108,12 +109,15 @@ def default_stages(people: People = dict, warm: Iterable[str] = (), emotion_mode
             others; emotion loads at its first frame, after identity has asked for its first looks
             (loading it here delayed the first names by ~0.7 s: bench/live.py grid-all).
         emotion_model: the manifest's emotion model the emotion stage runs (``emotion-fer`` or
-            ``emotion-face-api``; see :mod:`vcam.pipeline.emotion`).
+            ``emotion-face-api``; see :mod:`vcam.pipeline.emotion`), or a callable read at every frame:
+            when its answer changes, the emotion stage alone is rebuilt on the new model (the tray's
+            choice; :class:`~vcam.pipeline.stage.Lazy`).
         cores: the cores the landmarks stage may use (:func:`landmarks_for`): 1 in a ``vcam batch`` worker
             (one core); None (the default) or more: two workers side by side.
     """
     identity = Lazy("identity", "identity", lambda: Identity(people()))
-    emotion = Lazy("emotion", "emotion", lambda: Emotion.from_manifest(emotion_model))
+    model = emotion_model if callable(emotion_model) else (lambda: emotion_model)
+    emotion = Lazy("emotion", "emotion", lambda: Emotion.from_manifest(model()), choice=model)
     finder = LayoutFinder()
     names = Lazy("names", "names", lambda: Names(lambda: finder.usable, finder.name_tiles))
     if "identity" in warm:
@@ -149,7 +153,7 @@ class Analyzer:
     """
 
     def __init__(self, features: Switches | Iterable[str] | None = None, *, people: People | None = None,
-                 stages: list[Stage] | None = None, emotion_model: str = "emotion-fer",
+                 stages: list[Stage] | None = None, emotion_model: str | Callable[[], str] = "emotion-fer",
                  cores: int | None = None) -> None:
         self.features = features if isinstance(features, Switches) else Switches(features or ("gaze",))
         self.stages = stages if stages is not None else default_stages(people or dict, self.features.on(),

@@ -46,7 +46,18 @@ oldest (never-classified first) and at least ``min_interval`` old, as many as
 fit in ``budget_ms`` by a cost model learnt from the runs (at least one per
 call, so every face is reached), in one batched onnxruntime run. The others
 keep their smoothed values. A crowded grid is thus classified round-robin at a
-bounded cost per frame.
+bounded cost per frame. The budget has a floor: each call classifies at least
+enough faces for the round to come back to every face within ``max_age`` seconds
+(``ceil(faces × Δt / max_age)``, ``Δt`` the frame time since the last call), as
+far as they fit in ``floor_share`` of ``Δt``, so each face gets an update at
+least about once a second however many faces there are and however slow the
+model, and the floor never takes more than that share of the time between
+analyses (on a loaded machine, analyses come further apart and cost more:
+without the cap the floor would grow with them). On 49 faces face-api's net
+(~1.6 ms a face, 4.5 × fer's) fits 4 faces in the budget: 0.4 updates per face
+per second at 5 analyses a second; the floor makes it 13 faces a call, over one
+update per face per second, for ~20 ms more per analysis than fer's
+(``bench/emotion_schedule.py``, bench/README.md).
 
 **Smoothing.** Per track, an exponential moving average of the probability
 vector with time constant ``window`` seconds: ``p ← p + α (q − p)`` with
@@ -193,21 +204,36 @@ class Emotion:
         min_interval: seconds before a face is classified again. Longer saves time
             for other faces and the video; shorter follows quick expressions better
             (up to the limit ``window`` sets anyway).
+        max_age: seconds in which every face is reached at least once, past ``budget_ms``
+            if need be (the floor of the update rate, about ``1 / max_age`` per face; 0.8 s
+            keeps it above 1 per second at 5 analyses a second).
+            Shorter keeps every face's emotion fresher on a crowded grid and costs analysis
+            rate there (a slow model on 49 faces: 49 × its ms per face every ``max_age`` s);
+            longer lets the budget alone decide. ``inf``: no floor.
+        floor_share: the most of the frame time between two calls that the floor may
+            take (by the cost model). Higher keeps the floor on a slow or loaded
+            machine and takes more from the analysis rate there; lower gives way sooner.
     """
 
     name = "emotion"
     feature = "emotion"
 
     def __init__(self, model_path: Path, budget_ms: float = 8.0, window: float = 1.0,
-                 min_interval: float = 0.25, spec: CropSpec = FER) -> None:
-        for name, value in (("budget_ms", budget_ms), ("window", window), ("min_interval", min_interval)):
+                 min_interval: float = 0.25, spec: CropSpec = FER, max_age: float = 0.8,
+                 floor_share: float = 0.15) -> None:
+        for name, value in (("budget_ms", budget_ms), ("window", window), ("min_interval", min_interval),
+                            ("floor_share", floor_share)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"Emotion {name} must be a finite number >= 0, got {value!r}")
+        if not max_age > 0:  # also refuses NaN
+            raise ValueError(f"Emotion max_age must be > 0 seconds (inf: no floor), got {max_age!r}")
         self.budget_ms, self.window, self.min_interval = budget_ms, window, min_interval
+        self.max_age, self.floor_share = max_age, floor_share
         self.model_path, self.spec = Path(model_path), spec
         self._session: ort.InferenceSession | None = load_session(self.model_path, spec)
         self._input = self._session.get_inputs()[0].name
         self._states: dict[int, _TrackState] = {}
+        self._last_t: float | None = None  # frame time of the last call, seconds
         self.cost = self._measure_cost()
         self.last_batch: tuple[int, ...] = ()
         """Track ids classified by the last call, in the order chosen."""
@@ -218,7 +244,7 @@ class Emotion:
     def from_manifest(cls, name: str = "emotion-fer", **kwargs: float) -> Emotion:
         """The stage on the manifest's model ``name``, verified by sha256, with its input spec from the manifest.
 
-        ``kwargs`` are ``budget_ms``, ``window`` and ``min_interval``. ModelError if the
+        ``kwargs`` are ``budget_ms``, ``window``, ``min_interval``, ``max_age`` and ``floor_share``. ModelError if the
         model is unknown, fails its check or is no emotion model.
         """
         from vcam.manifest import load_manifest
@@ -229,7 +255,8 @@ class Emotion:
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
         self._note_seen(faces.track_id, frame.t)
-        rows = self._due(faces, frame.t)[:self.cost.fits(self.budget_ms)]
+        due = self._due(faces, frame.t)
+        rows = [i for _, i in due[:max(self.cost.fits(self.budget_ms), self._floor(faces, frame.t))]]
         self.last_batch = tuple(int(faces.track_id[i]) for i in rows)
         if rows:
             start = time.perf_counter()
@@ -278,8 +305,18 @@ class Emotion:
         if gone:
             log.debug("emotion: forgot tracks %s", gone)
 
-    def _due(self, faces: Faces, t: float) -> list[int]:
-        """Rows to classify at frame time ``t``, oldest classification first (never classified: first of all)."""
+    def _floor(self, faces: Faces, t: float) -> int:
+        """The fewest faces to classify at frame time ``t``: ``ceil(tracked faces × Δt / max_age)``, at most as
+        many as fit in ``floor_share × Δt`` (0 on the first call, or with no floor)."""
+        dt = 0.0 if self._last_t is None else max(t - self._last_t, 0.0)
+        self._last_t = t
+        if dt == 0.0 or not math.isfinite(self.max_age):
+            return 0
+        need = math.ceil(int((faces.track_id >= 0).sum()) * dt / self.max_age)
+        return min(need, self.cost.fits(self.floor_share * dt * 1000.0))
+
+    def _due(self, faces: Faces, t: float) -> list[tuple[float, int]]:
+        """``(last classified, row)`` of the rows to classify at frame time ``t``, oldest first (never: ``-inf``)."""
         due: list[tuple[float, int]] = []
         for i, (tid, box) in enumerate(zip(faces.track_id.tolist(), faces.bbox)):
             if tid < 0 or not (np.isfinite(box).all() and box[2] >= 1 and box[3] >= 1):
@@ -288,7 +325,7 @@ class Emotion:
             last = -math.inf if state is None else state.updated
             if t - last >= self.min_interval or t < last:
                 due.append((last, i))
-        return [i for _, i in sorted(due)]
+        return sorted(due)
 
     def _update(self, tid: int, probs: np.ndarray, t: float) -> None:
         state = self._states.get(tid)

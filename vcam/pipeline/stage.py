@@ -67,14 +67,22 @@ class Lazy:
     switched on again. A failure to build (a missing model) is raised from the call, so the
     analyzer reports it as that stage's error.
 
+    With ``choice``, the stage is also rebuilt when what ``choice()`` returns changes (the emotion
+    model chosen in the tray): the old stage is closed and the new one built at the next call, on
+    the thread that runs the stages, so no other thread ever touches a stage; its per-track state
+    starts afresh.
+
     Args:
         name, feature: as every stage.
         make: builds the real stage.
+        choice: read at every call (any thread may change what it returns); None: built once.
     """
 
-    def __init__(self, name: str, feature: str | None, make: Callable[[], Stage]) -> None:
-        self.name, self.feature, self._make = name, feature, make
+    def __init__(self, name: str, feature: str | None, make: Callable[[], Stage],
+                 choice: Callable[[], object] | None = None) -> None:
+        self.name, self.feature, self._make, self._choice = name, feature, make, choice
         self.stage: Stage | None = None
+        self._built_for: object = None
 
     def warm(self) -> None:
         """Build the stage now (e.g. so that its model loads beside the others); a failure waits for the first call."""
@@ -84,9 +92,14 @@ class Lazy:
             log.debug("%s could not start yet: %s", self.name, err)
 
     def built(self) -> Stage:
-        """The real stage, built if needed."""
+        """The real stage, built if needed (or rebuilt: the choice changed since it was built)."""
+        wanted = self._choice() if self._choice is not None else None
+        if self.stage is not None and wanted != self._built_for:
+            log.info("%s: switching to %s", self.name, wanted)
+            self.close()
         if self.stage is None:
             self.stage = self._make()
+            self._built_for = wanted
         return self.stage
 
     def __call__(self, frame: Frame, faces: Faces) -> Faces:
