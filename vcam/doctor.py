@@ -14,6 +14,7 @@ import importlib.metadata
 import logging
 import os
 import re
+import shutil
 import socket
 import sys
 from collections.abc import Callable
@@ -242,6 +243,9 @@ def check_screen_sharing() -> Check:
     if not wayland:
         return _result("screen sharing", True, "X11 session: the screen is read directly (GStreamer's PipeWire "
                        "source is there too, for Wayland)", "", needed=False)
+    if shutil.which("pw-cli") is None:
+        return _result("screen sharing", False, "Wayland session; no pw-cli: a shared window that closes would "
+                       "show as a still picture", GSTREAMER_HINT, needed=False)
     try:
         portal = Portal()
     except SourceError as err:

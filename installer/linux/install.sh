@@ -91,7 +91,7 @@ apt_step() {
   [ "$APT" = 1 ] || { say "skipping system packages (--no-apt)"; return 0; }
   if ! command -v dpkg-query >/dev/null 2>&1; then
     note "not a Debian-like system: install the equivalents of: $(apt_packages | tr '\n' ' ')"
-    note "for capture on Wayland desktops (GNOME, KDE Plasma 6, sway): Fedora: pipewire-gstreamer gstreamer1-plugins-base; Arch: gst-plugin-pipewire gst-plugins-base (the desktop brings xdg-desktop-portal and its backend)"
+    note "for capture on Wayland desktops (GNOME, KDE Plasma 6, sway): Fedora: pipewire-gstreamer gstreamer1-plugins-base pipewire-utils; Arch: gst-plugin-pipewire gst-plugins-base (the desktop brings xdg-desktop-portal and its backend)"
     return 0
   fi
   missing="$(missing_apt_packages)"

@@ -23,9 +23,10 @@ desktop's indicator, the portal gone) raises :class:`~vcam.errors.SourceLost`, s
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
+import re
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -44,8 +45,9 @@ KINDS = {"any": MONITOR | WINDOW, "screen": MONITOR, "window": WINDOW}
 FIRST_FRAME_S = 5.0
 """How long the stream may take to send its first picture."""
 GSTREAMER_HINT = ("install GStreamer's PipeWire plugin and its Python bindings (Debian/Ubuntu: gstreamer1.0-pipewire "
-                  "gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gstreamer1.0-plugins-base; Fedora: "
-                  "pipewire-gstreamer gstreamer1-plugins-base; Arch: gst-plugin-pipewire gst-plugins-base)")
+                  "gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gstreamer1.0-plugins-base pipewire-bin; Fedora: "
+                  "pipewire-gstreamer gstreamer1-plugins-base pipewire-utils; Arch: gst-plugin-pipewire "
+                  "gst-plugins-base)")
 _declined: set[str] = set()
 """Kinds whose dialog the user cancelled in this process: not asked again until chosen from the tray."""
 _asking: set[str] = set()
@@ -97,7 +99,8 @@ class PortalSource(Source):
         self._portal: Portal | None = None
         self._stream: Stream | None = None
         self._pipeline = self._sink = None
-        self._serial: str | None = None  # the stream's PipeWire node, as the node watch knows it
+        self._serial: str | None = None  # the stream's PipeWire node's object.serial (None: cannot be checked)
+        self._checked = 0.0  # time.monotonic() of the last frame or node check
         self._image: np.ndarray | None = None
         self._stamp = self._t_open = 0.0
 
@@ -117,7 +120,7 @@ class PortalSource(Source):
         try:
             self._stream = self._start(self._portal)
             self._pipeline, self._sink = _pipeline(gst, self._stream)
-            self._serial = _Nodes.serial(gst, self._stream.node)
+            self._serial, self._checked = node_serial(self._stream.node), time.monotonic()
             self._t_open = time.monotonic()
             self._image = self._first_frame()
         except BaseException:
@@ -132,6 +135,7 @@ class PortalSource(Source):
             raise SourceLost("the shared screen changed size; opening it again at its new size")
         if image is not None:
             self._image, self._stamp = image, min(captured, time.monotonic())
+            self._checked = time.monotonic()  # a new frame: the node is there
         else:
             self._stamp = time.monotonic()  # unchanged since the last frame: the screen shows it now
         return self._crop(self._image)
@@ -205,9 +209,11 @@ class PortalSource(Source):
         if self._portal.closed.is_set():
             raise SourceLost("the desktop stopped sharing the screen (sharing was stopped from its indicator, or "
                              "the shared window closed)")
-        if self._serial is not None and _Nodes.removed(Gst, self._serial):
-            raise SourceLost("the shared screen's stream ended (the desktop stopped sharing, or the shared "
-                             "window or screen went away)")
+        if self._serial and time.monotonic() - self._checked > STALE_S:
+            self._checked = time.monotonic()
+            if node_serial(self._stream.node) not in (self._serial, None):
+                raise SourceLost("the shared screen's stream ended (the desktop stopped sharing, or the shared "
+                                 "window or screen went away)")
         message = self._pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR | Gst.MessageType.EOS)
         if message is None:
             return
@@ -261,71 +267,29 @@ def _pipeline(gst, stream: Stream):  # noqa: ANN001, ANN202 - Gst module; (Gst.P
     return pipeline, pipeline.get_by_name("sink")
 
 
-class _Nodes:
-    """A process-wide watch of PipeWire's video sources, which reports a stream's node going away.
+STALE_S = 1.0
+"""Seconds without a new frame after which vcam checks that the stream's PipeWire node still exists."""
 
-    GStreamer's pipewiresrc says nothing when the node it reads is removed (PipeWire 0.3.65): the picture
-    just stops, as it does when the screen does not change. GStreamer's PipeWire device monitor tells the
-    two apart. One monitor per PipeWire server, started at first use and never stopped: stopping it
-    corrupted the heap (PipeWire 0.3.65, seen in tests/wayland), and one is all a process needs.
-    Nodes are matched by ``object.serial``, which PipeWire never reuses (ids it does).
+
+def node_serial(node: int) -> str | None:
+    """The ``object.serial`` of PipeWire node ``node`` (``pw-cli info``), "" when there is no such node, or None
+    when ``pw-cli`` cannot say (not installed, no PipeWire server).
+
+    pipewiresrc (PipeWire 0.3.65) says nothing when the node it reads is removed: the picture just stops, as it
+    does when the screen does not change. Asking PipeWire tells the two apart (about 7 ms). Serials, unlike ids,
+    are never reused. GStreamer's PipeWire device monitor would say it too, but in-process it corrupted the heap
+    at exit about one run in twelve (tests/wayland; /work/shared/STACK.md).
     """
-
-    _lock = threading.Lock()
-    _monitors: dict[str, object] = {}  # PipeWire server -> started Gst.DeviceMonitor, or None if it failed
-    _removed: set[str] = set()
-
-    @classmethod
-    def serial(cls, gst, node: int) -> str | None:  # noqa: ANN001 - the Gst module
-        """The ``object.serial`` of PipeWire node ``node`` now, or None when it cannot be watched."""
-        monitor = cls._monitor(gst)
-        for device in monitor.get_devices() if monitor is not None else ():
-            props = device.get_properties()
-            if props is not None and str(props.get_value("object.id")) == str(node):
-                return str(props.get_value("object.serial"))
+    try:
+        done = subprocess.run(["pw-cli", "info", str(node)], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        log.info("cannot ask PipeWire about the shared screen's node (%s): a shared window that closes may show "
+                 "as a still picture; install pipewire's tools (pw-cli)", err)
         return None
-
-    @classmethod
-    def removed(cls, gst, serial: str) -> bool:  # noqa: ANN001 - the Gst module
-        """Whether the node with ``serial`` was removed."""
-        with cls._lock:
-            monitor = cls._monitors.get(_pipewire_server())
-            bus = monitor.get_bus() if monitor is not None else None
-            while bus is not None and (message := bus.pop()) is not None:
-                if message.type == gst.MessageType.DEVICE_REMOVED:  # an "extended" type: no use as a filter
-                    props = message.parse_device_removed().get_properties()
-                    if props is not None:
-                        cls._removed.add(str(props.get_value("object.serial")))
-            return serial in cls._removed
-
-    @classmethod
-    def _monitor(cls, gst):  # noqa: ANN001, ANN206 - the Gst module; Gst.DeviceMonitor or None
-        with cls._lock:
-            server = _pipewire_server()
-            if server not in cls._monitors:
-                monitor = gst.DeviceMonitor.new()
-                monitor.add_filter("Video/Source", None)
-                cls._monitors[server] = monitor if monitor.start() else None
-                if len(cls._monitors) == 1:
-                    atexit.register(cls._stop_all)
-                if cls._monitors[server] is None:
-                    log.info("cannot watch PipeWire's nodes: a shared window that closes may show as a still "
-                             "picture")
-            return cls._monitors[server]
-
-
-    @classmethod
-    def _stop_all(cls) -> None:
-        """At exit: stop the monitors, so their threads end before the interpreter does."""
-        for monitor in cls._monitors.values():
-            if monitor is not None:
-                monitor.stop()
-        cls._monitors.clear()
-
-
-def _pipewire_server() -> str:
-    """Which PipeWire server this process connects to (its runtime folder and remote name)."""
-    return f"{os.environ.get('XDG_RUNTIME_DIR', '')}/{os.environ.get('PIPEWIRE_REMOTE', 'pipewire-0')}"
+    if "unknown global" in done.stderr:
+        return ""
+    found = re.search(r'object\.serial = "(\d+)"', done.stdout)
+    return found.group(1) if found else None
 
 
 def _to_bgr(sample, pipeline) -> tuple[np.ndarray | None, float]:  # noqa: ANN001 - Gst.Sample, Gst.Pipeline
