@@ -126,6 +126,17 @@ def test_people_with_alike_names_keep_their_own_tracks():
     assert gallery_step(track, 0.2, ["Josefina Alvarez", "José Alvarez", "Françoise"]) == [again[1], again[0], again[2]]
 
 
+def test_people_who_show_the_same_name_keep_their_own_tracks():
+    """Two phones both called "iPhone", two Johns: a name on more than one tile names nobody in particular
+    (the 7x7 demo repeats its nine people, and their tracks swapped at every reading)."""
+    track = Track()
+    first = gallery_step(track, 0.0, ["iPhone", "Bo", None])  # the second label not read yet
+    assert len(set(first)) == 3
+    for i in range(1, 5):
+        assert gallery_step(track, 0.1 * i, ["iPhone", "Bo", "iPhone"]) == first
+    assert gallery_step(track, 0.5, ["Bo", "iPhone", "iPhone"])[0] == first[1], "the unique name still moves"
+
+
 PORTRAITS = [image for _, image in load_portraits()]
 """Real portraits (vcam/assets/portraits), each shown whole in a tile: the person, their room and clothes."""
 WIDE = [[0, 0, 200, 200], [210, 0, 200, 200], [420, 0, 200, 200]]

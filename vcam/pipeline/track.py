@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import logging
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -200,8 +201,9 @@ class Track:
         or a capital read differently is the same name). A named face on a track of another name
         moves to the track of its own name (a live one, or one ended in the last :data:`GONE_S` seconds),
         or to a new track when that name was never seen (a tile that re-flowed onto someone else's place).
-        Faces in a shared tile (two people, one name) and faces without a name keep the ids the boxes gave
-        them. Tracks left without a face are ended.
+        Faces in a shared tile (two people, one name), faces whose name is on another tile of the frame too
+        (two "iPhone"s) and faces without a name keep the ids the boxes gave them (and their looks follow
+        them in a gallery). Tracks left without a face are ended.
         """
         owner: dict[str, int] = {}
         for tid in sorted(self._label):
@@ -210,8 +212,11 @@ class Track:
             if gone.label is not None:
                 owner.setdefault(fold(gone.label), tid)
         ids = faces.track_id.copy()
+        shown = Counter(fold(n) for n, s in zip(faces.participant, faces.shared) if isinstance(n, str) and not s)
         for j, (tid, name) in enumerate(zip(faces.track_id.tolist(), faces.participant)):
             if not isinstance(name, str) or faces.shared[j] or fold(self._label.get(tid)) == fold(name):
+                continue
+            if shown[fold(name)] > 1:  # on two tiles at once ("iPhone", two Johns): it names nobody in particular
                 continue
             want = owner.get(fold(name))
             if want is None and tid not in self._label:
