@@ -26,14 +26,13 @@ import overlay
 from vcam.errors import SourceError
 from vcam.policy import Backoff
 from vcam.sources import Source
-from vcam.sources.base import Source as SourceBase
 from vcam.threads import Stats
 from vcam.types import Frame
 
 log = logging.getLogger(__name__)
 
 
-class Unopened(SourceBase):
+class Unopened(Source):
     """The configured source that could not open at start (the tray): read raises its error, so
     :class:`Capture` shows the "source lost" placard and keeps trying to open it.
 

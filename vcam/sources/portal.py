@@ -98,7 +98,7 @@ class PortalSource(Source):
         self._cancel = threading.Event()
         self._portal: Portal | None = None
         self._stream: Stream | None = None
-        self._pipeline = self._sink = None
+        self._gst = self._pipeline = self._sink = None  # the Gst module once open; its pipeline and appsink
         self._serial: str | None = None  # the stream's PipeWire node's object.serial (None: cannot be checked)
         self._checked = 0.0  # time.monotonic() of the last frame or node check
         self._image: np.ndarray | None = None
@@ -115,11 +115,11 @@ class PortalSource(Source):
         if self.kind in _declined:
             raise SourceError("screen sharing was cancelled in the desktop's dialog; choose the source again "
                               "from the tray (or restart vcam) to be asked again")
-        gst = gstreamer()
+        self._gst = gstreamer()
         self._portal = Portal(self._cancel)
         try:
             self._stream = self._start(self._portal)
-            self._pipeline, self._sink = _pipeline(gst, self._stream)
+            self._pipeline, self._sink = _pipeline(self._gst, self._stream)
             self._serial, self._checked = node_serial(self._stream.node), time.monotonic()
             self._t_open = time.monotonic()
             self._image = self._first_frame()
@@ -130,7 +130,7 @@ class PortalSource(Source):
     def _grab(self) -> np.ndarray:
         self._check_alive()
         sample = self._sink.emit("try-pull-sample", 0)
-        image, captured = _to_bgr(sample, self._pipeline) if sample is not None else (None, 0.0)
+        image, captured = _to_bgr(self._gst, sample, self._pipeline) if sample is not None else (None, 0.0)
         if sample is not None and image is None:
             raise SourceLost("the shared screen changed size; opening it again at its new size")
         if image is not None:
@@ -149,9 +149,7 @@ class PortalSource(Source):
     def _release(self) -> None:
         self._cancel.set()
         if self._pipeline is not None:
-            from gi.repository import Gst
-
-            self._pipeline.set_state(Gst.State.NULL)
+            self._pipeline.set_state(self._gst.State.NULL)
             self._pipeline = self._sink = None
         if self._stream is not None:
             os.close(self._stream.fd)
@@ -194,7 +192,7 @@ class PortalSource(Source):
         while time.monotonic() < deadline:
             self._check_alive()
             sample = self._sink.emit("try-pull-sample", 100_000_000)  # ns
-            image, self._stamp = _to_bgr(sample, self._pipeline) if sample is not None else (None, 0.0)
+            image, self._stamp = _to_bgr(self._gst, sample, self._pipeline) if sample is not None else (None, 0.0)
             if image is not None:
                 self._check_region(image)
                 return image
@@ -203,8 +201,7 @@ class PortalSource(Source):
 
     def _check_alive(self) -> None:
         """Raise SourceLost when the desktop ended the session or the stream failed or ended."""
-        from gi.repository import Gst
-
+        Gst = self._gst  # noqa: N806 - the module's own name
         self._portal.pump()
         if self._portal.closed.is_set():
             raise SourceLost("the desktop stopped sharing the screen (sharing was stopped from its indicator, or "
@@ -292,15 +289,13 @@ def node_serial(node: int) -> str | None:
     return found.group(1) if found else None
 
 
-def _to_bgr(sample, pipeline) -> tuple[np.ndarray | None, float]:  # noqa: ANN001 - Gst.Sample, Gst.Pipeline
+def _to_bgr(Gst, sample, pipeline) -> tuple[np.ndarray | None, float]:  # noqa: ANN001, N803 - Gst module, Sample, Pipeline
     """The sample's ``(H, W, 3) uint8`` BGR image (copied) and when it was captured (``time.monotonic()`` s).
 
     The image is None for a buffer that does not fit its caps: when the shared screen changes size, frames
     of the new size come with the old caps (pipewiresrc 0.3.65 does not renegotiate), so the stream is
     opened again (:class:`PortalSource` raises SourceLost, :class:`~vcam.capture.Capture` reopens it).
     """
-    from gi.repository import Gst
-
     caps = sample.get_caps().get_structure(0)
     width, height = caps.get_value("width"), caps.get_value("height")
     channels = 3 if caps.get_value("format") == "BGR" else 4
