@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import time
 import urllib.request
 from pathlib import Path
@@ -143,6 +144,27 @@ def test_the_emotion_model_chosen_in_the_menu_runs_from_the_next_frames_and_the_
     assert set(daemon.latest.faces.track_id.tolist()) == tracks, "the tracker and the other stages went on"
     ticked = [text for text, item in items(items(tray.icon.menu)["Emotion model"].submenu).items() if item.checked]
     assert ticked == ["emotion-face-api"]
+
+
+def test_gaze_calibration_from_the_menu_makes_the_demo_room_look_and_can_be_forgotten(tray, daemon):
+    """The 3x3 demo: Obama's portrait looks into the lens but reads "looking up"; the two portraits with
+    lowered eyes look down. Calibrated, the seven into-lens faces look; forgotten, Obama is away again."""
+    def looking() -> int:
+        latest = daemon.latest
+        return int(latest.faces.on_screen.sum()) if latest is not None and len(latest.faces) == 9 else -1
+
+    assert wait_until(lambda: 0 <= looking() <= 6, 30)
+    click(tray, "Gaze calibration", "Everyone is looking at their screen now")
+    told = re.fullmatch(r"gaze calibrated for (\d) of (\d) people(; \d had their eyes closed .*)?", tray.menu.notice[1])
+    assert told and int(told[1]) >= 7, tray.menu.notice[1]
+    assert wait_until(lambda: looking() >= 7, 10)
+    assert load_settings(tray.menu.config_path) == {}, "a calibration belongs to this run"
+    click(tray, "Gaze calibration", "Forget gaze calibration")
+    assert re.fullmatch(r"gaze calibration forgotten for \d+ people", tray.menu.notice[1])
+    assert wait_until(lambda: 0 <= looking() <= 6, 10)
+    click(tray, "Gaze")
+    click(tray, "Gaze calibration", "Everyone is looking at their screen now")
+    assert tray.menu.notice[1] == "Gaze calibration: gaze is off: switch Gaze on, then calibrate"
 
 
 def test_eu_mode_from_the_menu_turns_emotion_off_and_saves_both(tray, daemon):

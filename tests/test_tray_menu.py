@@ -68,6 +68,16 @@ def test_the_emotion_model_submenu_follows_emotion_and_ticks_the_model_in_use(me
     assert [name for name, item in models.items() if item.checked()] == ["emotion-fer (default)"]
 
 
+def test_gaze_calibration_follows_gaze_and_before_the_start_says_so(menu):
+    labels = [text(i) for i in menu.items()]
+    assert labels[labels.index("Gaze") + 1] == "Gaze calibration"
+    calibration = by_text(by_text(menu.items())["Gaze calibration"].submenu())
+    assert list(calibration) == ["Everyone is looking at their screen now", "Forget gaze calibration"]
+    calibration["Everyone is looking at their screen now"].action()
+    assert menu.notice[1] == "Gaze calibration: vcam is not running: start it, then calibrate"
+    assert load_settings(menu.config_path) == {}
+
+
 def test_choosing_an_emotion_model_switches_the_daemon_and_saves_it(menu):
     by_text(by_text(menu.items())["Emotion model"].submenu())["emotion-face-api"].action()
     assert menu.daemon.config.emotion_model == "emotion-face-api"

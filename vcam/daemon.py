@@ -28,8 +28,9 @@ What goes wrong, and what the presenter sees:
 
 The CLI and the tray drive it through the same methods (:meth:`start`,
 :meth:`stop`, :meth:`toggle`, :meth:`pause`, :meth:`set_source`, :meth:`set_emotion_model`,
-:meth:`start_recording`, ...); the tests call them too. Those methods may be
-called from any thread.
+:meth:`calibrate_gaze`, :meth:`start_recording`, ...); the tests call them too. Those methods may be
+called from any thread; what must touch a stage's state runs on the analysis thread
+(:class:`vcam.analysis_calls.AnalysisCalls`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 import overlay
+from vcam.analysis_calls import AnalysisCalls
 from vcam.capture import Capture, Unopened
 from vcam.config import Config, validate
 from vcam.controls import Controls
@@ -95,6 +97,7 @@ class Daemon:
         self.listeners = Listeners()
         self.failures = StageFailures()
         self.stats = Stats()
+        self.calls = AnalysisCalls()
         self.latest: Analysis | None = None
         self.capture: Capture | None = None  # the source, once started
         self.output: Output | None = None
@@ -282,6 +285,33 @@ class Daemon:
         self.config.emotion_model = str(validate("emotion_model", name))
         log.info("emotion model: %s", name)
 
+    def calibrate_gaze(self, reset: bool = False) -> tuple[int, int]:
+        """Everyone is looking at their screen now: centre each person's screen region on their own gaze
+        (:meth:`vcam.pipeline.gaze.Gaze.calibrate`), or with ``reset`` forget every calibration.
+
+        Runs on the analysis thread after its next frame. Returns ``(people calibrated, people tracked)``
+        (with ``reset``: both the people reset). Raises VcamError when gaze is off or the analysis paused.
+        """
+        if not self.is_on("gaze"):
+            raise VcamError("gaze is off: switch Gaze on, then calibrate")
+        if not self.running:
+            raise VcamError("vcam is not running: start it, then calibrate")
+        if self.paused:
+            raise VcamError("the analysis is paused: resume it, then calibrate")
+
+        def call(analyzer: Analyzer) -> tuple[int, int]:
+            stage = analyzer.stage("gaze")
+            if stage is None:
+                raise VcamError("gaze is off: switch Gaze on, then calibrate")
+            if reset:
+                count = stage.uncalibrate()
+                return count, count
+            return stage.calibrate()
+
+        done = self.calls.ask(call, "gaze calibration")
+        log.info("gaze %s: %d of %d people", "calibration forgotten" if reset else "calibrated", *done)
+        return done
+
     # -- the analysis thread -----------------------------------------------------------
     def _make_analyzer(self) -> Analyzer:
         return Analyzer(self.controls.switches, people=self._people, emotion_model=lambda: self.config.emotion_model)
@@ -297,6 +327,7 @@ class Daemon:
             self._stage_failed(err, analyzer)
             return
         self.failures.succeeded()
+        self.calls.run(analyzer)
         self._note_layout(analyzer)
         if self.paused:
             return  # paused while this frame was analysed: nothing of it is shown or told

@@ -6,6 +6,7 @@
     Source ▸  Webcam · Screen N (W×H) · Region… · Window ▸ · Demo · File…
               (Wayland: Webcam · Screen or window… (the desktop's dialog) · Demo · File…)
     ✓ Gaze  ✓ Identity  ✓ Emotion  ✓ Overlay  ✓ Mirror video  ✓ Aggregate only  ✓ EU mode   (vcam.features)
+    Gaze calibration ▸  Everyone is looking at their screen now · Forget gaze calibration   (after Gaze)
     Emotion model ▸  ◉ emotion-fer (default) · ○ emotion-face-api   (after Emotion; with 2+ models)
     Open dashboard                (the default item: a left click on a menu-less tray)
     Start recording / Stop recording
@@ -214,14 +215,23 @@ class TrayMenu:
         ]
 
     def feature_items(self) -> list[Item]:
-        """A check item per feature, in :data:`FEATURES` order; the Emotion model submenu after Emotion
-        when there is more than one model to choose from."""
+        """A check item per feature, in :data:`FEATURES` order; the Gaze calibration submenu after Gaze; the
+        Emotion model submenu after Emotion when there is more than one model to choose from."""
         items = []
         for f in FEATURES:
             items.append(self._feature_item(f.name, f.label))
+            if f.name == "gaze":
+                items.append(Item("Gaze calibration", submenu=self.gaze_calibration_items))
             if f.name == "emotion" and len(emotion_models()) > 1:
                 items.append(Item("Emotion model", submenu=self.emotion_model_items))
         return items
+
+    def gaze_calibration_items(self) -> list[Item]:
+        """The Gaze calibration submenu: calibrate on everyone's gaze now, or forget it."""
+        return [Item("Everyone is looking at their screen now",
+                     self.guarded("Gaze calibration", self.calibrate_gaze)),
+                Item("Forget gaze calibration",
+                     self.guarded("Gaze calibration", lambda: self.calibrate_gaze(reset=True)))]
 
     def emotion_model_items(self) -> list[Item]:
         """The Emotion model submenu: a radio item per emotion model of the manifest, the one in use ticked."""
@@ -335,6 +345,15 @@ class TrayMenu:
             return self.switch_source(path) if path else None
 
         self._start_worker("vcam-tray-file", self.guarded("Source File", pick))
+
+    def calibrate_gaze(self, reset: bool = False) -> str:
+        """Centre each person's screen region on their gaze now (or forget it); this run only, not saved."""
+        done, tracked = self.daemon.calibrate_gaze(reset)
+        if reset:
+            return f"gaze calibration forgotten for {done} {'person' if done == 1 else 'people'}"
+        missed = tracked - done
+        return (f"gaze calibrated for {done} of {tracked} {'person' if tracked == 1 else 'people'}"
+                + (f"; {missed} had their eyes closed or were not seen: calibrate again" if missed else ""))
 
     def choose_emotion_model(self, name: str) -> str:
         """Run the emotion model ``name`` from now on (live, the other stages untouched) and save it."""
