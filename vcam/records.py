@@ -215,6 +215,9 @@ class Person:
     away_reason: str | None = spec("why not looking: eyes closed, looking up, looking down, looking aside, head "
                                    "turned (or no gaze); null when looking", _away_reason, feature="gaze",
                                    kind="string", since="1.4")
+    gaze_calibrated: bool | None = spec("the person's screen region was calibrated on request ('everyone is "
+                                        "looking at their screen now'), not only learnt from their gaze",
+                                        column("gaze_calibrated"), feature="gaze", kind="boolean", since="1.5")
     bbox: tuple[float | None, ...] | None = spec("[x, y, w, h] of the face in frame pixels", _bbox,
                                                  published=False)
     emotion_probs: tuple[float, ...] | None = spec("the 7 class probabilities in EMOTIONS order", _probs,

@@ -91,6 +91,7 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "on_screen": ((), np.bool_, False),
     "on_screen_conf": ((), np.float32, np.nan),
     "away_reason": ((), np.object_, None),
+    "gaze_calibrated": ((), np.bool_, False),
     "name": ((), np.object_, None),
     "identity_distance": ((), np.float32, np.nan),
     "emotion": ((len(EMOTIONS),), np.float32, np.nan),
@@ -130,6 +131,8 @@ class Faces:
         on_screen_conf: ``(N,) float32``: confidence of ``on_screen``, 0..1.
         away_reason: ``(N,) object``: why not on screen (str: ``eyes closed``, ``looking up``,
             ``looking down``, ``looking aside``, ``head turned``), or None.
+        gaze_calibrated: ``(N,) bool``: the person's screen region was calibrated on request
+            (:meth:`vcam.pipeline.gaze.Gaze.calibrate`), not only learnt.
         name: ``(N,) object``: the enrolled person's name (str), or None when
             unknown or identity is off.
         identity_distance: ``(N,) float32``: descriptor distance to the matched
@@ -165,6 +168,7 @@ class Faces:
     on_screen: np.ndarray
     on_screen_conf: np.ndarray
     away_reason: np.ndarray
+    gaze_calibrated: np.ndarray
     name: np.ndarray
     identity_distance: np.ndarray
     emotion: np.ndarray

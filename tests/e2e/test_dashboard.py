@@ -417,13 +417,17 @@ def test_each_person_away_shows_why_and_the_reason_goes_when_they_look_again(pag
     start_session(server, page, "why")
     people = nine_people(0)[5:9]  # the sixth looks; the last three do not
     reasons = [None, "eyes closed", "looking down", "head turned"]
-    people = [dict(p, away_reason=r) for p, r in zip(people, reasons)]
+    people = [dict(p, away_reason=r, gaze_calibrated=i < 2) for i, (p, r) in enumerate(zip(people, reasons))]
     deliver(server, page, audience(1, room(4, 1, 0.5, HAPPY_ROOM), people),
             "document.querySelectorAll('.person').length === 4")
     assert page.locator(".person .why").all_inner_texts() == ["", "eyes closed", "looking down", "head turned"]
     assert page.locator('.person[data-track-id="7"] .why').is_visible()
     assert page.locator('.person[data-track-id="6"] .why').is_hidden()
     assert page.locator('.person[data-track-id="8"] .dot').get_attribute("title") == "looking away: looking down"
+    assert page.locator('.person[data-track-id="6"] .dot').get_attribute("title") == "looking (gaze calibrated)"
+    assert page.locator('.person[data-track-id="7"] .dot').get_attribute("title") == (
+        "looking away: eyes closed (gaze calibrated)")
+    assert page.locator('.person[data-track-id="9"]').get_attribute("data-calibrated") == "false"
     assert_fits(page)
 
     back = [dict(p, looking=True, away_reason=None) for p in people]

@@ -80,7 +80,7 @@ def of(events: list[dict], type_: str, kind: str | None = None) -> list[dict]:
 
 def test_the_schema_file_is_a_valid_draft_2020_12_schema_of_the_current_version():
     jsonschema.Draft202012Validator.check_schema(schema())
-    assert SCHEMA_PATH.name == "schema.json" and SCHEMA_VERSION == "1.4"
+    assert SCHEMA_PATH.name == "schema.json" and SCHEMA_VERSION == "1.5"
     assert schema()["$defs"]["version"] == {"const": SCHEMA_VERSION} and schema()["$id"].endswith("/" + SCHEMA_VERSION)
     assert [ref["$ref"] for ref in schema()["oneOf"]] == ["#/$defs/hello", "#/$defs/audience", "#/$defs/alert",
                                                           "#/$defs/status"]

@@ -55,7 +55,7 @@ def test_a_person_far_above_the_screen_stays_away_calibrated_within_the_bound():
     assert gaze.calibrate() == (1, 1)
     assert gaze._tracks[7].calibration.shift.tolist() == pytest.approx([0.0, 10.0])
     out = step(gaze, 1.0, looking_at((0, 0, 0), (0, 25)))
-    assert not out.on_screen[0] and out.away_reason[0] == "looking up"
+    assert not out.on_screen[0] and out.away_reason[0] == "looking up" and out.gaze_calibrated[0]
     assert step(gaze, 1.1, looking_at((0, 0, 0), (0, 8))).on_screen[0], "8° up is inside the moved region"
 
 
@@ -67,7 +67,7 @@ def test_only_open_eyes_seen_in_the_last_second_count():
         gaze(Frame(BLACK, i, i / 10), Faces.from_boxes(np.zeros((0, 4), np.float32)))
     assert gaze._now - 0.9 > RECENT_S
     assert gaze.calibrate() == (0, 1)
-    assert gaze._tracks[7].calibration.anchored is False
+    assert not step(gaze, 4.0, looking_at((0, 0, 0), (0, 5))).gaze_calibrated[0]
 
 
 def test_a_calibration_is_kept_until_forgotten_and_learning_does_not_move_it():
@@ -81,4 +81,5 @@ def test_a_calibration_is_kept_until_forgotten_and_learning_does_not_move_it():
     assert gaze._tracks[7].calibration.shift.tolist() == anchored.tolist()
     assert gaze.uncalibrate() == 1
     assert gaze._tracks[7].calibration.shift.tolist() == [0.0, 0.0]
-    assert not step(gaze, 30.0, looking_at((0, 0, 0), (0, 5))).on_screen[0], "5° up is above the prior's region"
+    out = step(gaze, 30.0, looking_at((0, 0, 0), (0, 5)))
+    assert not out.on_screen[0] and not out.gaze_calibrated[0], "5° up is above the prior's region"

@@ -128,7 +128,7 @@ def test_session_json_is_written_at_start_and_completed_at_close(tmp_path):
     with Recorder(folder, features=("gaze",), source="demo") as rec:
         meta = json.loads((folder / "session.json").read_text())
         assert meta["features"] == ["gaze"] and meta["source"] == "demo" and meta["version"] and meta["started"]
-        assert meta["schema_version"] == "1.4" and meta["columns"]["timeline"] == list(TIMELINE_COLUMNS)
+        assert meta["schema_version"] == "1.5" and meta["columns"]["timeline"] == list(TIMELINE_COLUMNS)
         assert "ended" not in meta
         for i in range(25):
             features = ("gaze", "identity") if i >= 20 else ("gaze",)  # identity switched on at 2 s

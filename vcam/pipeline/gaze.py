@@ -201,7 +201,9 @@ class Gaze:
         return faces.replace(gaze=iris_ratios_of(faces.landmarks).astype(np.float32), eye_open=opened,
                              eye_openness=_mean_eyes(opened), gaze_angles=angles, eyes_closed=np.array(closed),
                              on_screen=np.array(on), on_screen_conf=np.array(conf, np.float32),
-                             away_reason=np.array(reason, object))
+                             away_reason=np.array(reason, object),
+                             gaze_calibrated=np.array([self._tracks[int(t)].calibration.anchored
+                                                       for t in faces.track_id], bool))
 
     def _judge(self, t: float, tid: int, opened: np.ndarray, direction: np.ndarray, confidence: float,
                pose: np.ndarray) -> tuple:

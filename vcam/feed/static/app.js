@@ -316,6 +316,8 @@
     tile.querySelector(".att").textContent = p.attention == null ? "–" : `${pct(p.attention)}%`;
     tile.querySelector(".dot").title = p.looking == null ? "gaze off" : p.looking ? "looking" : "looking away";
     renderWhy(tile, p);
+    tile.dataset.calibrated = String(p.gaze_calibrated === true);
+    if (p.gaze_calibrated) tile.querySelector(".dot").title += " (gaze calibrated)";
     setLevel(tile, p.engagement);
     renderTileEmotion(tile, p);
     drawSpark(tile.querySelector(".spark"), state.history.get(String(p.track_id)));
