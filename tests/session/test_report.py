@@ -37,12 +37,12 @@ def meeting_faces(t: float) -> Faces:
         attention=on.astype(np.float32), engagement=np.where(on, 0.8, 0.3).astype(np.float32))
 
 
-def record_meeting(folder: Path, features: tuple[str, ...], seconds: float = 45.0) -> Path:
+def record_meeting(folder: Path, features: tuple[str, ...], seconds: float = 45.0, faces=meeting_faces) -> Path:
     records = Records()
     with Recorder(folder, features=features) as rec:
         for i in range(int(seconds * 5)):
             now = time.monotonic()
-            analysis = Analysis(i, i / 5, (640, 480), meeting_faces(i / 5), now, now, features=features)
+            analysis = Analysis(i, i / 5, (640, 480), faces(i / 5), now, now, features=features)
             rec.on_snapshot(records.build(analysis))
     return folder
 
@@ -131,6 +131,17 @@ def test_the_report_splits_each_persons_and_the_rooms_away_time_by_reason(full_s
     assert table["Cy"] == ["33% (0:15)", "100%", "0%", "0%"]
     assert table["#3"] == ["33% (0:15)", "0%", "33%", "67%"]
     assert table["Ada"] == ["0% (0:00)", "0%", "0%", "0%"]
+
+
+def test_the_report_says_whose_gaze_was_calibrated_on_request_and_when(full_session, tmp_path):
+    def calibrated_at_32_s(t: float) -> Faces:
+        faces = meeting_faces(t)
+        return faces.replace(gaze_calibrated=np.array([t >= 32, t >= 32, False, False]))
+
+    folder = record_meeting(tmp_path / "s", ("gaze",), faces=calibrated_at_32_s)
+    away = sections(write_report(folder, tmp_path / "report.html").read_text())["away"]
+    assert "Gaze was calibrated on request for 2 people (first at 0:32)" in away
+    assert "calibrated" not in sections(write_report(full_session, tmp_path / "plain.html").read_text())["away"]
 
 
 def test_the_report_says_gaze_was_off_instead_of_reasons(tmp_path):

@@ -27,7 +27,7 @@ from vcam.errors import SessionError, UnsafePathError
 from vcam.files import write_text_atomic
 from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S
 from vcam.session.reader import Session, load_session
-from vcam.session.report_away import away_section, tally
+from vcam.session.report_away import calibrations, away_section, tally
 from vcam.session.report_parts import _PAGE, PAGE_STYLE, clock, img, plot_label, png, section
 from vcam.types import EMOTIONS
 
@@ -297,7 +297,7 @@ def _away(session: Session, cast: Cast, every: float) -> str:
     people = zip(_rows(session, cast, "looking"), _rows(session, cast, "away_reason"))
     rows = [tally("room", tl["looking"], tl["away_reason"])] + [tally(name, looking, why)
                                                                 for (name, looking), (_, why) in people]
-    return away_section(rows, every, "gaze" in session.features)
+    return away_section(rows, every, "gaze" in session.features, calibrations(tl))
 
 
 def _mean_pct(values: np.ndarray) -> float:

@@ -4,6 +4,8 @@ Each timeline row is one person for one slot (``every`` seconds, 1 by default). 
 ``looking`` is 0; its ``away_reason`` (since timeline 1.4) says why, in the gaze stage's words
 (:mod:`vcam.pipeline.gaze`): eyes closed, looking down, up or aside, head turned, or no gaze (no eyes
 could be read). Sessions from before 1.4 have no reasons: their away time is "not recorded".
+Since 1.5 a row's ``gaze_calibrated`` says the presenter calibrated that person's gaze on request (the
+tray's Gaze calibration); the section says how many people were and when it first happened.
 """
 
 from __future__ import annotations
@@ -62,19 +64,32 @@ def tally(label: str, looking: np.ndarray, reasons: np.ndarray) -> Away:
     return Away(label, int(read.sum()), int(away.sum()), {r: words.count(r) for r in REASONS})
 
 
-def away_section(rows: list[Away], every: float, gaze_on: bool) -> str:
-    """The report's "Why people looked away" section of ``rows`` (the room first), slots of ``every`` seconds."""
+def calibrations(timeline: dict[str, np.ndarray]) -> tuple[int, float] | None:
+    """``(people, first t s)`` whose gaze was calibrated on request in a timeline, or None (never, or before 1.5)."""
+    calibrated = np.asarray(timeline.get("gaze_calibrated", np.zeros(0)), np.float64) == 1
+    if not calibrated.any():
+        return None
+    return len(set(timeline["track_id"][calibrated].tolist())), float(timeline["t"][calibrated].min())
+
+
+def away_section(rows: list[Away], every: float, gaze_on: bool, calibrated: tuple[int, float] | None = None) -> str:
+    """The report's "Why people looked away" section of ``rows`` (the room first), slots of ``every`` seconds;
+    ``calibrated`` (:func:`calibrations`) adds a line on the gaze calibrations asked for."""
     heading = "Why people looked away"
     if not gaze_on:
         return section("away", heading, '<p class="note">Gaze was off for this session, so nobody was judged '
                                         "looking or away.</p>")
+    said = "" if calibrated is None else (
+        f'<p class="note">Gaze was calibrated on request for {calibrated[0]} '
+        f'{"person" if calibrated[0] == 1 else "people"} (first at {clock(calibrated[1])}): from then on their '
+        "looking was judged against the screen they were looking at when the presenter asked.</p>")
     if not any(a.away for a in rows):
-        return section("away", heading, '<p class="note">Nobody was seen looking away in this session.</p>')
+        return section("away", heading, '<p class="note">Nobody was seen looking away in this session.</p>' + said)
     shown = [r for r in REASONS if rows[0].by_reason[r]]
     body = img(png(lambda ax: _draw(ax, rows, shown), 1.8 + 0.35 * len(rows)), "away time by reason") + (
         '<p class="note">Each bar is one person\'s time away from the screen, split by why (the room: everyone '
         "together). The table gives the same shares, and how much of their time each person was away.</p>"
-        + _table(rows, shown, every))
+        + _table(rows, shown, every)) + said
     return section("away", heading, body)
 
 
