@@ -318,8 +318,9 @@ def test_the_gtk_menu_drives_the_daemon_and_ctrl_c_quits_cleanly(launch, session
     assert "appindicator backend" in output(proc) and "no menu" not in output(proc)
     _x(display, "xdotool", "mousemove", "--window", window, "5", "5", "click", "1")  # opens the menu
     time.sleep(1.0)
-    # the sensitive items from the top: Source, then the features in their declared order, down to Emotion
-    downs = ["Down"] * (2 + [f.name for f in FEATURES].index("emotion"))
+    # the sensitive items from the top: Source, then the features in their declared order (Gaze calibration
+    # after Gaze), down to Emotion
+    downs = ["Down"] * (2 + [f.name for f in FEATURES].index("emotion") + 1)
     _x(display, "xdotool", "key", "--delay", "100", *downs, "Return")
     config = tmp_path / "config.toml"
     assert _wait(lambda: "emotion = true" in config.read_text(), 20), output(proc)
