@@ -59,7 +59,7 @@ def test_a_person_far_above_the_screen_stays_away_calibrated_within_the_bound():
     assert step(gaze, 1.1, looking_at((0, 0, 0), (0, 8))).on_screen[0], "8° up is inside the moved region"
 
 
-def test_only_open_eyes_seen_in_the_last_second_count():
+def test_only_open_eyes_seen_in_the_last_two_seconds_count():
     gaze = Gaze()
     for i in range(10):
         step(gaze, i / 10, looking_at((0, 0, 0), (0, 5)))

@@ -52,8 +52,10 @@ _LEFT_EYE = (362, 263, 386, 374, 473)
 
 PRIOR = (0.0, -10.0)
 """``(yaw, pitch)`` degrees of the screen's centre before calibration: straight ahead, a little below the lens."""
-RECENT_S = 1.0
-"""Seconds of each person's open-eyed gaze that :meth:`Gaze.calibrate` centres their ellipse on."""
+RECENT_S = 2.0
+"""Seconds of each person's open-eyed gaze (both eyes at least ``OPEN_EYE``: irises trusted fully) that
+:meth:`Gaze.calibrate` centres their ellipse on: the moments after the presenter asked the room to look,
+before the click; at 3 analyses a second (a loaded 7x7 gallery) still about six samples each."""
 TOL = (22.0, 12.0)
 """``(yaw, pitch)`` half-axes in degrees of the screen's ellipse: -22° to +2° of pitch around PRIOR covers a
 laptop's screen at arm's length below its camera, and the lens; ±22° of yaw a wide screen."""
