@@ -103,6 +103,9 @@ def test_run_without_a_virtual_camera_or_display_says_so_and_writes_an_mp4(tmp_p
     (["run", "--size", "1281x720"], "must be even"),
     (["run", "--fps", "0"], "fps must be between"),
     (["analyze", "missing.mp4", "--json", "x.json"], "video file not found"),
+    (["analyze", "missing.mp4", "--json", "x.json", "--calibrate-gaze-at", "-1"], "0 or more; got -1.0"),
+    (["analyze", "missing.mp4", "--json", "x.json", "--calibrate-gaze-at", "nan"], "0 or more; got nan"),
+    (["analyze", "missing.mp4", "--json", "x.json", "--calibrate-gaze-at", "1", "--no-gaze"], "needs gaze"),
 ])
 def test_bad_input_is_one_clear_line_and_exit_status_2(args, message, tmp_path):
     result = subprocess.run([*VCAM, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
@@ -142,6 +145,25 @@ def test_scene_sampling_skips_unchanged_frames_and_keeps_changes(tmp_path):
     document = analyze(clip, progress=False, sample="scene")
     assert [f["index"] for f in document["frames"]] == [0, 10, 20]
     assert document["source"]["analysed"] == 3 and document["source"]["frames"] == 30
+
+
+def test_calibrating_gaze_at_a_moment_of_the_recording_makes_the_into_lens_faces_look_from_then_on(grid_clip, tmp_path):
+    """The 3x3 demo: Obama's portrait looks into the lens but reads "looking up" until the recording's 0.5 s,
+    when everyone is said to look at their screen; the two portraits looking down stay away."""
+    out = tmp_path / "c.json"
+    result = vcam("analyze", str(grid_clip), "--json", str(out), "--no-progress", "--calibrate-gaze-at", "0.5",
+                  "--calibrate-gaze-at", "30", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "gaze calibrated at 0.5 s for 7 of 9 people" in result.stderr
+    assert "--calibrate-gaze-at 30: after the last analysed frame, not used" in result.stderr
+    frames = json.loads(out.read_text())["frames"]
+    obama = [next(f for f in frame["faces"] if f["participant"] == "Barack Obama") for frame in frames[5:]]
+    before = [f for frame, f in zip(frames[5:], obama) if frame["t"] <= 0.5]
+    after = [f for frame, f in zip(frames[5:], obama) if frame["t"] > 0.5]
+    assert not any(f["gaze"]["on_screen"] or f["gaze_calibrated"] for f in before)
+    assert all(f["gaze"]["on_screen"] and f["gaze_calibrated"] for f in after)
+    assert [sum(f["gaze_calibrated"] for f in frame["faces"]) for frame in frames if frame["t"] > 0.5] == [7] * 14
+    assert all(sum(f["gaze"]["on_screen"] for f in frame["faces"]) == 7 for frame in frames if frame["t"] > 0.5)
 
 
 def test_a_bad_sample_spec_is_one_clear_error(grid_clip, tmp_path):

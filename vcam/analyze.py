@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -119,6 +119,35 @@ class TrackSummary:
                 "emotion_pct": {k: round(100.0 * t["emotions"][k] / classified, 1) for k in EMOTIONS} if classified else None}
 
 
+class GazeCalibrations:
+    """``vcam analyze --calibrate-gaze-at``: calibrate the gaze stage once at each given media time.
+
+    Raises ConfigError for a time that is negative or not a number, or when gaze is off.
+    """
+
+    def __init__(self, times: Sequence[float], features: Switches) -> None:
+        bad = [t for t in times if not math.isfinite(t) or t < 0]
+        if bad:
+            raise ConfigError(f"--calibrate-gaze-at takes seconds into the recording, 0 or more; got {bad[0]}")
+        if times and "gaze" not in features.on():
+            raise ConfigError("--calibrate-gaze-at needs gaze: drop --no-gaze")
+        self.waiting = sorted(times)
+
+    def after(self, t: float, analyzer: Analyzer) -> None:
+        """Calibrate after the analysis at media time ``t`` s when a calibration time has come."""
+        if self.waiting and t >= self.waiting[0]:
+            while self.waiting and t >= self.waiting[0]:
+                self.waiting.pop(0)
+            done, tracked = analyzer.stage("gaze").calibrate()
+            log.info("gaze calibrated at %.1f s for %d of %d people", t, done, tracked)
+
+    def finish(self) -> None:
+        """Warn about calibration times the recording never reached."""
+        if self.waiting:
+            log.warning("--calibrate-gaze-at %s: after the last analysed frame, not used",
+                        ", ".join(f"{t:g}" for t in self.waiting))
+
+
 def _mean(values: list[float]) -> float | None:
     return number(sum(values) / len(values)) if values else None
 
@@ -126,7 +155,7 @@ def _mean(values: list[float]) -> float | None:
 def analyze(path: str | Path, *, progress: bool = True, features: Switches | None = None,
             gallery: str | Path | None = None, timeline: str | Path | None = None, sample: str = "all",
             emotion_model: str = "emotion-fer", people: Mapping[str, np.ndarray] | None = None,
-            cores: int = 2, start: int = 0, stop: int | None = None) -> dict:
+            cores: int = 2, start: int = 0, stop: int | None = None, calibrate_gaze_at: Sequence[float] = ()) -> dict:
     """Analyse every frame of the video at ``path`` as fast as possible; return the JSON document.
 
     Args:
@@ -146,6 +175,9 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
             own index and media time, sampled as in a run over the whole file (``vcam batch``'s segments);
             ``source.frames`` is then the index after the last frame read. Not with ``scene``, which needs
             the frames before.
+        calibrate_gaze_at: media times in seconds at which everyone in the recording was looking at their
+            screen (the presenter asked them to): the gaze stage calibrates on each person's gaze of the
+            seconds before (:meth:`vcam.pipeline.gaze.Gaze.calibrate`) at the first analysed frame from each.
 
     Raises:
         SourceError: the file is missing or unreadable, or its frames are over :data:`vcam.limits.MAX_PIXELS`.
@@ -156,6 +188,7 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
     features = features or Switches()
     enrolled = functools.partial(dict, people) if people is not None else _gallery(gallery, features)
     sampler = Sampler(sample)
+    calibrations = GazeCalibrations(calibrate_gaze_at, features)
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(VideoSource(Path(path), realtime=False, threads=None if cores > 1 else 1))
         analyzer = stack.enter_context(Analyzer(features, people=enrolled, emotion_model=emotion_model, cores=cores))
@@ -167,6 +200,7 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
         frames_of = sampled(source, sampler, bar.update, stop)
         frames_of = stack.enter_context(contextlib.closing(prefetched(frames_of) if cores > 1 else frames_of))
         for analysis in map(analyzer.process, frames_of):
+            calibrations.after(analysis.t, analyzer)
             snapshot = records.build(analysis)
             if recorder is not None:
                 recorder.on_snapshot(snapshot)
@@ -174,6 +208,7 @@ def analyze(path: str | Path, *, progress: bool = True, features: Switches | Non
             summary.add(frames[-1])
         info = {"path": str(path), "fps": round(source.fps, 3), "width": source.size[0], "height": source.size[1],
                 "frames": source.frames_read, "analysed": len(frames), "sample": sample}
+        calibrations.finish()
     elapsed = time.monotonic() - started
     log.info("analysed %d of %d frames in %.1f s (%.1f frames/s)", len(frames), info["frames"], elapsed,
              len(frames) / max(elapsed, 1e-9))

@@ -104,6 +104,10 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", required=True, metavar="OUT.json", help="where to write the results")
     p.add_argument("--timeline", metavar="DIR", help="also write the session timeline (CSV and JSON) to DIR")
     p.add_argument("--report", metavar="OUT.html", help="also write the session report (needs --timeline)")
+    p.add_argument("--calibrate-gaze-at", type=float, action="append", default=[], metavar="SECONDS",
+                   help="a moment of the recording (seconds) when everyone was looking at their screen, e.g. "
+                   "asked to by the presenter: each person's screen region is centred on their gaze of the two "
+                   "seconds before it (within 10 degrees); may be given more than once")
     _analysis_flags(p, sample="all")
 
 
@@ -201,7 +205,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.report and not args.timeline:
         raise VcamError("--report needs --timeline DIR: the report is drawn from the timeline")
     document = analyze(args.video, progress=args.progress, features=features, gallery=args.gallery,
-                       timeline=args.timeline, sample=args.sample, emotion_model=model)
+                       timeline=args.timeline, sample=args.sample, emotion_model=model,
+                       calibrate_gaze_at=args.calibrate_gaze_at)
     write_json(document, args.json)
     if args.report:
         from vcam.session import write_report
