@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import socket
 import stat
@@ -401,3 +402,36 @@ def test_a_second_vcam_run_exits_with_a_clear_message_and_the_first_keeps_runnin
         first.kill()
     nothing = subprocess.run([*vcam, "quit"], capture_output=True, text=True, timeout=30)
     assert nothing.returncode == 2 and "no vcam is running" in nothing.stderr
+
+
+def test_vcam_gaze_calibrate_and_forget_reach_a_running_vcam_run(tmp_path):
+    """The command a desktop shortcut would run: the running vcam calibrates (the 3x3 demo: at least the seven
+    into-lens faces) and says so in its log; with no vcam running, one clear line."""
+    vcam = [sys.executable, "-m", "vcam"]
+    first = subprocess.Popen([*vcam, "run", "--source", "demo", "--output", "none", "--port", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in first.stdout], daemon=True).start()
+
+        def wait_for(text: str) -> str:
+            deadline = time.monotonic() + 60
+            while text not in (line := lines.get(timeout=max(0.1, deadline - time.monotonic()))):
+                pass
+            return line
+
+        wait_for("layout: grid of 9 tiles")  # analysing the gallery
+        time.sleep(2.0)  # as a presenter would: the room was asked to look, then the shortcut pressed
+        asked = subprocess.run([*vcam, "gaze", "calibrate"], capture_output=True, text=True, timeout=30)
+        assert asked.returncode == 0 and "asked the running vcam to calibrate gaze" in asked.stderr
+        done = re.search(r"gaze calibrated: (\d+) of (\d+) people", wait_for("gaze calibrated:"))
+        assert int(done[1]) >= 7 and int(done[2]) >= 9
+        forgot = subprocess.run([*vcam, "gaze", "forget"], capture_output=True, text=True, timeout=30)
+        assert forgot.returncode == 0
+        wait_for("gaze calibration forgotten:")
+        assert subprocess.run([*vcam, "quit"], capture_output=True, text=True, timeout=30).returncode == 0
+        assert first.wait(timeout=30) == 0
+    finally:
+        first.kill()
+    nothing = subprocess.run([*vcam, "gaze", "calibrate"], capture_output=True, text=True, timeout=30)
+    assert nothing.returncode == 2 and "no vcam is running, so there is no gaze to calibrate" in nothing.stderr

@@ -171,6 +171,15 @@ def test_gaze_calibration_from_the_menu_makes_the_demo_room_look_and_can_be_forg
     assert tray.menu.notice[1] == "Gaze calibration: gaze is off: switch Gaze on, then calibrate"
 
 
+def test_vcam_gaze_from_another_launch_calibrates_like_the_menu(tray, daemon):
+    start = daemon.stats.analysed
+    assert wait_until(lambda: daemon.stats.analysed >= start + 6, 30)
+    tray.on_message("calibrate-gaze")
+    assert re.fullmatch(r"gaze calibrated for \d of 9 people.*", tray.menu.notice[1]), tray.menu.notice[1]
+    tray.on_message("forget-gaze")
+    assert re.fullmatch(r"gaze calibration forgotten for \d+ people", tray.menu.notice[1])
+
+
 def test_eu_mode_from_the_menu_turns_emotion_off_and_saves_both(tray, daemon):
     click(tray, "Emotion")
     click(tray, "EU mode (no emotion)")

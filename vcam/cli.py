@@ -179,10 +179,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _on_message(daemon, message: str) -> None:
-    """What ``vcam run`` does when another launch talks to it: ``show`` names the dashboard, ``quit`` stops."""
+    """What ``vcam run`` does when another launch talks to it: ``show`` names the dashboard, ``quit`` stops,
+    ``calibrate-gaze`` and ``forget-gaze`` (``vcam gaze``) calibrate gaze or forget it and log how it went."""
     if message == "quit":
         log.info("asked to quit by another vcam command")
         daemon.stop()
+    elif message in ("calibrate-gaze", "forget-gaze"):
+        try:
+            daemon.calibrate_gaze(reset=message == "forget-gaze")
+        except VcamError as err:
+            log.warning("gaze calibration: %s", err)
     elif message == "show":
         url = daemon.dashboard_url
         log.info("another vcam was started: this one keeps running%s", f"; dashboard: {url}" if url else "")

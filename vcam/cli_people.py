@@ -32,6 +32,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         handler=cmd_dashboard)
     sub.add_parser("quit", help="stop the running vcam (tray or run), flushing its session").set_defaults(
         handler=cmd_quit)
+    gaze = sub.add_parser("gaze", help="calibrate the running vcam's gaze: everyone is looking at their screen now "
+                          "(for a desktop shortcut), or forget it")
+    gaze.add_argument("action", choices=("calibrate", "forget"))
+    gaze.set_defaults(handler=cmd_gaze)
     sub.add_parser("doctor", help="check this machine for what vcam needs and print how to fix what is missing"
                    ).set_defaults(handler=cmd_doctor)
 
@@ -171,6 +175,21 @@ def cmd_quit(args: argparse.Namespace) -> int:
     if delivery.state == "busy":
         raise VcamError(busy_message(delivery.pid, "quit", QUIT_TIMEOUT))
     log.info("asked the running vcam to quit")
+    return 0
+
+
+def cmd_gaze(args: argparse.Namespace) -> int:
+    """``vcam gaze calibrate|forget``: the tray's Gaze calibration items, from a command (or a desktop shortcut)."""
+    from vcam.instance import busy_message, deliver
+
+    message = "calibrate-gaze" if args.action == "calibrate" else "forget-gaze"
+    delivery = deliver(message, timeout=QUIT_TIMEOUT)
+    if delivery.state == "absent":
+        raise VcamError("no vcam is running, so there is no gaze to calibrate: start 'vcam tray' or 'vcam run'")
+    if delivery.state == "busy":
+        raise VcamError(busy_message(delivery.pid, message, QUIT_TIMEOUT))
+    log.info("asked the running vcam to %s; its tray (or its log) says for how many people",
+             "calibrate gaze" if args.action == "calibrate" else "forget its gaze calibration")
     return 0
 
 

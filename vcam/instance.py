@@ -3,7 +3,8 @@
 Two processes must never fight over the camera. The first launch :func:`claim` s
 the instance; a later launch finds it taken, sends it ``"show"`` and gets
 :class:`~vcam.errors.AlreadyRunningError`, whose message is all the user needs.
-:func:`deliver` tells a running instance something (``"show"``, ``"quit"``) and says whether it
+:func:`deliver` tells a running instance something (``"show"``, ``"quit"``, ``"calibrate-gaze"``,
+``"forget-gaze"``) and says whether it
 was delivered, or the instance is busy (it runs but did not answer in time), or none runs;
 :func:`send` is its yes/no.
 
@@ -57,7 +58,7 @@ from vcam.instance_lock import RUNTIME_ENV, FileLock, is_held, runtime_dir
 
 log = logging.getLogger(__name__)
 
-MESSAGES = ("show", "quit")
+MESSAGES = ("show", "quit", "calibrate-gaze", "forget-gaze")
 """Messages an instance hands to its ``on_message`` by default; others are ignored."""
 MAX_MESSAGE = 128
 """Longest message :func:`send` accepts (printable ASCII characters)."""

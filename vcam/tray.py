@@ -174,9 +174,12 @@ class Tray:
         return done.is_set()
 
     def on_message(self, message: str) -> None:
-        """A single-instance message from another launch: ``"show"`` opens the dashboard, ``"quit"`` quits."""
+        """A single-instance message from another launch: ``"show"`` opens the dashboard, ``"quit"`` quits,
+        ``"calibrate-gaze"`` / ``"forget-gaze"`` (``vcam gaze``) do what the Gaze calibration items do."""
         if message == "quit":
             threading.Thread(target=self.stop, name="vcam-tray-quit").start()
+        elif message in ("calibrate-gaze", "forget-gaze"):
+            self.menu.guarded("Gaze calibration", lambda: self.menu.calibrate_gaze(reset=message == "forget-gaze"))()
         elif message == "show" and not self.menu.started:
             self.menu.tell("vcam is still starting; its dashboard opens from the menu in a few seconds")
             self.refresh(force=True)
