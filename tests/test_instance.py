@@ -379,16 +379,32 @@ def test_a_lock_file_that_cannot_be_opened_says_which_and_how_to_fix_it(private_
 # -- the vcam command itself ---------------------------------------------------------------
 
 
-def test_a_second_vcam_run_exits_with_a_clear_message_and_the_first_keeps_running_until_vcam_quit(tmp_path):
-    vcam = [sys.executable, "-m", "vcam"]
-    first = subprocess.Popen([*vcam, "run", "--source", "demo", "--output", "none", "--port", "0"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in first.stdout], daemon=True).start()
-        deadline = time.monotonic() + 60
-        while "running: demo" not in lines.get(timeout=max(0.1, deadline - time.monotonic())):
+VCAM = [sys.executable, "-m", "vcam"]
+
+
+class VcamRun:
+    """``vcam run`` on the demo in its own process, its merged output read line by line."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([*VCAM, "run", "--source", "demo", "--output", "none", "--port", "0"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.process.stdout], daemon=True).start()
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        """The first line from now on that holds ``text``."""
+        deadline = time.monotonic() + timeout
+        while text not in (line := self.lines.get(timeout=max(0.1, deadline - time.monotonic()))):
             pass
+        return line
+
+
+def test_a_second_vcam_run_exits_with_a_clear_message_and_the_first_keeps_running_until_vcam_quit(tmp_path):
+    vcam = VCAM
+    run = VcamRun()
+    first = run.process
+    try:
+        run.wait_for("running: demo")
         second = subprocess.run([*vcam, "run", "--source", "demo", "--output", "none"], capture_output=True,
                                 text=True, timeout=60)
         assert second.returncode == 2 and "vcam is already running" in second.stderr
@@ -407,19 +423,10 @@ def test_a_second_vcam_run_exits_with_a_clear_message_and_the_first_keeps_runnin
 def test_vcam_gaze_calibrate_and_forget_reach_a_running_vcam_run(tmp_path):
     """The command a desktop shortcut would run: the running vcam calibrates (the 3x3 demo: at least the seven
     into-lens faces) and says so in its log; with no vcam running, one clear line."""
-    vcam = [sys.executable, "-m", "vcam"]
-    first = subprocess.Popen([*vcam, "run", "--source", "demo", "--output", "none", "--port", "0"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    vcam = VCAM
+    run = VcamRun()
+    first, wait_for = run.process, run.wait_for
     try:
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in first.stdout], daemon=True).start()
-
-        def wait_for(text: str) -> str:
-            deadline = time.monotonic() + 60
-            while text not in (line := lines.get(timeout=max(0.1, deadline - time.monotonic()))):
-                pass
-            return line
-
         wait_for("layout: grid of 9 tiles")  # analysing the gallery
         time.sleep(2.0)  # as a presenter would: the room was asked to look, then the shortcut pressed
         asked = subprocess.run([*vcam, "gaze", "calibrate"], capture_output=True, text=True, timeout=30)
