@@ -135,9 +135,9 @@ class GazeCalibrations:
 
     def after(self, t: float, analyzer: Analyzer) -> None:
         """Calibrate after the analysis at media time ``t`` s when a calibration time has come."""
-        if self.waiting and t >= self.waiting[0]:
-            while self.waiting and t >= self.waiting[0]:
-                self.waiting.pop(0)
+        due = sum(w <= t for w in self.waiting)
+        if due:
+            del self.waiting[:due]
             done, tracked = analyzer.stage("gaze").calibrate()
             log.info("gaze calibrated at %.1f s for %d of %d people", t, done, tracked)
 

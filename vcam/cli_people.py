@@ -165,29 +165,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_quit(args: argparse.Namespace) -> int:
-    """``vcam quit``: ask the running vcam to stop, as its tray's Quit does."""
+def _tell_running(message: str, absent: str) -> None:
+    """Deliver ``message`` to the running vcam; VcamError ``absent`` when none runs, or saying it is busy."""
     from vcam.instance import busy_message, deliver
 
-    delivery = deliver("quit", timeout=QUIT_TIMEOUT)
+    delivery = deliver(message, timeout=QUIT_TIMEOUT)
     if delivery.state == "absent":
-        raise VcamError("no vcam is running, so there is nothing to quit")
+        raise VcamError(absent)
     if delivery.state == "busy":
-        raise VcamError(busy_message(delivery.pid, "quit", QUIT_TIMEOUT))
+        raise VcamError(busy_message(delivery.pid, message, QUIT_TIMEOUT))
+
+
+def cmd_quit(args: argparse.Namespace) -> int:
+    """``vcam quit``: ask the running vcam to stop, as its tray's Quit does."""
+    _tell_running("quit", "no vcam is running, so there is nothing to quit")
     log.info("asked the running vcam to quit")
     return 0
 
 
 def cmd_gaze(args: argparse.Namespace) -> int:
     """``vcam gaze calibrate|forget``: the tray's Gaze calibration items, from a command (or a desktop shortcut)."""
-    from vcam.instance import busy_message, deliver
-
-    message = "calibrate-gaze" if args.action == "calibrate" else "forget-gaze"
-    delivery = deliver(message, timeout=QUIT_TIMEOUT)
-    if delivery.state == "absent":
-        raise VcamError("no vcam is running, so there is no gaze to calibrate: start 'vcam tray' or 'vcam run'")
-    if delivery.state == "busy":
-        raise VcamError(busy_message(delivery.pid, message, QUIT_TIMEOUT))
+    _tell_running("calibrate-gaze" if args.action == "calibrate" else "forget-gaze",
+                  "no vcam is running, so there is no gaze to calibrate: start 'vcam tray' or 'vcam run'")
     log.info("asked the running vcam to %s; its tray (or its log) says for how many people",
              "calibrate gaze" if args.action == "calibrate" else "forget its gaze calibration")
     return 0

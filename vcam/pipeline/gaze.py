@@ -199,18 +199,18 @@ class Gaze:
         opened, angles, confidence = gazes(faces.landmarks, faces.pose)  # every face at once: ~5 µs each
         rows = [self._judge(frame.t, int(tid), o, d, float(c), pose)
                 for tid, o, d, c, pose in zip(faces.track_id, opened, angles, confidence, faces.pose)]
-        closed, on, conf, reason = zip(*rows)
+        closed, on, conf, reason, calibrated = zip(*rows)
         return faces.replace(gaze=iris_ratios_of(faces.landmarks).astype(np.float32), eye_open=opened,
                              eye_openness=_mean_eyes(opened), gaze_angles=angles, eyes_closed=np.array(closed),
                              on_screen=np.array(on), on_screen_conf=np.array(conf, np.float32),
                              away_reason=np.array(reason, object),
-                             gaze_calibrated=np.array([self._tracks[int(t)].calibration.anchored
-                                                       for t in faces.track_id], bool))
+                             gaze_calibrated=np.array(calibrated, bool))
 
     def _judge(self, t: float, tid: int, opened: np.ndarray, direction: np.ndarray, confidence: float,
                pose: np.ndarray) -> tuple:
-        """``(closed, looking, confidence, reason)`` of one face of track ``tid`` from its measured ``opened``
-        ``(2,)`` eyes, gaze ``direction`` ``(2,)`` degrees and its ``confidence``; updates the track's state."""
+        """``(closed, looking, confidence, reason, calibrated on request)`` of one face of track ``tid`` from its
+        measured ``opened`` ``(2,)`` eyes, gaze ``direction`` ``(2,)`` degrees and its ``confidence``; updates the
+        track's state."""
         track = self._tracks.setdefault(tid, _Track(Calibration(self.max_shift)))
         shut = bool(_mean_eyes(opened[None])[0] < CLOSED_EYE)
         closed = self._closed(track, t, shut)
@@ -221,7 +221,7 @@ class Gaze:
             confidence *= min(1.0, 2.0 * abs(1.0 - d))
         elif not shut:
             track.looking, track.reason, confidence = False, "no gaze", 0.0
-        return closed, track.looking, confidence, None if track.looking else track.reason
+        return closed, track.looking, confidence, None if track.looking else track.reason, track.calibration.anchored
 
     def _closed(self, track: _Track, t: float, shut: bool) -> bool:
         """Both eyes shut for ``blink_s`` or longer (a shorter closure is a blink)."""

@@ -27,7 +27,7 @@ from vcam.errors import SessionError, UnsafePathError
 from vcam.files import write_text_atomic
 from vcam.records import LOW_ATTENTION_PCT, LOW_FOR_S
 from vcam.session.reader import Session, load_session
-from vcam.session.report_away import calibrations, away_section, tally
+from vcam.session.report_away import away_section, calibrations, tally
 from vcam.session.report_parts import _PAGE, PAGE_STYLE, clock, img, plot_label, png, section
 from vcam.types import EMOTIONS
 
